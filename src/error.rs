@@ -1,0 +1,91 @@
+//! The one error type of the library.
+//!
+//! Every variant renders as a sentence an operator or an agent can act on: it names the host and
+//! says what to do. The MCP adapter turns these into `isError` tool results, never protocol errors.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Everything that can go wrong in a scout operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The alias is not a host of the ssh_config (or it is filtered by the allow/block lists).
+    UnknownHost { alias: String, available: Vec<String> },
+    /// A tool argument is malformed (bad target, bad path, wrong type, out-of-range value).
+    InvalidArgument(String),
+    /// The configuration (environment, flags, ssh_config) is unusable.
+    Config(String),
+    /// DNS or TCP connect failed, or the SSH handshake did not complete.
+    Connect { host: String, message: String },
+    /// The host key is unknown, changed, revoked or could not be verified.
+    HostKey { host: String, message: String },
+    /// No authentication method was accepted.
+    Auth { host: String, message: String },
+    /// An operation ran past its deadline.
+    Timeout { host: String, what: String, after: Duration },
+    /// The command policy refused a command.
+    Policy(String),
+    /// The remote side answered with a failure (no such file, permission denied, ...).
+    Remote { host: String, message: String },
+    /// The SSH session failed while in use (connection lost, protocol error).
+    Session { host: String, message: String },
+    /// A local I/O failure.
+    Io(String),
+    /// The request was cancelled by the client or by shutdown.
+    Cancelled,
+    /// A mode or parameter that this version does not implement yet.
+    Unsupported(String),
+}
+
+impl Error {
+    /// The host this error concerns, if any.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Error::Connect { host, .. }
+            | Error::HostKey { host, .. }
+            | Error::Auth { host, .. }
+            | Error::Timeout { host, .. }
+            | Error::Remote { host, .. }
+            | Error::Session { host, .. } => Some(host),
+            Error::UnknownHost { alias, .. } => Some(alias),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownHost { alias, available } if available.is_empty() => write!(
+                f,
+                "unknown host '{alias}': no hosts are configured. Add a `Host {alias}` block to \
+                 your ssh_config (SCOUT_SSH_CONFIG / --ssh-config, default ~/.ssh/config) or \
+                 check SCOUT_ALLOWLIST / SCOUT_BLOCKLIST"
+            ),
+            Error::UnknownHost { alias, available } => write!(
+                f,
+                "unknown host '{alias}'. Available hosts: {}",
+                available.join(", ")
+            ),
+            Error::InvalidArgument(m) | Error::Config(m) | Error::Policy(m) => f.write_str(m),
+            Error::Connect { host, message } => write!(f, "{host}: cannot connect: {message}"),
+            Error::HostKey { host, message } => write!(f, "{host}: host key: {message}"),
+            Error::Auth { host, message } => write!(f, "{host}: authentication failed: {message}"),
+            Error::Timeout { host, what, after } => write!(
+                f,
+                "{host}: {what} timed out after {:.1} s",
+                after.as_secs_f64()
+            ),
+            Error::Remote { host, message } => write!(f, "{host}: {message}"),
+            Error::Session { host, message } => write!(f, "{host}: SSH session failed: {message}"),
+            Error::Io(m) => write!(f, "local I/O error: {m}"),
+            Error::Cancelled => f.write_str("cancelled"),
+            Error::Unsupported(m) => write!(f, "not yet supported: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,61 @@
+//! # scout-mcp
+//!
+//! Eyes and hands on a fleet of machines over SSH, for AI agents (through MCP) and for Rust
+//! programs (through this library). Hosts come from `~/.ssh/config`; files are read and
+//! directories listed over a pooled session's SFTP channel; commands run under a command policy
+//! with a deadline enforced here.
+//!
+//! ## Architecture
+//!
+//! Blocking by conviction — no async runtime:
+//!
+//! ```text
+//! stdin ─► reader thread ─► main loop ──(crossbeam channel)──► worker threads ─► Scout ─► Pools
+//!                             │  answers ping, initialize,         │                       │
+//!                             │  tools/list at once                 ▼                       ▼
+//!                             └──────────────► writer thread ◄── responses      r2d2 pool per host
+//!                                               (sole owner of stdout)          ◄── reaper thread
+//! ```
+//!
+//! * [`mcp`] — JSON-RPC framing and the MCP protocol: the server's threads and routing.
+//! * [`tool`] — the `scout` tool: arguments in, text (and structured content) out.
+//! * [`Scout`] — the library facade: every operation as a blocking method.
+//! * [`ops`] — the operations themselves: targets, paths, command policy, reads, listings, runs.
+//! * [`ssh`] — ssh_config, sessions (connect, host keys, auth), command execution, the per-host
+//!   pools and the reaper.
+//!
+//! `docs/ARCHITECTURE.md` tells how a request flows through these pieces.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! // no_run: needs an ssh_config with reachable hosts.
+//! let scout = scout_mcp::Scout::from_env()?;
+//! for host in scout.aliases() {
+//!     let file = scout.read(&host, "/etc/hostname")?;
+//!     println!("{host}: {}", file.text().unwrap_or("(binary)").trim());
+//! }
+//! # Ok::<(), scout_mcp::Error>(())
+//! ```
+#![deny(clippy::print_stdout)]
+
+pub mod cancel;
+pub mod cli;
+pub mod error;
+pub mod local;
+pub mod mcp;
+pub mod ops;
+pub mod scout;
+pub mod settings;
+pub mod ssh;
+pub mod tool;
+pub mod util;
+
+pub use cancel::Cancel;
+pub use error::{Error, Result};
+pub use ops::fs::{Entry, EntryKind, FileContent, Listing, View};
+pub use ops::hosts::{HostEntry, HostStatus};
+pub use ops::run::Tree;
+pub use scout::Scout;
+pub use settings::Settings;
+pub use ssh::exec::ExecOutput;

@@ -1,0 +1,161 @@
+//! The host inventory (ssh_config aliases after the allow/block lists) and reachability
+//! (SPEC §3.2): a TCP connect per host, all hosts in parallel (bounded), cached a few seconds.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::settings::Settings;
+use crate::ssh::config::{ParseContext, SshConfig};
+use crate::ssh::pool::lock;
+use crate::util::glob_match;
+
+pub use crate::ssh::config::HostEntry;
+
+/// The configured hosts, resolved once at startup.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    hosts: BTreeMap<String, Arc<HostEntry>>,
+    warnings: Vec<String>,
+}
+
+impl Inventory {
+    /// Reads the ssh_config named by the settings. A missing file is an empty inventory.
+    pub fn load(settings: &Settings) -> Result<Inventory, Error> {
+        let ctx = ParseContext { home: settings.home.clone(), local_user: settings.local_user.clone() };
+        let config = SshConfig::load(&settings.ssh_config, &ctx).map_err(|e| {
+            Error::Config(format!("cannot use ssh_config: {e}. Fix the file or point SCOUT_SSH_CONFIG elsewhere"))
+        })?;
+        Ok(Self::from_config(&config, &settings.allowlist, &settings.blocklist))
+    }
+
+    /// The inventory of `config`, filtered: an alias is a host when it matches the allowlist
+    /// (if any) and no blocklist pattern.
+    pub fn from_config(config: &SshConfig, allow: &[String], block: &[String]) -> Inventory {
+        let hosts = config
+            .aliases()
+            .into_iter()
+            .filter(|a| allow.is_empty() || allow.iter().any(|p| glob_match(p, a)))
+            .filter(|a| !block.iter().any(|p| glob_match(p, a)))
+            .map(|a| (a.clone(), Arc::new(config.resolve(&a))))
+            .collect();
+        Inventory { hosts, warnings: config.warnings().to_vec() }
+    }
+
+    /// Host aliases, sorted.
+    pub fn aliases(&self) -> Vec<String> {
+        self.hosts.keys().cloned().collect()
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<HostEntry>> {
+        self.hosts.values()
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The host of `alias`, or an error naming the available hosts.
+    pub fn get(&self, alias: &str) -> Result<Arc<HostEntry>, Error> {
+        self.hosts.get(alias).cloned().ok_or_else(|| Error::UnknownHost {
+            alias: alias.to_string(),
+            available: self.aliases(),
+        })
+    }
+}
+
+/// One line of the host list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostStatus {
+    pub alias: String,
+    pub user: String,
+    pub hostname: String,
+    pub port: u16,
+    /// `Ok(connect time)` or the reason the TCP connect failed.
+    pub reachable: Result<Duration, String>,
+}
+
+/// Reachability results, cached for `ttl` so that an agent listing hosts repeatedly does not
+/// hammer the network.
+pub struct Reachability {
+    cache: Mutex<HashMap<String, (Instant, Result<Duration, String>)>>,
+    ttl: Duration,
+}
+
+impl Reachability {
+    pub fn new(ttl: Duration) -> Reachability {
+        Reachability { cache: Mutex::new(HashMap::new()), ttl }
+    }
+
+    /// Checks every host (in parallel, at most `concurrency` at once), using cached results
+    /// younger than the TTL.
+    pub fn check(&self, hosts: &[Arc<HostEntry>], timeout: Duration, concurrency: usize) -> Vec<HostStatus> {
+        let stale: Vec<&Arc<HostEntry>> = {
+            let cache = lock(&self.cache);
+            hosts
+                .iter()
+                .filter(|h| cache.get(&h.alias).is_none_or(|(at, _)| at.elapsed() >= self.ttl))
+                .collect()
+        };
+        for chunk in stale.chunks(concurrency.max(1)) {
+            let results: Vec<(String, Result<Duration, String>)> = std::thread::scope(|s| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|h| s.spawn(move || (h.alias.clone(), probe(&h.hostname, h.port, timeout))))
+                    .collect();
+                handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            });
+            let mut cache = lock(&self.cache);
+            for (alias, result) in results {
+                cache.insert(alias, (Instant::now(), result));
+            }
+        }
+        let cache = lock(&self.cache);
+        hosts
+            .iter()
+            .map(|h| HostStatus {
+                alias: h.alias.clone(),
+                user: h.user.clone(),
+                hostname: h.hostname.clone(),
+                port: h.port,
+                reachable: cache
+                    .get(&h.alias)
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_else(|| Err("not checked".into())),
+            })
+            .collect()
+    }
+}
+
+/// A bare TCP connect: no SSH login is needed to tell whether a host answers.
+fn probe(hostname: &str, port: u16, timeout: Duration) -> Result<Duration, String> {
+    let start = Instant::now();
+    let addrs = (hostname, port).to_socket_addrs().map_err(|e| format!("DNS: {e}"))?;
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => return Ok(start.elapsed()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+/// The host list as text: one line per host.
+pub fn format(statuses: &[HostStatus]) -> String {
+    if statuses.is_empty() {
+        return "No hosts configured. Add Host blocks to your ssh_config (SCOUT_SSH_CONFIG, default ~/.ssh/config).".into();
+    }
+    let width = statuses.iter().map(|s| s.alias.len()).max().unwrap_or(0);
+    let mut out = format!("{} host(s):\n", statuses.len());
+    for s in statuses {
+        let state = match &s.reachable {
+            Ok(t) => format!("reachable ({:.1} ms)", t.as_secs_f64() * 1000.0),
+            Err(e) => format!("unreachable: {e}"),
+        };
+        out.push_str(&format!("{:width$}  {}@{}:{}  {state}\n", s.alias, s.user, s.hostname, s.port));
+    }
+    out
+}

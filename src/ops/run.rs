@@ -1,0 +1,156 @@
+//! Operations that need a remote program: `query` (a command in a directory) and `tree`.
+
+use std::collections::BTreeMap;
+
+use crate::cancel::Cancel;
+use crate::error::Error;
+use crate::ops::{fs, remote_path};
+use crate::ssh::exec::{self, ExecLimits, ExecOutput};
+use crate::ssh::pool::Failure;
+use crate::ssh::session::Connection;
+
+/// Runs `command_line` (already vetted by the command policy) with `dir` as working directory.
+/// The directory is checked first through SFTP so that a missing or non-directory path is a clear
+/// error instead of a shell's `cd` complaint.
+pub fn query(conn: &mut Connection, dir: &str, command_line: &str, limits: &ExecLimits, cancel: &Cancel) -> Result<ExecOutput, Failure> {
+    let stat = fs::stat(conn, dir)?;
+    if !stat.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "'{dir}' is not a directory: `query` runs in the target's directory (use its parent)"
+        ))
+        .into());
+    }
+    let full = format!("cd {} && {}", remote_path::shell_word(dir), command_line);
+    exec::run(conn, &full, limits, cancel)
+}
+
+/// A directory tree to `depth` levels, rendered like `tree`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    pub path: String,
+    /// Rendered lines (root first), capped.
+    pub lines: Vec<String>,
+    pub directories: usize,
+    pub files: usize,
+    /// Entries not shown because of the cap.
+    pub omitted: usize,
+    /// Messages find printed (e.g. permission denied), if any.
+    pub warnings: String,
+}
+
+/// Builds the tree from `find` output: one round trip, and the same rendering on every host
+/// whether or not it has `tree` installed (`-mindepth`/`-maxdepth`/`-print0` exist in GNU, BSD
+/// and BusyBox find). Directories are listed first, then a lone NUL, then everything else, all
+/// NUL-separated, so no file name can confuse the parser.
+pub fn tree(conn: &mut Connection, dir: &str, depth: u32, max_entries: usize, limits: &ExecLimits, cancel: &Cancel) -> Result<Tree, Failure> {
+    let stat = fs::stat(conn, dir)?;
+    if !stat.is_dir() {
+        return Err(Error::InvalidArgument(format!("'{dir}' is not a directory: a tree needs a directory")).into());
+    }
+    let find = format!("find . -mindepth 1 -maxdepth {depth}");
+    let command = format!(
+        "cd {} && {{ {find} -type d -print0; printf '\\0'; {find} ! -type d -print0; }}",
+        remote_path::shell_word(dir)
+    );
+    let out = exec::run(conn, &command, limits, cancel)?;
+    if out.timed_out {
+        return Err(Error::Timeout { host: conn.alias().to_string(), what: "tree".into(), after: limits.timeout }.into());
+    }
+    if out.cancelled {
+        return Err(Error::Cancelled.into());
+    }
+    let (dirs, files) = split_find_output(&out.stdout);
+    Ok(render(dir, &dirs, &files, max_entries, String::from_utf8_lossy(&out.stderr).into_owned()))
+}
+
+fn split_find_output(stdout: &[u8]) -> (Vec<String>, Vec<String>) {
+    let (dirs, files) = if let Some(rest) = stdout.strip_prefix(b"\0") {
+        (&b""[..], rest)
+    } else {
+        match stdout.windows(2).position(|w| w == b"\0\0") {
+            Some(i) => (&stdout[..i + 1], &stdout[i + 2..]),
+            None => (stdout, &b""[..]),
+        }
+    };
+    let names = |bytes: &[u8]| -> Vec<String> {
+        bytes
+            .split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s.strip_prefix(b"./").unwrap_or(s)).into_owned())
+            .collect()
+    };
+    (names(dirs), names(files))
+}
+
+#[derive(Default)]
+struct Node {
+    is_dir: bool,
+    children: BTreeMap<String, Node>,
+}
+
+fn render(root: &str, dirs: &[String], files: &[String], max_entries: usize, warnings: String) -> Tree {
+    let mut top = Node { is_dir: true, ..Node::default() };
+    for (path, is_dir) in dirs.iter().map(|d| (d, true)).chain(files.iter().map(|f| (f, false))) {
+        let mut node = &mut top;
+        for part in path.split('/') {
+            node = node.children.entry(part.to_string()).or_default();
+        }
+        node.is_dir |= is_dir;
+    }
+    let mut lines = vec![root.to_string()];
+    let mut shown = 0;
+    walk(&top, "", &mut lines, &mut shown, max_entries);
+    let total = dirs.len() + files.len();
+    Tree {
+        path: root.to_string(),
+        lines,
+        directories: dirs.len(),
+        files: files.len(),
+        omitted: total.saturating_sub(shown),
+        warnings,
+    }
+}
+
+fn walk(node: &Node, prefix: &str, lines: &mut Vec<String>, shown: &mut usize, max: usize) {
+    let count = node.children.len();
+    for (i, (name, child)) in node.children.iter().enumerate() {
+        if *shown >= max {
+            return;
+        }
+        *shown += 1;
+        let last = i + 1 == count;
+        let slash = if child.is_dir { "/" } else { "" };
+        lines.push(format!("{prefix}{}{name}{slash}", if last { "└── " } else { "├── " }));
+        let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
+        walk(child, &deeper, lines, shown, max);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_output_splits_into_dirs_and_files() {
+        let out = b"./a\0./a/b\0\0./a/x.txt\0./top\0";
+        let (d, f) = split_find_output(out);
+        assert_eq!(d, vec!["a", "a/b"]);
+        assert_eq!(f, vec!["a/x.txt", "top"]);
+        let (d, f) = split_find_output(b"\0./only\0");
+        assert!(d.is_empty());
+        assert_eq!(f, vec!["only"]);
+        let (d, f) = split_find_output(b"./d\0\0");
+        assert_eq!(d, vec!["d"]);
+        assert!(f.is_empty());
+    }
+
+    #[test]
+    fn renders_like_tree_and_caps() {
+        let t = render("/srv", &["a".into(), "a/b".into()], &["a/x".into(), "z".into()], 100, String::new());
+        assert_eq!(t.lines, vec!["/srv", "├── a/", "│   ├── b/", "│   └── x", "└── z"]);
+        assert_eq!((t.directories, t.files, t.omitted), (2, 2, 0));
+        let t = render("/srv", &["a".into()], &["a/x".into(), "z".into()], 2, String::new());
+        assert_eq!(t.lines.len(), 3);
+        assert_eq!(t.omitted, 1);
+    }
+}

@@ -1,0 +1,16 @@
+//! Everything SSH: configuration, one session, the pools of sessions, and running commands.
+//!
+//! * [`config`] — OpenSSH client config (`~/.ssh/config`) resolution.
+//! * [`session`] — one connection: TCP (`TCP_NODELAY`), handshake, [`known_hosts`] check,
+//!   [`auth`], and the SFTP channel it keeps.
+//! * [`pool`] — one `r2d2::Pool` per host, the global cap, retry-once; [`reaper`] — the thread
+//!   that drops idle and dead sessions.
+//! * [`exec`] — a command on a checked-out session, with deadline, caps and cancellation.
+
+pub mod auth;
+pub mod config;
+pub mod exec;
+pub mod known_hosts;
+pub mod pool;
+pub mod reaper;
+pub mod session;

@@ -1,0 +1,319 @@
+//! One SSH connection: TCP, handshake, host key, authentication, and the SFTP channel it keeps.
+//!
+//! A [`Connection`] is what the pool hands out. It is used by exactly one worker at a time
+//! (libssh2 sessions corrupt when shared across threads — see NOTES-ssh2-r2d2.md), carries a
+//! `broken` flag that the pool reads on check-in, and keeps a clone of its socket so a suspect
+//! session can be shut down at the TCP level before it is dropped (a libssh2 drop on a frozen
+//! link would otherwise block forever).
+
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ssh2::{Session, Sftp};
+
+use crate::error::Error;
+use crate::settings::StrictHostKeyChecking;
+use crate::ssh::config::HostEntry;
+use crate::ssh::{auth, known_hosts};
+
+/// Everything a connect needs besides the host itself.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub connect_timeout: Duration,
+    pub keepalive_interval: Duration,
+    /// `SCOUT_KNOWN_HOSTS` when set (overrides the host's `UserKnownHostsFile`).
+    pub known_hosts: Option<PathBuf>,
+    /// `SCOUT_STRICT_HOST_KEY_CHECKING` when set (overrides the host's `StrictHostKeyChecking`).
+    pub strict: Option<StrictHostKeyChecking>,
+    pub home: PathBuf,
+}
+
+/// A live, authenticated SSH session with its SFTP channel.
+pub struct Connection {
+    // Field order matters: the SFTP channel must be dropped before the session.
+    sftp: Option<Sftp>,
+    session: Session,
+    socket: TcpStream,
+    alias: Arc<str>,
+    broken: bool,
+    retired: bool,
+    created: Instant,
+    last_used: Instant,
+    /// Set by the pool: releases this session's slot in the global count when dropped.
+    pub(crate) slot: Option<crate::ssh::pool::SessionSlot>,
+}
+
+impl Connection {
+    /// Connects, verifies the host key and authenticates, all within `connect_timeout`.
+    pub fn open(host: &HostEntry, opts: &ConnectOptions) -> Result<Connection, Error> {
+        let deadline = Instant::now() + opts.connect_timeout;
+        let socket = tcp_connect(host, opts.connect_timeout)?;
+        let session = handshake(host, &socket, deadline)?;
+        let files = known_hosts_files(host, opts);
+        let mode = opts
+            .strict
+            .or_else(|| host.strict_host_key_checking.as_deref().and_then(StrictHostKeyChecking::parse))
+            .unwrap_or(StrictHostKeyChecking::Yes);
+        let policy = known_hosts::HostKeyPolicy {
+            alias: &host.alias,
+            hostname: &host.hostname,
+            port: host.port,
+            files: &files,
+            mode,
+        };
+        known_hosts::verify(&session, &policy)?;
+        session.set_timeout(remaining_ms(deadline));
+        auth::authenticate(&session, host, &opts.home).map_err(|e| timeout_or(e, host, deadline, "authentication"))?;
+        session.set_keepalive(false, opts.keepalive_interval.as_secs().clamp(1, u64::from(u32::MAX)) as u32);
+        let now = Instant::now();
+        let mut conn = Connection {
+            sftp: None,
+            session,
+            socket,
+            alias: Arc::from(host.alias.as_str()),
+            broken: false,
+            retired: false,
+            created: now,
+            last_used: now,
+            slot: None,
+        };
+        // The first channel of a session pays sshd's one-time setup (~40 ms): pay it here, on the
+        // cold path, rather than on the first warm read.
+        if let Err(e) = conn.sftp() {
+            log::warn!("{}: SFTP is not available ({e}); reads will fail", host.alias);
+        }
+        conn.session.set_timeout(0);
+        Ok(conn)
+    }
+
+    /// The session, for opening channels. Blocking mode; callers set their own timeouts.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The host alias this connection belongs to.
+    pub fn alias(&self) -> &str {
+        &self.alias
+    }
+
+    /// The SFTP channel, opened on first use and kept for the session's life.
+    pub fn sftp(&mut self) -> Result<&Sftp, Error> {
+        if self.sftp.is_none() {
+            let sftp = self.session.sftp().map_err(|e| {
+                let err = self.fail(&e, "open the SFTP channel");
+                if matches!(err, Error::Session { .. }) {
+                    err
+                } else {
+                    Error::Remote {
+                        host: self.alias.to_string(),
+                        message: format!(
+                            "the server refused the SFTP subsystem ({e}): enable `Subsystem sftp` in its sshd_config"
+                        ),
+                    }
+                }
+            })?;
+            self.sftp = Some(sftp);
+        }
+        self.sftp.as_ref().ok_or_else(|| Error::Session {
+            host: self.alias.to_string(),
+            message: "SFTP channel unavailable".into(),
+        })
+    }
+
+    /// The raw socket descriptor, for `poll(2)` in non-blocking reads.
+    pub fn socket_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.socket.as_raw_fd()
+    }
+
+    /// Marks the session unusable: the pool drops it at check-in instead of reusing it.
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Takes a healthy session out of service (idle too long, evicted): the pool drops it at
+    /// check-in and it says goodbye to the server politely.
+    pub fn retire(&mut self) {
+        self.retired = true;
+    }
+
+    /// Whether the pool may hand this session out again.
+    pub fn is_reusable(&self) -> bool {
+        !self.broken && !self.retired
+    }
+
+    /// Records use by a request (the reaper's idle clock).
+    pub fn touch(&mut self) {
+        self.last_used = Instant::now();
+    }
+
+    pub fn idle_for(&self) -> Duration {
+        self.last_used.elapsed()
+    }
+
+    pub fn age(&self) -> Duration {
+        self.created.elapsed()
+    }
+
+    /// Sends a keepalive if one is due. Write-only: it cannot prove the peer alive, but it fails
+    /// at once on a connection the peer has reset, and keeps NAT and firewall state warm.
+    pub fn keepalive(&mut self) -> bool {
+        self.session.set_timeout(1000);
+        let ok = self.session.keepalive_send().is_ok();
+        self.session.set_timeout(0);
+        if !ok {
+            self.broken = true;
+        }
+        ok
+    }
+
+    /// Turns an ssh2 error into ours. Transport-level errors mean the session is dead: it is
+    /// marked broken so that the pool drops it. SFTP status codes are the remote's answer.
+    pub fn fail(&mut self, e: &ssh2::Error, doing: &str) -> Error {
+        let host = self.alias.to_string();
+        match e.code() {
+            ssh2::ErrorCode::SFTP(code) => Error::Remote { host, message: sftp_status(code, doing) },
+            ssh2::ErrorCode::Session(-9) | ssh2::ErrorCode::Session(-30) => {
+                self.broken = true;
+                Error::Timeout { host, what: doing.to_string(), after: Duration::ZERO }
+            }
+            ssh2::ErrorCode::Session(_) => {
+                self.broken = true;
+                Error::Session { host, message: format!("cannot {doing}: {}", e.message()) }
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// An I/O failure while streaming (SFTP file reads and writes report `io::Error`): the
+    /// session can no longer be trusted.
+    pub fn fail_io(&mut self, e: &std::io::Error, doing: &str) -> Error {
+        self.broken = true;
+        Error::Session { host: self.alias.to_string(), message: format!("cannot {doing}: {e}") }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.broken {
+            // Make every libssh2 call below fail at once instead of waiting on a dead peer.
+            let _ = self.socket.shutdown(Shutdown::Both);
+        } else {
+            self.session.set_timeout(1000);
+            self.sftp = None;
+            let _ = self.session.disconnect(None, "scout-mcp closing", None);
+        }
+    }
+}
+
+/// The known_hosts files to consult: SCOUT_KNOWN_HOSTS, else the host's UserKnownHostsFile,
+/// else ~/.ssh/known_hosts.
+fn known_hosts_files(host: &HostEntry, opts: &ConnectOptions) -> Vec<PathBuf> {
+    if let Some(path) = &opts.known_hosts {
+        return vec![path.clone()];
+    }
+    if !host.user_known_hosts_files.is_empty() {
+        return host.user_known_hosts_files.clone();
+    }
+    vec![opts.home.join(".ssh").join("known_hosts")]
+}
+
+fn tcp_connect(host: &HostEntry, timeout: Duration) -> Result<TcpStream, Error> {
+    let fail = |message: String| Error::Connect { host: host.alias.clone(), message };
+    let addrs: Vec<_> = (host.hostname.as_str(), host.port)
+        .to_socket_addrs()
+        .map_err(|e| fail(format!("cannot resolve '{}': {e}. Check HostName in ssh_config", host.hostname)))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(stream) => {
+                // Without TCP_NODELAY every small request/response pair stalls on delayed ACKs
+                // (44 ms instead of 1.7 ms per exec on loopback; see NOTES-ssh2-r2d2.md).
+                stream.set_nodelay(true).map_err(|e| fail(format!("set TCP_NODELAY: {e}")))?;
+                set_tcp_keepalive(&stream);
+                return Ok(stream);
+            }
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    Err(match last {
+        Some((addr, e)) if e.kind() == std::io::ErrorKind::TimedOut => fail(format!(
+            "no answer from {addr} within {:.0} s (SCOUT_CONNECT_TIMEOUT). Is the host up and the port open?",
+            timeout.as_secs_f64()
+        )),
+        Some((addr, e)) => fail(format!(
+            "{addr}: {e}. Is sshd running there, and are HostName/Port in ssh_config right?"
+        )),
+        None => fail(format!("'{}' resolved to no address", host.hostname)),
+    })
+}
+
+/// Lets the kernel notice a peer that vanished without a FIN or RST while the session idles.
+fn set_tcp_keepalive(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt with a pointer to a live c_int of the right size on our own socket.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+fn handshake(host: &HostEntry, socket: &TcpStream, deadline: Instant) -> Result<Session, Error> {
+    let fail = |message: String| Error::Connect { host: host.alias.clone(), message };
+    let mut session = Session::new().map_err(|e| fail(format!("cannot create an SSH session: {e}")))?;
+    let stream = socket.try_clone().map_err(|e| fail(format!("socket: {e}")))?;
+    session.set_tcp_stream(stream);
+    session.set_timeout(remaining_ms(deadline));
+    session.handshake().map_err(|e| {
+        if Instant::now() >= deadline {
+            Error::Timeout { host: host.alias.clone(), what: "SSH handshake".into(), after: Duration::ZERO }
+        } else {
+            fail(format!(
+                "SSH handshake failed: {}. The server may only offer algorithms this build lacks \
+                 (SHA-1 based ones such as ssh-rsa are compiled out): check its sshd_config",
+                e.message()
+            ))
+        }
+    })?;
+    Ok(session)
+}
+
+fn timeout_or(e: Error, host: &HostEntry, deadline: Instant, what: &str) -> Error {
+    if Instant::now() >= deadline {
+        Error::Timeout { host: host.alias.clone(), what: what.into(), after: Duration::ZERO }
+    } else {
+        e
+    }
+}
+
+/// Milliseconds left until `deadline`, at least 1 (0 would mean "no timeout" to libssh2).
+pub fn remaining_ms(deadline: Instant) -> u32 {
+    let left = deadline.saturating_duration_since(Instant::now()).as_millis();
+    left.clamp(1, u128::from(u32::MAX)) as u32
+}
+
+fn sftp_status(code: i32, doing: &str) -> String {
+    let what = match code {
+        2 => "no such file or directory",
+        3 => "permission denied",
+        4 => "failure",
+        5 => "bad message",
+        8 => "operation unsupported by the server",
+        _ => "error",
+    };
+    format!("cannot {doing}: {what} (SFTP status {code})")
+}

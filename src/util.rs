@@ -1,0 +1,135 @@
+//! Small helpers with no better home: base64 and UTF-8-safe truncation.
+
+/// Standard base64 (RFC 4648, with padding): host key fingerprints, known_hosts lines and binary
+/// resource blobs. Fifty lines here instead of a dependency.
+pub mod base64 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(data: &[u8]) -> String {
+        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+        for chunk in data.chunks(3) {
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    /// Decodes standard base64; whitespace is ignored, padding optional. `None` on bad input.
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(text.len() / 4 * 3);
+        let (mut acc, mut bits) = (0u32, 0u32);
+        for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+            if c == b'=' {
+                break;
+            }
+            let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Cuts `bytes` to at most `max` bytes without splitting a UTF-8 sequence, when the bytes are
+/// valid UTF-8 up to the cut. Returns the length to keep.
+pub fn utf8_cut(bytes: &[u8], max: usize) -> usize {
+    if bytes.len() <= max {
+        return bytes.len();
+    }
+    let mut cut = max;
+    // Step back over continuation bytes (10xxxxxx) to the start of the character at the cut;
+    // a UTF-8 character has at most 3 of them.
+    while cut > 0 && max - cut < 3 && (bytes[cut] & 0b1100_0000) == 0b1000_0000 {
+        cut -= 1;
+    }
+    if (bytes[cut] & 0b1100_0000) == 0b1000_0000 {
+        return max; // not UTF-8 here anyway: keep the full size
+    }
+    cut
+}
+
+/// Text for an agent from bytes that should be text: lossless when valid UTF-8, lossy otherwise.
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_and_matches_known_vectors() {
+        for (raw, enc) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64::encode(raw.as_bytes()), enc);
+            assert_eq!(base64::decode(enc).unwrap(), raw.as_bytes());
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(base64::decode(&base64::encode(&all)).unwrap(), all);
+        assert_eq!(base64::decode("not*base64"), None);
+    }
+
+    #[test]
+    fn utf8_cut_never_splits_a_character() {
+        let s = "aé€😀".as_bytes(); // 1 + 2 + 3 + 4 bytes
+        for max in 0..=s.len() {
+            let keep = utf8_cut(s, max);
+            assert!(keep <= max);
+            assert!(std::str::from_utf8(&s[..keep]).is_ok(), "cut at {max}");
+        }
+        assert_eq!(utf8_cut(s, 2), 1);
+        assert_eq!(utf8_cut(s, 3), 3);
+    }
+}
+
+/// Shell-style glob match of a whole string: `*` any run, `?` one character. Used for the
+/// allow/block lists on host aliases.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("web*", "web1"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("w?b", "web"));
+        assert!(glob_match("*b*1", "web01"));
+        assert!(!glob_match("web*", "db1"));
+        assert!(!glob_match("w?b", "wb"));
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXbYY"));
+    }
+}
