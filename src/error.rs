@@ -10,7 +10,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The alias is not a host of the ssh_config (or it is filtered by the allow/block lists).
-    UnknownHost { alias: String, available: Vec<String> },
+    UnknownHost {
+        alias: String,
+        available: Vec<String>,
+    },
     /// A tool argument is malformed (bad target, bad path, wrong type, out-of-range value).
     InvalidArgument(String),
     /// The configuration (environment, flags, ssh_config) is unusable.
@@ -22,7 +25,11 @@ pub enum Error {
     /// No authentication method was accepted.
     Auth { host: String, message: String },
     /// An operation ran past its deadline.
-    Timeout { host: String, what: String, after: Duration },
+    Timeout {
+        host: String,
+        what: String,
+        after: Duration,
+    },
     /// The command policy refused a command.
     Policy(String),
     /// The remote side answered with a failure (no such file, permission denied, ...).

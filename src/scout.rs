@@ -58,8 +58,15 @@ impl Scout {
             home: settings.home.clone(),
         };
         let pools = Arc::new(Pools::new(limits, opts));
-        let reaper = Reaper::start(pools.clone()).map_err(|e| Error::Io(format!("cannot start the reaper thread: {e}")))?;
-        Ok(Scout { settings, inventory, pools, reachability: Reachability::new(REACHABILITY_TTL), _reaper: reaper })
+        let reaper = Reaper::start(pools.clone())
+            .map_err(|e| Error::Io(format!("cannot start the reaper thread: {e}")))?;
+        Ok(Scout {
+            settings,
+            inventory,
+            pools,
+            reachability: Reachability::new(REACHABILITY_TTL),
+            _reaper: reaper,
+        })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -80,27 +87,31 @@ impl Scout {
     pub fn hosts(&self) -> Vec<HostStatus> {
         let entries: Vec<Arc<HostEntry>> = self.inventory.entries().cloned().collect();
         let timeout = self.settings.connect_timeout.min(Duration::from_secs(2));
-        self.reachability.check(&entries, timeout, self.settings.max_concurrency)
+        self.reachability
+            .check(&entries, timeout, self.settings.max_concurrency)
     }
 
     /// Reads a file, or lists a directory, at `path` on `host` (symlinks followed).
     pub fn view(&self, host: &str, path: &str) -> Result<View> {
         let host = self.target_host(host, path)?;
         let max = self.settings.max_file_size;
-        self.pools.with_session(&host, |conn| fs::view(conn, path, max, MAX_ENTRIES))
+        self.pools
+            .with_session(&host, |conn| fs::view(conn, path, max, MAX_ENTRIES))
     }
 
     /// Reads a file (up to `SCOUT_MAX_FILE_SIZE`, cut on a UTF-8 boundary).
     pub fn read(&self, host: &str, path: &str) -> Result<FileContent> {
         let host = self.target_host(host, path)?;
         let max = self.settings.max_file_size;
-        self.pools.with_session(&host, |conn| fs::read_file(conn, path, max))
+        self.pools
+            .with_session(&host, |conn| fs::read_file(conn, path, max))
     }
 
     /// Lists a directory (at most [`MAX_ENTRIES`] entries, sorted by name).
     pub fn list(&self, host: &str, path: &str) -> Result<Listing> {
         let host = self.target_host(host, path)?;
-        self.pools.with_session(&host, |conn| fs::list_dir(conn, path, MAX_ENTRIES))
+        self.pools
+            .with_session(&host, |conn| fs::list_dir(conn, path, MAX_ENTRIES))
     }
 
     /// A directory tree to `depth` levels (1–10).
@@ -108,7 +119,9 @@ impl Scout {
         check_depth(depth)?;
         let host = self.target_host(host, path)?;
         let limits = self.exec_limits();
-        self.pools.with_session(&host, |conn| run::tree(conn, path, depth, MAX_ENTRIES, &limits, cancel))
+        self.pools.with_session(&host, |conn| {
+            run::tree(conn, path, depth, MAX_ENTRIES, &limits, cancel)
+        })
     }
 
     /// Runs `query` in directory `dir` under the command policy. A non-zero exit is a result,
@@ -117,7 +130,9 @@ impl Scout {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
         let limits = self.exec_limits();
-        self.pools.with_session(&host, |conn| run::query(conn, dir, &command, &limits, cancel))
+        self.pools.with_session(&host, |conn| {
+            run::query(conn, dir, &command, &limits, cancel)
+        })
     }
 
     /// Sessions open across all hosts.
@@ -131,7 +146,10 @@ impl Scout {
     }
 
     fn exec_limits(&self) -> ExecLimits {
-        ExecLimits { timeout: self.settings.command_timeout, max_output: self.settings.max_output_size }
+        ExecLimits {
+            timeout: self.settings.command_timeout,
+            max_output: self.settings.max_output_size,
+        }
     }
 
     /// Applies the command policy (and read-only mode) to a query.
@@ -148,8 +166,17 @@ impl Scout {
     }
 
     fn target_host(&self, alias: &str, path: &str) -> Result<Arc<HostEntry>> {
-        crate::ops::remote_path::validate(path).map_err(|e| Error::InvalidArgument(format!("invalid path: {e}")))?;
+        crate::ops::remote_path::validate(path)
+            .map_err(|e| Error::InvalidArgument(format!("invalid path: {e}")))?;
         self.inventory.get(alias)
+    }
+}
+
+impl Scout {
+    /// Closes every idle session now (sessions in use close when their call returns). Calls
+    /// after this reconnect as needed. Dropping the `Scout` does the same.
+    pub fn close(&self) {
+        self.pools.shutdown();
     }
 }
 
@@ -164,6 +191,8 @@ pub fn check_depth(depth: u32) -> Result<()> {
     if (1..=10).contains(&depth) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!("depth must be from 1 to 10 (got {depth})")))
+        Err(Error::InvalidArgument(format!(
+            "depth must be from 1 to 10 (got {depth})"
+        )))
     }
 }

@@ -21,32 +21,152 @@ pub struct Var {
     pub help: &'static str,
 }
 
-const fn var(env: &'static str, flag: &'static str, default: &'static str, help: &'static str) -> Var {
-    Var { env, flag, legacy: None, default, help }
+const fn var(
+    env: &'static str,
+    flag: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> Var {
+    Var {
+        env,
+        flag,
+        legacy: None,
+        default,
+        help,
+    }
 }
 
 /// Every setting scout-mcp reads. Order is the order of `--help` and of the README table.
 pub const VARS: &[Var] = &[
-    var("SCOUT_SSH_CONFIG", "--ssh-config", "~/.ssh/config", "OpenSSH client config listing the hosts"),
-    var("SCOUT_KNOWN_HOSTS", "--known-hosts", "", "known_hosts file (default: the host's UserKnownHostsFile, else ~/.ssh/known_hosts)"),
-    var("SCOUT_STRICT_HOST_KEY_CHECKING", "--strict-host-key-checking", "yes", "yes | accept-new | no (a changed key is always refused)"),
-    var("SCOUT_ALLOWLIST", "--allowlist", "", "comma-separated glob patterns: only these aliases are hosts"),
-    var("SCOUT_BLOCKLIST", "--blocklist", "", "comma-separated glob patterns: these aliases are hidden"),
-    var("SCOUT_COMMAND_POLICY", "--command-policy", "allowlist", "allowlist | shell | off: what `query` may run"),
-    var("SCOUT_ALLOWED_COMMANDS", "--allowed-commands", "", "extra commands for the allowlist policy (comma-separated)"),
-    var("SCOUT_READ_ONLY", "--read-only", "false", "refuse uploads and shell-policy commands"),
-    var("SCOUT_BEAM_DIR", "--beam-dir", "", "confine local beam paths to this directory"),
-    Var { legacy: Some("MCP_CAT_MAX_FILE_SIZE"), ..var("SCOUT_MAX_FILE_SIZE", "--max-file-size", "1048576", "bytes of a file shown before truncation") },
-    var("SCOUT_MAX_OUTPUT_SIZE", "--max-output-size", "1048576", "bytes of command output kept (stdout and stderr each)"),
-    Var { legacy: Some("MCP_CAT_COMMAND_TIMEOUT"), ..var("SCOUT_COMMAND_TIMEOUT", "--command-timeout", "30", "seconds a command may run") },
-    var("SCOUT_CONNECT_TIMEOUT", "--connect-timeout", "10", "seconds for TCP connect + SSH handshake + auth"),
-    Var { legacy: Some("MCP_CAT_IDLE_TIMEOUT"), ..var("SCOUT_IDLE_TIMEOUT", "--idle-timeout", "60", "seconds an idle session is kept") },
-    var("SCOUT_KEEPALIVE_INTERVAL", "--keepalive-interval", "15", "seconds between keepalives on idle sessions"),
-    var("SCOUT_MAX_POOL_SIZE", "--max-pool-size", "100", "sessions in total across hosts"),
-    var("SCOUT_MAX_SESSIONS_PER_HOST", "--max-sessions-per-host", "4", "sessions per host"),
-    var("SCOUT_WORKERS", "--workers", "8", "worker threads serving requests"),
-    var("SCOUT_MAX_CONCURRENCY", "--max-concurrency", "16", "targets handled at once in a broadcast"),
-    var("SCOUT_LOG_LEVEL", "--log-level", "warn", "error | warn | info | debug | trace (logs go to stderr)"),
+    var(
+        "SCOUT_SSH_CONFIG",
+        "--ssh-config",
+        "~/.ssh/config",
+        "OpenSSH client config listing the hosts",
+    ),
+    var(
+        "SCOUT_KNOWN_HOSTS",
+        "--known-hosts",
+        "",
+        "known_hosts file (default: the host's UserKnownHostsFile, else ~/.ssh/known_hosts)",
+    ),
+    var(
+        "SCOUT_STRICT_HOST_KEY_CHECKING",
+        "--strict-host-key-checking",
+        "yes",
+        "yes | accept-new | no (a changed key is always refused)",
+    ),
+    var(
+        "SCOUT_ALLOWLIST",
+        "--allowlist",
+        "",
+        "comma-separated glob patterns: only these aliases are hosts",
+    ),
+    var(
+        "SCOUT_BLOCKLIST",
+        "--blocklist",
+        "",
+        "comma-separated glob patterns: these aliases are hidden",
+    ),
+    var(
+        "SCOUT_COMMAND_POLICY",
+        "--command-policy",
+        "allowlist",
+        "allowlist | shell | off: what `query` may run",
+    ),
+    var(
+        "SCOUT_ALLOWED_COMMANDS",
+        "--allowed-commands",
+        "",
+        "extra commands for the allowlist policy (comma-separated)",
+    ),
+    var(
+        "SCOUT_READ_ONLY",
+        "--read-only",
+        "false",
+        "refuse uploads and shell-policy commands",
+    ),
+    var(
+        "SCOUT_BEAM_DIR",
+        "--beam-dir",
+        "",
+        "confine local beam paths to this directory",
+    ),
+    Var {
+        legacy: Some("MCP_CAT_MAX_FILE_SIZE"),
+        ..var(
+            "SCOUT_MAX_FILE_SIZE",
+            "--max-file-size",
+            "1048576",
+            "bytes of a file shown before truncation",
+        )
+    },
+    var(
+        "SCOUT_MAX_OUTPUT_SIZE",
+        "--max-output-size",
+        "1048576",
+        "bytes of command output kept (stdout and stderr each)",
+    ),
+    Var {
+        legacy: Some("MCP_CAT_COMMAND_TIMEOUT"),
+        ..var(
+            "SCOUT_COMMAND_TIMEOUT",
+            "--command-timeout",
+            "30",
+            "seconds a command may run",
+        )
+    },
+    var(
+        "SCOUT_CONNECT_TIMEOUT",
+        "--connect-timeout",
+        "10",
+        "seconds for TCP connect + SSH handshake + auth",
+    ),
+    Var {
+        legacy: Some("MCP_CAT_IDLE_TIMEOUT"),
+        ..var(
+            "SCOUT_IDLE_TIMEOUT",
+            "--idle-timeout",
+            "60",
+            "seconds an idle session is kept",
+        )
+    },
+    var(
+        "SCOUT_KEEPALIVE_INTERVAL",
+        "--keepalive-interval",
+        "15",
+        "seconds between keepalives on idle sessions",
+    ),
+    var(
+        "SCOUT_MAX_POOL_SIZE",
+        "--max-pool-size",
+        "100",
+        "sessions in total across hosts",
+    ),
+    var(
+        "SCOUT_MAX_SESSIONS_PER_HOST",
+        "--max-sessions-per-host",
+        "4",
+        "sessions per host",
+    ),
+    var(
+        "SCOUT_WORKERS",
+        "--workers",
+        "8",
+        "worker threads serving requests",
+    ),
+    var(
+        "SCOUT_MAX_CONCURRENCY",
+        "--max-concurrency",
+        "16",
+        "targets handled at once in a broadcast",
+    ),
+    var(
+        "SCOUT_LOG_LEVEL",
+        "--log-level",
+        "warn",
+        "error | warn | info | debug | trace (logs go to stderr)",
+    ),
 ];
 
 /// How unknown and changed host keys are treated (SPEC §5).
@@ -114,20 +234,36 @@ impl Settings {
         lookup: impl Fn(&str) -> Option<String>,
         overrides: &HashMap<String, String>,
     ) -> Result<Settings> {
-        let raw = Raw { lookup: &lookup, overrides };
+        let raw = Raw {
+            lookup: &lookup,
+            overrides,
+        };
         let home = crate::local::home_dir();
-        let policy_mode = match raw.get("SCOUT_COMMAND_POLICY").to_ascii_lowercase().as_str() {
+        let policy_mode = match raw
+            .get("SCOUT_COMMAND_POLICY")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "allowlist" => PolicyMode::Allowlist,
             "shell" => PolicyMode::Shell,
             "off" => PolicyMode::Off,
-            other => return Err(bad("SCOUT_COMMAND_POLICY", other, "allowlist, shell or off")),
+            other => {
+                return Err(bad(
+                    "SCOUT_COMMAND_POLICY",
+                    other,
+                    "allowlist, shell or off",
+                ))
+            }
         };
         let strict = match raw.explicit("SCOUT_STRICT_HOST_KEY_CHECKING") {
             None => None,
-            Some(v) => Some(
-                StrictHostKeyChecking::parse(&v)
-                    .ok_or_else(|| bad("SCOUT_STRICT_HOST_KEY_CHECKING", &v, "yes, accept-new or no"))?,
-            ),
+            Some(v) => Some(StrictHostKeyChecking::parse(&v).ok_or_else(|| {
+                bad(
+                    "SCOUT_STRICT_HOST_KEY_CHECKING",
+                    &v,
+                    "yes, accept-new or no",
+                )
+            })?),
         };
         let settings = Settings {
             ssh_config: expand_tilde(&raw.get("SCOUT_SSH_CONFIG"), &home),
@@ -178,7 +314,11 @@ impl Raw<'_> {
 
     fn get(&self, env: &str) -> String {
         self.explicit(env)
-            .or_else(|| VARS.iter().find(|v| v.env == env).map(|v| v.default.to_string()))
+            .or_else(|| {
+                VARS.iter()
+                    .find(|v| v.env == env)
+                    .map(|v| v.default.to_string())
+            })
             .unwrap_or_default()
             .trim()
             .to_string()
@@ -205,7 +345,11 @@ impl Raw<'_> {
         let v = self.get(env);
         match v.parse::<f64>() {
             Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-            _ => Err(bad(env, &v, "a number of seconds greater than 0 (at most 86400)")),
+            _ => Err(bad(
+                env,
+                &v,
+                "a number of seconds greater than 0 (at most 86400)",
+            )),
         }
     }
 
@@ -213,13 +357,21 @@ impl Raw<'_> {
         let v = self.get("SCOUT_LOG_LEVEL").to_ascii_lowercase();
         match v.as_str() {
             "off" | "error" | "warn" | "info" | "debug" | "trace" => Ok(v),
-            _ => Err(bad("SCOUT_LOG_LEVEL", &v, "off, error, warn, info, debug or trace")),
+            _ => Err(bad(
+                "SCOUT_LOG_LEVEL",
+                &v,
+                "off, error, warn, info, debug or trace",
+            )),
         }
     }
 }
 
 fn bad(env: &str, value: &str, expected: &str) -> Error {
-    let flag = VARS.iter().find(|v| v.env == env).map(|v| v.flag).unwrap_or("");
+    let flag = VARS
+        .iter()
+        .find(|v| v.env == env)
+        .map(|v| v.flag)
+        .unwrap_or("");
     Error::Config(format!(
         "invalid value '{value}' for {env} ({flag}): expected {expected}"
     ))
@@ -259,8 +411,10 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned(), &HashMap::new())
     }
 
@@ -285,7 +439,9 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = settings(&[("SCOUT_COMMAND_TIMEOUT", "abc")]).unwrap_err().to_string();
+        let err = settings(&[("SCOUT_COMMAND_TIMEOUT", "abc")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SCOUT_COMMAND_TIMEOUT"), "{err}");
         assert!(err.contains("'abc'"), "{err}");
         for (k, v) in [
@@ -305,14 +461,17 @@ mod tests {
     fn legacy_names_apply_only_when_the_new_name_is_unset() {
         let s = settings(&[("MCP_CAT_MAX_FILE_SIZE", "10")]).unwrap();
         assert_eq!(s.max_file_size, 10);
-        let s = settings(&[("MCP_CAT_MAX_FILE_SIZE", "10"), ("SCOUT_MAX_FILE_SIZE", "20")]).unwrap();
+        let s = settings(&[
+            ("MCP_CAT_MAX_FILE_SIZE", "10"),
+            ("SCOUT_MAX_FILE_SIZE", "20"),
+        ])
+        .unwrap();
         assert_eq!(s.max_file_size, 20);
     }
 
     #[test]
     fn flags_override_the_environment() {
-        let env: HashMap<String, String> =
-            [("SCOUT_WORKERS".to_string(), "3".to_string())].into();
+        let env: HashMap<String, String> = [("SCOUT_WORKERS".to_string(), "3".to_string())].into();
         let flags: HashMap<String, String> =
             [("SCOUT_WORKERS".to_string(), "5".to_string())].into();
         let s = Settings::from_lookup(|k| env.get(k).cloned(), &flags).unwrap();

@@ -1,1 +1,11 @@
-//! placeholder
+//! The MCP server: JSON-RPC 2.0 over stdio, one JSON message per line.
+//!
+//! * [`jsonrpc`] — parsing incoming lines into messages, building responses and error objects.
+//! * [`protocol`] — what the server says: version negotiation, capabilities, the tool list, and
+//!   the methods answered without touching SSH.
+//! * [`server`] — the threads: stdin reader, main loop, workers, stdout writer; cancellation,
+//!   batches and shutdown.
+
+pub mod jsonrpc;
+pub mod protocol;
+pub mod server;

@@ -128,7 +128,12 @@ pub enum View {
 const MAX_READLINKS: usize = 200;
 
 /// Stats `path` (following symlinks) and reads the file or lists the directory.
-pub fn view(conn: &mut Connection, path: &str, max_file: u64, max_entries: usize) -> Result<View, Failure> {
+pub fn view(
+    conn: &mut Connection,
+    path: &str,
+    max_file: u64,
+    max_entries: usize,
+) -> Result<View, Failure> {
     let stat = stat(conn, path)?;
     if stat.is_dir() {
         return list_dir(conn, path, max_entries).map(View::Directory);
@@ -145,12 +150,18 @@ pub fn read_file(conn: &mut Connection, path: &str, max_file: u64) -> Result<Fil
 /// `stat` through SFTP, following symlinks.
 pub fn stat(conn: &mut Connection, path: &str) -> Result<FileStat, Failure> {
     let sftp_path = remote_path::sftp_path(path);
-    with_sftp(conn, &format!("stat '{path}'"), |sftp| sftp.stat(Path::new(&sftp_path)))
+    with_sftp(conn, &format!("stat '{path}'"), |sftp| {
+        sftp.stat(Path::new(&sftp_path))
+    })
 }
 
 /// Runs one SFTP call; a failure that broke the session may be retried (SFTP calls made here
 /// only read).
-fn with_sftp<T>(conn: &mut Connection, doing: &str, call: impl FnOnce(&Sftp) -> Result<T, ssh2::Error>) -> Result<T, Failure> {
+fn with_sftp<T>(
+    conn: &mut Connection,
+    doing: &str,
+    call: impl FnOnce(&Sftp) -> Result<T, ssh2::Error>,
+) -> Result<T, Failure> {
     let result = match conn.sftp() {
         Ok(sftp) => call(sftp),
         Err(e) => return Err(Failure::idempotent(e, conn)),
@@ -161,17 +172,28 @@ fn with_sftp<T>(conn: &mut Connection, doing: &str, call: impl FnOnce(&Sftp) -> 
     })
 }
 
-fn read_stat(conn: &mut Connection, path: &str, stat: &FileStat, max_file: u64) -> Result<FileContent, Failure> {
+fn read_stat(
+    conn: &mut Connection,
+    path: &str,
+    stat: &FileStat,
+    max_file: u64,
+) -> Result<FileContent, Failure> {
     let kind = EntryKind::from_mode(stat.perm.unwrap_or(0));
     match kind {
         EntryKind::File => {}
         EntryKind::Directory => {
-            return Err(Error::InvalidArgument(format!("'{path}' is a directory: list it instead of reading it")).into())
+            return Err(Error::InvalidArgument(format!(
+                "'{path}' is a directory: list it instead of reading it"
+            ))
+            .into())
         }
         other => {
             return Err(Error::Remote {
                 host: conn.alias().to_string(),
-                message: format!("'{path}' is a {}, not a regular file: refusing to read it", other.name()),
+                message: format!(
+                    "'{path}' is a {}, not a regular file: refusing to read it",
+                    other.name()
+                ),
             }
             .into())
         }
@@ -184,14 +206,22 @@ fn read_stat(conn: &mut Connection, path: &str, stat: &FileStat, max_file: u64) 
         bytes.truncate(keep);
     }
     let binary = classify(&bytes, truncated);
-    Ok(FileContent { path: path.to_string(), size, bytes, truncated, binary })
+    Ok(FileContent {
+        path: path.to_string(),
+        size,
+        bytes,
+        truncated,
+        binary,
+    })
 }
 
 /// Reads up to `max + 1` bytes (the extra byte tells whether there was more). Returns the bytes
 /// and whether EOF was reached. One large read call lets libssh2 pipeline its SFTP requests.
 fn read_bytes(conn: &mut Connection, path: &str, max: u64) -> Result<(Vec<u8>, bool), Failure> {
     let sftp_path = remote_path::sftp_path(path);
-    let mut file = with_sftp(conn, &format!("open '{path}'"), |sftp| sftp.open(Path::new(&sftp_path)))?;
+    let mut file = with_sftp(conn, &format!("open '{path}'"), |sftp| {
+        sftp.open(Path::new(&sftp_path))
+    })?;
     let limit = max.saturating_add(1).min(usize::MAX as u64) as usize;
     let mut bytes = Vec::with_capacity(limit.min(1 << 20));
     let mut chunk = vec![0u8; limit.clamp(1, 1 << 20)];
@@ -245,17 +275,28 @@ fn magic_kind(bytes: &[u8]) -> &'static str {
         .iter()
         .find(|(m, _)| bytes.starts_with(m))
         .map(|(_, k)| *k)
-        .unwrap_or_else(|| if bytes.len() > 262 && &bytes[257..262] == b"ustar" { "tar archive" } else { "binary data" })
+        .unwrap_or_else(|| {
+            if bytes.len() > 262 && &bytes[257..262] == b"ustar" {
+                "tar archive"
+            } else {
+                "binary data"
+            }
+        })
 }
 
 /// Lists a directory, sorted by name, keeping at most `max_entries`.
 pub fn list_dir(conn: &mut Connection, path: &str, max_entries: usize) -> Result<Listing, Failure> {
     let sftp_path = remote_path::sftp_path(path);
-    let raw = with_sftp(conn, &format!("list '{path}'"), |sftp| sftp.readdir(Path::new(&sftp_path)))?;
+    let raw = with_sftp(conn, &format!("list '{path}'"), |sftp| {
+        sftp.readdir(Path::new(&sftp_path))
+    })?;
     let mut entries: Vec<Entry> = raw
         .into_iter()
         .map(|(p, st)| Entry {
-            name: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            name: p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             kind: EntryKind::from_mode(st.perm.unwrap_or(0)),
             mode: st.perm.unwrap_or(0) & 0o7777,
             size: st.size.unwrap_or(0),
@@ -267,12 +308,20 @@ pub fn list_dir(conn: &mut Connection, path: &str, max_entries: usize) -> Result
     let total = entries.len();
     entries.truncate(max_entries);
     resolve_links(conn, &sftp_path, &mut entries);
-    Ok(Listing { path: path.to_string(), entries, total })
+    Ok(Listing {
+        path: path.to_string(),
+        entries,
+        total,
+    })
 }
 
 fn resolve_links(conn: &mut Connection, dir: &str, entries: &mut [Entry]) {
     let Ok(sftp) = conn.sftp() else { return };
-    for entry in entries.iter_mut().filter(|e| e.kind == EntryKind::Symlink).take(MAX_READLINKS) {
+    for entry in entries
+        .iter_mut()
+        .filter(|e| e.kind == EntryKind::Symlink)
+        .take(MAX_READLINKS)
+    {
         if let Ok(target) = sftp.readlink(&Path::new(dir).join(&entry.name)) {
             entry.link_target = Some(target.to_string_lossy().into_owned());
         }
@@ -284,16 +333,26 @@ pub fn mode_string(kind: EntryKind, mode: u32) -> String {
     let mut s = String::with_capacity(10);
     s.push(kind.letter());
     let bits = [
-        (0o400, 'r'), (0o200, 'w'), (0o100, 'x'),
-        (0o040, 'r'), (0o020, 'w'), (0o010, 'x'),
-        (0o004, 'r'), (0o002, 'w'), (0o001, 'x'),
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
     ];
     for (bit, c) in bits {
         s.push(if mode & bit != 0 { c } else { '-' });
     }
     // setuid/setgid/sticky replace the x positions, as ls shows them.
     let mut chars: Vec<char> = s.chars().collect();
-    for (flag, pos, on, off) in [(0o4000, 3, 's', 'S'), (0o2000, 6, 's', 'S'), (0o1000, 9, 't', 'T')] {
+    for (flag, pos, on, off) in [
+        (0o4000, 3, 's', 'S'),
+        (0o2000, 6, 's', 'S'),
+        (0o1000, 9, 't', 'T'),
+    ] {
         if mode & flag != 0 {
             chars[pos] = if chars[pos] == 'x' { on } else { off };
         }
@@ -306,7 +365,11 @@ pub fn format_time(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", rem / 3600, (rem % 3600) / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
 }
 
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
@@ -347,10 +410,16 @@ mod tests {
     #[test]
     fn binary_detection() {
         assert_eq!(classify(b"hello\n", false), None);
-        assert_eq!(classify(b"\x7fELF\x02\x01\x00", false), Some("ELF executable or library"));
+        assert_eq!(
+            classify(b"\x7fELF\x02\x01\x00", false),
+            Some("ELF executable or library")
+        );
         assert_eq!(classify(b"abc\xff", false), Some("binary data"));
         // A cut in the middle of a multi-byte character is not binary.
         assert_eq!(classify("aé".as_bytes().split_at(2).0, true), None);
-        assert_eq!(classify("aé".as_bytes().split_at(2).0, false), Some("binary data"));
+        assert_eq!(
+            classify("aé".as_bytes().split_at(2).0, false),
+            Some("binary data")
+        );
     }
 }

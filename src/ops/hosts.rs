@@ -24,11 +24,20 @@ pub struct Inventory {
 impl Inventory {
     /// Reads the ssh_config named by the settings. A missing file is an empty inventory.
     pub fn load(settings: &Settings) -> Result<Inventory, Error> {
-        let ctx = ParseContext { home: settings.home.clone(), local_user: settings.local_user.clone() };
+        let ctx = ParseContext {
+            home: settings.home.clone(),
+            local_user: settings.local_user.clone(),
+        };
         let config = SshConfig::load(&settings.ssh_config, &ctx).map_err(|e| {
-            Error::Config(format!("cannot use ssh_config: {e}. Fix the file or point SCOUT_SSH_CONFIG elsewhere"))
+            Error::Config(format!(
+                "cannot use ssh_config: {e}. Fix the file or point SCOUT_SSH_CONFIG elsewhere"
+            ))
         })?;
-        Ok(Self::from_config(&config, &settings.allowlist, &settings.blocklist))
+        Ok(Self::from_config(
+            &config,
+            &settings.allowlist,
+            &settings.blocklist,
+        ))
     }
 
     /// The inventory of `config`, filtered: an alias is a host when it matches the allowlist
@@ -41,7 +50,10 @@ impl Inventory {
             .filter(|a| !block.iter().any(|p| glob_match(p, a)))
             .map(|a| (a.clone(), Arc::new(config.resolve(&a))))
             .collect();
-        Inventory { hosts, warnings: config.warnings().to_vec() }
+        Inventory {
+            hosts,
+            warnings: config.warnings().to_vec(),
+        }
     }
 
     /// Host aliases, sorted.
@@ -59,10 +71,13 @@ impl Inventory {
 
     /// The host of `alias`, or an error naming the available hosts.
     pub fn get(&self, alias: &str) -> Result<Arc<HostEntry>, Error> {
-        self.hosts.get(alias).cloned().ok_or_else(|| Error::UnknownHost {
-            alias: alias.to_string(),
-            available: self.aliases(),
-        })
+        self.hosts
+            .get(alias)
+            .cloned()
+            .ok_or_else(|| Error::UnknownHost {
+                alias: alias.to_string(),
+                available: self.aliases(),
+            })
     }
 }
 
@@ -86,24 +101,38 @@ pub struct Reachability {
 
 impl Reachability {
     pub fn new(ttl: Duration) -> Reachability {
-        Reachability { cache: Mutex::new(HashMap::new()), ttl }
+        Reachability {
+            cache: Mutex::new(HashMap::new()),
+            ttl,
+        }
     }
 
     /// Checks every host (in parallel, at most `concurrency` at once), using cached results
     /// younger than the TTL.
-    pub fn check(&self, hosts: &[Arc<HostEntry>], timeout: Duration, concurrency: usize) -> Vec<HostStatus> {
+    pub fn check(
+        &self,
+        hosts: &[Arc<HostEntry>],
+        timeout: Duration,
+        concurrency: usize,
+    ) -> Vec<HostStatus> {
         let stale: Vec<&Arc<HostEntry>> = {
             let cache = lock(&self.cache);
             hosts
                 .iter()
-                .filter(|h| cache.get(&h.alias).is_none_or(|(at, _)| at.elapsed() >= self.ttl))
+                .filter(|h| {
+                    cache
+                        .get(&h.alias)
+                        .is_none_or(|(at, _)| at.elapsed() >= self.ttl)
+                })
                 .collect()
         };
         for chunk in stale.chunks(concurrency.max(1)) {
             let results: Vec<(String, Result<Duration, String>)> = std::thread::scope(|s| {
                 let handles: Vec<_> = chunk
                     .iter()
-                    .map(|h| s.spawn(move || (h.alias.clone(), probe(&h.hostname, h.port, timeout))))
+                    .map(|h| {
+                        s.spawn(move || (h.alias.clone(), probe(&h.hostname, h.port, timeout)))
+                    })
                     .collect();
                 handles.into_iter().filter_map(|h| h.join().ok()).collect()
             });
@@ -132,7 +161,9 @@ impl Reachability {
 /// A bare TCP connect: no SSH login is needed to tell whether a host answers.
 fn probe(hostname: &str, port: u16, timeout: Duration) -> Result<Duration, String> {
     let start = Instant::now();
-    let addrs = (hostname, port).to_socket_addrs().map_err(|e| format!("DNS: {e}"))?;
+    let addrs = (hostname, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("DNS: {e}"))?;
     let mut last = String::from("no address");
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
@@ -155,7 +186,10 @@ pub fn format(statuses: &[HostStatus]) -> String {
             Ok(t) => format!("reachable ({:.1} ms)", t.as_secs_f64() * 1000.0),
             Err(e) => format!("unreachable: {e}"),
         };
-        out.push_str(&format!("{:width$}  {}@{}:{}  {state}\n", s.alias, s.user, s.hostname, s.port));
+        out.push_str(&format!(
+            "{:width$}  {}@{}:{}  {state}\n",
+            s.alias, s.user, s.hostname, s.port
+        ));
     }
     out
 }

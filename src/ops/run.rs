@@ -12,7 +12,13 @@ use crate::ssh::session::Connection;
 /// Runs `command_line` (already vetted by the command policy) with `dir` as working directory.
 /// The directory is checked first through SFTP so that a missing or non-directory path is a clear
 /// error instead of a shell's `cd` complaint.
-pub fn query(conn: &mut Connection, dir: &str, command_line: &str, limits: &ExecLimits, cancel: &Cancel) -> Result<ExecOutput, Failure> {
+pub fn query(
+    conn: &mut Connection,
+    dir: &str,
+    command_line: &str,
+    limits: &ExecLimits,
+    cancel: &Cancel,
+) -> Result<ExecOutput, Failure> {
     let stat = fs::stat(conn, dir)?;
     if !stat.is_dir() {
         return Err(Error::InvalidArgument(format!(
@@ -42,10 +48,20 @@ pub struct Tree {
 /// whether or not it has `tree` installed (`-mindepth`/`-maxdepth`/`-print0` exist in GNU, BSD
 /// and BusyBox find). Directories are listed first, then a lone NUL, then everything else, all
 /// NUL-separated, so no file name can confuse the parser.
-pub fn tree(conn: &mut Connection, dir: &str, depth: u32, max_entries: usize, limits: &ExecLimits, cancel: &Cancel) -> Result<Tree, Failure> {
+pub fn tree(
+    conn: &mut Connection,
+    dir: &str,
+    depth: u32,
+    max_entries: usize,
+    limits: &ExecLimits,
+    cancel: &Cancel,
+) -> Result<Tree, Failure> {
     let stat = fs::stat(conn, dir)?;
     if !stat.is_dir() {
-        return Err(Error::InvalidArgument(format!("'{dir}' is not a directory: a tree needs a directory")).into());
+        return Err(Error::InvalidArgument(format!(
+            "'{dir}' is not a directory: a tree needs a directory"
+        ))
+        .into());
     }
     let find = format!("find . -mindepth 1 -maxdepth {depth}");
     let command = format!(
@@ -54,13 +70,24 @@ pub fn tree(conn: &mut Connection, dir: &str, depth: u32, max_entries: usize, li
     );
     let out = exec::run(conn, &command, limits, cancel)?;
     if out.timed_out {
-        return Err(Error::Timeout { host: conn.alias().to_string(), what: "tree".into(), after: limits.timeout }.into());
+        return Err(Error::Timeout {
+            host: conn.alias().to_string(),
+            what: "tree".into(),
+            after: limits.timeout,
+        }
+        .into());
     }
     if out.cancelled {
         return Err(Error::Cancelled.into());
     }
     let (dirs, files) = split_find_output(&out.stdout);
-    Ok(render(dir, &dirs, &files, max_entries, String::from_utf8_lossy(&out.stderr).into_owned()))
+    Ok(render(
+        dir,
+        &dirs,
+        &files,
+        max_entries,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
 fn split_find_output(stdout: &[u8]) -> (Vec<String>, Vec<String>) {
@@ -88,9 +115,22 @@ struct Node {
     children: BTreeMap<String, Node>,
 }
 
-fn render(root: &str, dirs: &[String], files: &[String], max_entries: usize, warnings: String) -> Tree {
-    let mut top = Node { is_dir: true, ..Node::default() };
-    for (path, is_dir) in dirs.iter().map(|d| (d, true)).chain(files.iter().map(|f| (f, false))) {
+fn render(
+    root: &str,
+    dirs: &[String],
+    files: &[String],
+    max_entries: usize,
+    warnings: String,
+) -> Tree {
+    let mut top = Node {
+        is_dir: true,
+        ..Node::default()
+    };
+    for (path, is_dir) in dirs
+        .iter()
+        .map(|d| (d, true))
+        .chain(files.iter().map(|f| (f, false)))
+    {
         let mut node = &mut top;
         for part in path.split('/') {
             node = node.children.entry(part.to_string()).or_default();
@@ -120,7 +160,10 @@ fn walk(node: &Node, prefix: &str, lines: &mut Vec<String>, shown: &mut usize, m
         *shown += 1;
         let last = i + 1 == count;
         let slash = if child.is_dir { "/" } else { "" };
-        lines.push(format!("{prefix}{}{name}{slash}", if last { "└── " } else { "├── " }));
+        lines.push(format!(
+            "{prefix}{}{name}{slash}",
+            if last { "└── " } else { "├── " }
+        ));
         let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
         walk(child, &deeper, lines, shown, max);
     }
@@ -146,10 +189,25 @@ mod tests {
 
     #[test]
     fn renders_like_tree_and_caps() {
-        let t = render("/srv", &["a".into(), "a/b".into()], &["a/x".into(), "z".into()], 100, String::new());
-        assert_eq!(t.lines, vec!["/srv", "├── a/", "│   ├── b/", "│   └── x", "└── z"]);
+        let t = render(
+            "/srv",
+            &["a".into(), "a/b".into()],
+            &["a/x".into(), "z".into()],
+            100,
+            String::new(),
+        );
+        assert_eq!(
+            t.lines,
+            vec!["/srv", "├── a/", "│   ├── b/", "│   └── x", "└── z"]
+        );
         assert_eq!((t.directories, t.files, t.omitted), (2, 2, 0));
-        let t = render("/srv", &["a".into()], &["a/x".into(), "z".into()], 2, String::new());
+        let t = render(
+            "/srv",
+            &["a".into()],
+            &["a/x".into(), "z".into()],
+            2,
+            String::new(),
+        );
         assert_eq!(t.lines.len(), 3);
         assert_eq!(t.omitted, 1);
     }

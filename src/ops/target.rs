@@ -39,8 +39,12 @@ impl Target {
                 shorten(target)
             )));
         }
-        remote_path::validate(path).map_err(|e| Error::InvalidArgument(format!("invalid path in target: {e}")))?;
-        Ok(Target::Path { host: host.to_string(), path: path.to_string() })
+        remote_path::validate(path)
+            .map_err(|e| Error::InvalidArgument(format!("invalid path in target: {e}")))?;
+        Ok(Target::Path {
+            host: host.to_string(),
+            path: path.to_string(),
+        })
     }
 }
 
@@ -70,7 +74,10 @@ mod tests {
     fn splits_at_the_first_colon_and_trims() {
         assert_eq!(
             Target::parse(" web1 : /var/log/a:b ").unwrap(),
-            Target::Path { host: "web1".into(), path: "/var/log/a:b".into() }
+            Target::Path {
+                host: "web1".into(),
+                path: "/var/log/a:b".into()
+            }
         );
     }
 

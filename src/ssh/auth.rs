@@ -13,7 +13,11 @@ use crate::util::base64;
 /// Where the agent socket is: `IdentityAgent` from ssh_config (`none` disables the agent,
 /// `SSH_AUTH_SOCK` means the environment), else `$SSH_AUTH_SOCK`. An empty value means no agent.
 fn agent_socket(host: &HostEntry) -> Option<PathBuf> {
-    let from_env = || std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()).map(PathBuf::from);
+    let from_env = || {
+        std::env::var_os("SSH_AUTH_SOCK")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
     match host.identity_agent.as_deref() {
         Some(v) if v.eq_ignore_ascii_case("none") => None,
         Some(v) if v == "SSH_AUTH_SOCK" || v == "$SSH_AUTH_SOCK" => from_env(),
@@ -24,6 +28,10 @@ fn agent_socket(host: &HostEntry) -> Option<PathBuf> {
 
 /// The identity files to try: the configured ones, else OpenSSH's defaults that exist.
 pub fn identity_files(host: &HostEntry, home: &Path) -> Vec<PathBuf> {
+    // `IdentityFile none` (as ssh -G prints it): no files, and no defaults either.
+    if host.identity_files.iter().any(|f| f.as_os_str() == "none") {
+        return Vec::new();
+    }
     if !host.identity_files.is_empty() {
         return host.identity_files.clone();
     }
@@ -51,7 +59,13 @@ pub fn authenticate(session: &Session, host: &HostEntry, home: &Path) -> Result<
     Err(auth_failure(host, &tried))
 }
 
-fn try_agent(session: &Session, host: &HostEntry, socket: &Path, files: &[PathBuf], tried: &mut Vec<String>) -> bool {
+fn try_agent(
+    session: &Session,
+    host: &HostEntry,
+    socket: &Path,
+    files: &[PathBuf],
+    tried: &mut Vec<String>,
+) -> bool {
     let mut agent = match session.agent() {
         Ok(a) => a,
         Err(e) => {
@@ -86,7 +100,9 @@ fn try_agent(session: &Session, host: &HostEntry, socket: &Path, files: &[PathBu
         }
     }
     let _ = agent.disconnect();
-    tried.push(format!("ssh-agent: {offered} key(s) offered, none accepted"));
+    tried.push(format!(
+        "ssh-agent: {offered} key(s) offered, none accepted"
+    ));
     false
 }
 
@@ -97,7 +113,9 @@ fn try_file(session: &Session, user: &str, key: &Path, tried: &mut Vec<String>) 
     }
     let public = key.with_file_name(format!(
         "{}.pub",
-        key.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        key.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
     let public = public.exists().then_some(public);
     match session.userauth_pubkey_file(user, public.as_deref(), key, None) {

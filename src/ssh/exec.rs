@@ -47,7 +47,12 @@ impl ExecOutput {
 
 /// Runs `command` (a shell command line) with stdin closed. A failure to open the channel or
 /// start the command may be retried on a fresh session; anything later may not.
-pub fn run(conn: &mut Connection, command: &str, limits: &ExecLimits, cancel: &Cancel) -> Result<ExecOutput, Failure> {
+pub fn run(
+    conn: &mut Connection,
+    command: &str,
+    limits: &ExecLimits,
+    cancel: &Cancel,
+) -> Result<ExecOutput, Failure> {
     let started = Instant::now();
     let deadline = started + limits.timeout;
     let session = conn.session().clone();
@@ -55,10 +60,18 @@ pub fn run(conn: &mut Connection, command: &str, limits: &ExecLimits, cancel: &C
     session.set_timeout(remaining_ms(deadline));
     let mut channel = match session.channel_session() {
         Ok(c) => c,
-        Err(e) => return Err(Failure { error: conn.fail(&e, "open a channel"), retry: true }),
+        Err(e) => {
+            return Err(Failure {
+                error: conn.fail(&e, "open a channel"),
+                retry: true,
+            })
+        }
     };
     if let Err(e) = channel.exec(command) {
-        return Err(Failure { error: conn.fail(&e, "start the command"), retry: true });
+        return Err(Failure {
+            error: conn.fail(&e, "start the command"),
+            retry: true,
+        });
     }
     if let Err(e) = channel.send_eof() {
         return Err(conn.fail(&e, "close the command's stdin").into());
@@ -71,7 +84,11 @@ pub fn run(conn: &mut Connection, command: &str, limits: &ExecLimits, cancel: &C
     if out.timed_out || out.cancelled {
         stop(conn, &mut channel);
         if out.timed_out {
-            log::info!("{}: command timed out after {:?}", conn.alias(), limits.timeout);
+            log::info!(
+                "{}: command timed out after {:?}",
+                conn.alias(),
+                limits.timeout
+            );
         }
         return Ok(out);
     }
@@ -98,13 +115,30 @@ fn drain(
 ) -> Result<(), Error> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let got_out = pump(channel, 0, &mut buf, &mut out.stdout, &mut out.stdout_total, limits.max_output);
-        let got_err = pump(channel, 1, &mut buf, &mut out.stderr, &mut out.stderr_total, limits.max_output);
+        let got_out = pump(
+            channel,
+            0,
+            &mut buf,
+            &mut out.stdout,
+            &mut out.stdout_total,
+            limits.max_output,
+        );
+        let got_err = pump(
+            channel,
+            1,
+            &mut buf,
+            &mut out.stderr,
+            &mut out.stderr_total,
+            limits.max_output,
+        );
         let (got_out, got_err) = match (got_out, got_err) {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => {
                 conn.mark_broken();
-                return Err(Error::Session { host: conn.alias().to_string(), message: format!("reading command output: {e}") });
+                return Err(Error::Session {
+                    host: conn.alias().to_string(),
+                    message: format!("reading command output: {e}"),
+                });
             }
         };
         if got_out == 0 && got_err == 0 && channel.eof() {
@@ -128,7 +162,14 @@ fn drain(
 
 /// Reads everything available now from one stream (0 = stdout, 1 = stderr). Returns the bytes
 /// read; bytes past `cap` are counted and discarded.
-fn pump(channel: &mut Channel, stream: i32, buf: &mut [u8], keep: &mut Vec<u8>, total: &mut u64, cap: usize) -> std::io::Result<usize> {
+fn pump(
+    channel: &mut Channel,
+    stream: i32,
+    buf: &mut [u8],
+    keep: &mut Vec<u8>,
+    total: &mut u64,
+    cap: usize,
+) -> std::io::Result<usize> {
     let mut read = 0;
     let mut s = channel.stream(stream);
     loop {
@@ -153,7 +194,11 @@ fn wait_socket(conn: &Connection, wait: Duration) {
         BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
         BlockDirections::Inbound | BlockDirections::None => libc::POLLIN,
     };
-    let mut fd = libc::pollfd { fd: conn.socket_fd(), events, revents: 0 };
+    let mut fd = libc::pollfd {
+        fd: conn.socket_fd(),
+        events,
+        revents: 0,
+    };
     let ms = wait.as_millis().clamp(1, 1000) as libc::c_int;
     // SAFETY: one valid pollfd on our own socket; poll only writes `revents`.
     unsafe {

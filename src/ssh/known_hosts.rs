@@ -26,7 +26,10 @@ pub struct HostKeyPolicy<'a> {
 
 /// Verifies the server's host key after the handshake. `Ok` means the key may be trusted.
 pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<(), Error> {
-    let refuse = |message: String| Error::HostKey { host: policy.alias.to_string(), message };
+    let refuse = |message: String| Error::HostKey {
+        host: policy.alias.to_string(),
+        message,
+    };
     let (key, key_type) = session
         .host_key()
         .ok_or_else(|| refuse("the server sent no host key".into()))?;
@@ -50,15 +53,23 @@ pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<(), Error> {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(refuse(changed_message(policy, &entry_name, &fingerprint))),
         CheckResult::NotFound | CheckResult::Failure => match policy.mode {
-            StrictHostKeyChecking::Yes => Err(refuse(unknown_message(policy, &entry_name, &fingerprint))),
+            StrictHostKeyChecking::Yes => {
+                Err(refuse(unknown_message(policy, &entry_name, &fingerprint)))
+            }
             StrictHostKeyChecking::No => {
-                log::warn!("{}: accepting unknown host key {fingerprint} (strict checking is off)", policy.alias);
+                log::warn!(
+                    "{}: accepting unknown host key {fingerprint} (strict checking is off)",
+                    policy.alias
+                );
                 Ok(())
             }
             StrictHostKeyChecking::AcceptNew => {
                 append(policy, &entry_name, key_type_name(key_type), &key_b64)
                     .map_err(|e| refuse(format!("cannot record the new key: {e}")))?;
-                log::warn!("{}: accepted new host key {fingerprint} for {entry_name}", policy.alias);
+                log::warn!(
+                    "{}: accepted new host key {fingerprint} for {entry_name}",
+                    policy.alias
+                );
                 Ok(())
             }
         },
@@ -103,18 +114,30 @@ fn load_file(known: &mut ssh2::KnownHosts, file: &Path, revoked: &mut Vec<String
             continue;
         }
         if line.starts_with('@') {
-            log::debug!("{}:{}: marker not supported, line skipped", file.display(), n + 1);
+            log::debug!(
+                "{}:{}: marker not supported, line skipped",
+                file.display(),
+                n + 1
+            );
             continue;
         }
         if known.read_str(line, KnownHostFileKind::OpenSSH).is_err() {
-            log::debug!("{}:{}: unparseable known_hosts line skipped", file.display(), n + 1);
+            log::debug!(
+                "{}:{}: unparseable known_hosts line skipped",
+                file.display(),
+                n + 1
+            );
         }
     }
 }
 
 fn unknown_message(policy: &HostKeyPolicy, entry: &str, fingerprint: &str) -> String {
     let file = first_file(policy);
-    let keyscan_port = if policy.port == 22 { String::new() } else { format!("-p {} ", policy.port) };
+    let keyscan_port = if policy.port == 22 {
+        String::new()
+    } else {
+        format!("-p {} ", policy.port)
+    };
     format!(
         "{entry} is not in known_hosts ({file}); its key is {fingerprint}. Verify the fingerprint, \
          then add it: `ssh-keyscan {keyscan_port}{host} >> {file}` (or connect once with `ssh {alias}`), \
@@ -142,7 +165,12 @@ fn first_file(policy: &HostKeyPolicy) -> String {
         .unwrap_or_else(|| "~/.ssh/known_hosts".into())
 }
 
-fn append(policy: &HostKeyPolicy, entry: &str, key_type: &str, key_b64: &str) -> std::io::Result<()> {
+fn append(
+    policy: &HostKeyPolicy,
+    entry: &str,
+    key_type: &str,
+    key_b64: &str,
+) -> std::io::Result<()> {
     let file = policy
         .files
         .first()
@@ -150,7 +178,10 @@ fn append(policy: &HostKeyPolicy, entry: &str, key_type: &str, key_b64: &str) ->
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
     writeln!(f, "{entry} {key_type} {key_b64}")
 }
 

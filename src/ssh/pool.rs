@@ -69,7 +69,9 @@ impl r2d2::ManageConnection for Manager {
         }
         let mut conn = Connection::open(&self.host, &self.opts)?;
         self.live.fetch_add(1, Ordering::AcqRel);
-        conn.slot = Some(SessionSlot { live: self.live.clone() });
+        conn.slot = Some(SessionSlot {
+            live: self.live.clone(),
+        });
         Ok(conn)
     }
 
@@ -77,7 +79,10 @@ impl r2d2::ManageConnection for Manager {
         if conn.is_reusable() {
             Ok(())
         } else {
-            Err(Error::Session { host: conn.alias().to_string(), message: "broken".into() })
+            Err(Error::Session {
+                host: conn.alias().to_string(),
+                message: "broken".into(),
+            })
         }
     }
 
@@ -149,14 +154,20 @@ pub struct Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
-        Failure { error, retry: false }
+        Failure {
+            error,
+            retry: false,
+        }
     }
 }
 
 impl Failure {
     /// A failure that may be retried when it broke the session (read-only operations).
     pub fn idempotent(error: Error, conn: &Connection) -> Self {
-        Failure { error, retry: conn.is_broken() }
+        Failure {
+            error,
+            retry: conn.is_broken(),
+        }
     }
 }
 
@@ -184,7 +195,12 @@ impl Pools {
             limits,
             opts: Arc::new(opts),
             // r2d2's connector threads only take handed-over sessions: two are plenty for all.
-            threads: Arc::new(ScheduledThreadPool::builder().num_threads(2).thread_name_pattern("scout-r2d2-{}").build()),
+            threads: Arc::new(
+                ScheduledThreadPool::builder()
+                    .num_threads(2)
+                    .thread_name_pattern("scout-r2d2-{}")
+                    .build(),
+            ),
         }
     }
 
@@ -200,7 +216,10 @@ impl Pools {
     pub fn host_state(&self, alias: &str) -> Option<HostPoolState> {
         let hp = lock(&self.hosts).get(alias).cloned()?;
         let s = hp.pool.state();
-        Some(HostPoolState { sessions: s.connections, idle: s.idle_connections })
+        Some(HostPoolState {
+            sessions: s.connections,
+            idle: s.idle_connections,
+        })
     }
 
     /// Runs `op` on a session of `host`, once more on a fresh session when the first attempt
@@ -214,7 +233,11 @@ impl Pools {
         match op(&mut conn) {
             Ok(v) => Ok(v),
             Err(f) if f.retry && conn.is_broken() => {
-                log::info!("{}: session failed ({}); retrying on a fresh one", host.alias, f.error);
+                log::info!(
+                    "{}: session failed ({}); retrying on a fresh one",
+                    host.alias,
+                    f.error
+                );
                 drop(conn);
                 let mut conn = self.checkout(host)?;
                 op(&mut conn).map_err(|f| f.error)
@@ -275,8 +298,14 @@ impl Pools {
         loop {
             let n = self.live.load(Ordering::Acquire);
             if n < self.limits.max_total {
-                if self.live.compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                    return Ok(SessionSlot { live: self.live.clone() });
+                if self
+                    .live
+                    .compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return Ok(SessionSlot {
+                        live: self.live.clone(),
+                    });
                 }
                 continue;
             }
@@ -303,7 +332,10 @@ impl Pools {
         candidates.sort_by_key(|(t, _)| *t);
         for (_, hp) in candidates {
             if let Some(mut conn) = hp.pool.try_get() {
-                log::debug!("evicting an idle session of {} (session cap reached)", conn.alias());
+                log::debug!(
+                    "evicting an idle session of {} (session cap reached)",
+                    conn.alias()
+                );
                 conn.retire();
                 return true;
             }
@@ -351,8 +383,10 @@ impl Pools {
     /// host pools that have had no session and no use for an idle period (which also ends any
     /// r2d2 reconnect loop for a dead host).
     pub fn reap(&self) {
-        let hosts: Vec<(String, Arc<HostPool>)> =
-            lock(&self.hosts).iter().map(|(a, hp)| (a.clone(), hp.clone())).collect();
+        let hosts: Vec<(String, Arc<HostPool>)> = lock(&self.hosts)
+            .iter()
+            .map(|(a, hp)| (a.clone(), hp.clone()))
+            .collect();
         for (alias, hp) in hosts {
             self.reap_host(&hp);
             let state = hp.pool.state();
@@ -394,13 +428,18 @@ impl Pools {
         }
         hp.reaping.store(false, Ordering::Release);
         for mut conn in expired {
-            log::debug!("{}: dropping a session idle for {:?}", conn.alias(), conn.idle_for());
+            log::debug!(
+                "{}: dropping a session idle for {:?}",
+                conn.alias(),
+                conn.idle_for()
+            );
             conn.retire();
         }
         let stale: Vec<Connection> = {
             let mut handoff = lock(&hp.handoff);
-            let (old, fresh): (Vec<_>, Vec<_>) =
-                handoff.drain(..).partition(|c| c.age() > self.limits.checkout_wait * 2);
+            let (old, fresh): (Vec<_>, Vec<_>) = handoff
+                .drain(..)
+                .partition(|c| c.age() > self.limits.checkout_wait * 2);
             *handoff = fresh;
             old
         };

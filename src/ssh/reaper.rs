@@ -20,20 +20,27 @@ pub struct Reaper {
 
 /// The reaper's period for a given idle timeout.
 pub fn period(idle_timeout: Duration) -> Duration {
-    (idle_timeout / 2).min(Duration::from_secs(5)).max(Duration::from_millis(10))
+    (idle_timeout / 2)
+        .min(Duration::from_secs(5))
+        .max(Duration::from_millis(10))
 }
 
 impl Reaper {
     pub fn start(pools: Arc<Pools>) -> std::io::Result<Reaper> {
         let (stop, stopped) = bounded::<()>(1);
         let every = period(pools.limits().idle_timeout);
-        let thread = std::thread::Builder::new().name("scout-reaper".into()).spawn(move || loop {
-            match stopped.recv_timeout(every) {
-                Err(RecvTimeoutError::Timeout) => pools.reap(),
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-            }
-        })?;
-        Ok(Reaper { stop: Some(stop), thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("scout-reaper".into())
+            .spawn(move || loop {
+                match stopped.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => pools.reap(),
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+                }
+            })?;
+        Ok(Reaper {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 }
 

@@ -54,7 +54,11 @@ impl Connection {
         let files = known_hosts_files(host, opts);
         let mode = opts
             .strict
-            .or_else(|| host.strict_host_key_checking.as_deref().and_then(StrictHostKeyChecking::parse))
+            .or_else(|| {
+                host.strict_host_key_checking
+                    .as_deref()
+                    .and_then(StrictHostKeyChecking::parse)
+            })
             .unwrap_or(StrictHostKeyChecking::Yes);
         let policy = known_hosts::HostKeyPolicy {
             alias: &host.alias,
@@ -65,8 +69,14 @@ impl Connection {
         };
         known_hosts::verify(&session, &policy)?;
         session.set_timeout(remaining_ms(deadline));
-        auth::authenticate(&session, host, &opts.home).map_err(|e| timeout_or(e, host, deadline, "authentication"))?;
-        session.set_keepalive(false, opts.keepalive_interval.as_secs().clamp(1, u64::from(u32::MAX)) as u32);
+        auth::authenticate(&session, host, &opts.home)
+            .map_err(|e| timeout_or(e, host, deadline, "authentication"))?;
+        session.set_keepalive(
+            false,
+            opts.keepalive_interval
+                .as_secs()
+                .clamp(1, u64::from(u32::MAX)) as u32,
+        );
         let now = Instant::now();
         let mut conn = Connection {
             sftp: None,
@@ -82,7 +92,10 @@ impl Connection {
         // The first channel of a session pays sshd's one-time setup (~40 ms): pay it here, on the
         // cold path, rather than on the first warm read.
         if let Err(e) = conn.sftp() {
-            log::warn!("{}: SFTP is not available ({e}); reads will fail", host.alias);
+            log::warn!(
+                "{}: SFTP is not available ({e}); reads will fail",
+                host.alias
+            );
         }
         conn.session.set_timeout(0);
         Ok(conn)
@@ -178,14 +191,24 @@ impl Connection {
     pub fn fail(&mut self, e: &ssh2::Error, doing: &str) -> Error {
         let host = self.alias.to_string();
         match e.code() {
-            ssh2::ErrorCode::SFTP(code) => Error::Remote { host, message: sftp_status(code, doing) },
+            ssh2::ErrorCode::SFTP(code) => Error::Remote {
+                host,
+                message: sftp_status(code, doing),
+            },
             ssh2::ErrorCode::Session(-9) | ssh2::ErrorCode::Session(-30) => {
                 self.broken = true;
-                Error::Timeout { host, what: doing.to_string(), after: Duration::ZERO }
+                Error::Timeout {
+                    host,
+                    what: doing.to_string(),
+                    after: Duration::ZERO,
+                }
             }
             ssh2::ErrorCode::Session(_) => {
                 self.broken = true;
-                Error::Session { host, message: format!("cannot {doing}: {}", e.message()) }
+                Error::Session {
+                    host,
+                    message: format!("cannot {doing}: {}", e.message()),
+                }
             }
         }
     }
@@ -196,7 +219,10 @@ impl Connection {
     /// session can no longer be trusted.
     pub fn fail_io(&mut self, e: &std::io::Error, doing: &str) -> Error {
         self.broken = true;
-        Error::Session { host: self.alias.to_string(), message: format!("cannot {doing}: {e}") }
+        Error::Session {
+            host: self.alias.to_string(),
+            message: format!("cannot {doing}: {e}"),
+        }
     }
 }
 
@@ -219,6 +245,13 @@ fn known_hosts_files(host: &HostEntry, opts: &ConnectOptions) -> Vec<PathBuf> {
     if let Some(path) = &opts.known_hosts {
         return vec![path.clone()];
     }
+    if host
+        .user_known_hosts_files
+        .iter()
+        .any(|f| f.as_os_str() == "none")
+    {
+        return Vec::new();
+    }
     if !host.user_known_hosts_files.is_empty() {
         return host.user_known_hosts_files.clone();
     }
@@ -226,10 +259,18 @@ fn known_hosts_files(host: &HostEntry, opts: &ConnectOptions) -> Vec<PathBuf> {
 }
 
 fn tcp_connect(host: &HostEntry, timeout: Duration) -> Result<TcpStream, Error> {
-    let fail = |message: String| Error::Connect { host: host.alias.clone(), message };
+    let fail = |message: String| Error::Connect {
+        host: host.alias.clone(),
+        message,
+    };
     let addrs: Vec<_> = (host.hostname.as_str(), host.port)
         .to_socket_addrs()
-        .map_err(|e| fail(format!("cannot resolve '{}': {e}. Check HostName in ssh_config", host.hostname)))?
+        .map_err(|e| {
+            fail(format!(
+                "cannot resolve '{}': {e}. Check HostName in ssh_config",
+                host.hostname
+            ))
+        })?
         .collect();
     let mut last = None;
     for addr in &addrs {
@@ -237,7 +278,9 @@ fn tcp_connect(host: &HostEntry, timeout: Duration) -> Result<TcpStream, Error> 
             Ok(stream) => {
                 // Without TCP_NODELAY every small request/response pair stalls on delayed ACKs
                 // (44 ms instead of 1.7 ms per exec on loopback; see NOTES-ssh2-r2d2.md).
-                stream.set_nodelay(true).map_err(|e| fail(format!("set TCP_NODELAY: {e}")))?;
+                stream
+                    .set_nodelay(true)
+                    .map_err(|e| fail(format!("set TCP_NODELAY: {e}")))?;
                 set_tcp_keepalive(&stream);
                 return Ok(stream);
             }
@@ -273,14 +316,24 @@ fn set_tcp_keepalive(stream: &TcpStream) {
 }
 
 fn handshake(host: &HostEntry, socket: &TcpStream, deadline: Instant) -> Result<Session, Error> {
-    let fail = |message: String| Error::Connect { host: host.alias.clone(), message };
-    let mut session = Session::new().map_err(|e| fail(format!("cannot create an SSH session: {e}")))?;
-    let stream = socket.try_clone().map_err(|e| fail(format!("socket: {e}")))?;
+    let fail = |message: String| Error::Connect {
+        host: host.alias.clone(),
+        message,
+    };
+    let mut session =
+        Session::new().map_err(|e| fail(format!("cannot create an SSH session: {e}")))?;
+    let stream = socket
+        .try_clone()
+        .map_err(|e| fail(format!("socket: {e}")))?;
     session.set_tcp_stream(stream);
     session.set_timeout(remaining_ms(deadline));
     session.handshake().map_err(|e| {
         if Instant::now() >= deadline {
-            Error::Timeout { host: host.alias.clone(), what: "SSH handshake".into(), after: Duration::ZERO }
+            Error::Timeout {
+                host: host.alias.clone(),
+                what: "SSH handshake".into(),
+                after: Duration::ZERO,
+            }
         } else {
             fail(format!(
                 "SSH handshake failed: {}. The server may only offer algorithms this build lacks \
@@ -294,7 +347,11 @@ fn handshake(host: &HostEntry, socket: &TcpStream, deadline: Instant) -> Result<
 
 fn timeout_or(e: Error, host: &HostEntry, deadline: Instant, what: &str) -> Error {
     if Instant::now() >= deadline {
-        Error::Timeout { host: host.alias.clone(), what: what.into(), after: Duration::ZERO }
+        Error::Timeout {
+            host: host.alias.clone(),
+            what: what.into(),
+            after: Duration::ZERO,
+        }
     } else {
         e
     }
@@ -302,7 +359,9 @@ fn timeout_or(e: Error, host: &HostEntry, deadline: Instant, what: &str) -> Erro
 
 /// Milliseconds left until `deadline`, at least 1 (0 would mean "no timeout" to libssh2).
 pub fn remaining_ms(deadline: Instant) -> u32 {
-    let left = deadline.saturating_duration_since(Instant::now()).as_millis();
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .as_millis();
     left.clamp(1, u128::from(u32::MAX)) as u32
 }
 

@@ -1,0 +1,171 @@
+//! JSON-RPC 2.0 messages: parsing what arrives, shaping what leaves.
+
+use serde_json::{json, Map, Value};
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
+/// MCP: resource not found.
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
+
+/// One incoming message, classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// A request: must be answered exactly once, with this id.
+    Request {
+        id: Value,
+        method: String,
+        params: Option<Value>,
+    },
+    /// A notification: never answered.
+    Notification {
+        method: String,
+        params: Option<Value>,
+    },
+    /// A response from the client (we send no requests, so these are ignored).
+    Response,
+    /// Not a valid message: answered with this error (id null if unknown).
+    Invalid {
+        id: Value,
+        code: i64,
+        message: String,
+    },
+}
+
+/// Classifies one JSON value as a JSON-RPC message.
+pub fn classify(value: Value) -> Message {
+    let Value::Object(mut obj) = value else {
+        return invalid(
+            Value::Null,
+            "Invalid Request: a message must be a JSON object",
+        );
+    };
+    let id = obj.remove("id");
+    let id_ok = matches!(&id, Some(Value::String(_)) | Some(Value::Number(_)));
+    let echo_id = if id_ok {
+        id.clone().unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return invalid(echo_id, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
+    }
+    let method = match obj.remove("method") {
+        Some(Value::String(m)) => m,
+        Some(_) => return invalid(echo_id, "Invalid Request: \"method\" must be a string"),
+        None if obj.contains_key("result") || obj.contains_key("error") => {
+            return Message::Response
+        }
+        None => return invalid(echo_id, "Invalid Request: missing \"method\""),
+    };
+    let params = obj.remove("params");
+    if let Some(p) = &params {
+        if !(p.is_object() || p.is_array()) {
+            return invalid(
+                echo_id,
+                "Invalid Request: \"params\" must be an object or an array",
+            );
+        }
+    }
+    match id {
+        None => Message::Notification { method, params },
+        Some(_) if id_ok => Message::Request {
+            id: echo_id,
+            method,
+            params,
+        },
+        Some(_) => invalid(
+            Value::Null,
+            "Invalid Request: \"id\" must be a string or a number",
+        ),
+    }
+}
+
+fn invalid(id: Value, message: &str) -> Message {
+    Message::Invalid {
+        id,
+        code: INVALID_REQUEST,
+        message: message.to_string(),
+    }
+}
+
+/// A success response.
+pub fn result(id: &Value, result: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "result": result })
+}
+
+/// An error response.
+pub fn error(id: &Value, code: i64, message: &str) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+}
+
+/// A notification from the server.
+pub fn notification(method: &str, params: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "method": method, "params": params })
+}
+
+/// A stable key for an id (string "1" and number 1 are different ids).
+pub fn id_key(id: &Value) -> String {
+    id.to_string()
+}
+
+/// `params` as an object (missing → empty); arrays are not meaningful for MCP methods.
+pub fn params_object(params: &Option<Value>) -> Option<&Map<String, Value>> {
+    match params {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_requests_notifications_and_garbage() {
+        assert!(matches!(
+            classify(json!({"jsonrpc":"2.0","id":"a","method":"ping"})),
+            Message::Request { id, .. } if id == json!("a")
+        ));
+        assert!(matches!(
+            classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
+            Message::Notification { .. }
+        ));
+        assert_eq!(
+            classify(json!({"jsonrpc":"2.0","id":1,"result":{}})),
+            Message::Response
+        );
+        for bad in [
+            json!(1),
+            json!("x"),
+            json!(null),
+            json!({"id":1,"method":"ping"}),
+            json!({"jsonrpc":"2.0","id":1}),
+            json!({"jsonrpc":"2.0","id":1,"method":5}),
+            json!({"jsonrpc":"2.0","id":{},"method":"ping"}),
+            json!({"jsonrpc":"2.0","id":null,"method":"ping"}),
+            json!({"jsonrpc":"2.0","id":1,"method":"ping","params":3}),
+        ] {
+            assert!(
+                matches!(
+                    classify(bad.clone()),
+                    Message::Invalid {
+                        code: INVALID_REQUEST,
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_requests_echo_a_valid_id() {
+        match classify(json!({"jsonrpc":"1.0","id":7,"method":"ping"})) {
+            Message::Invalid { id, .. } => assert_eq!(id, json!(7)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! What the server says (SPEC §2): protocol versions, capabilities, the tool definition, and the
+//! methods that need no SSH and are answered at once by the main loop.
+
+use serde_json::{json, Value};
+
+use crate::mcp::jsonrpc::{
+    self, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND,
+};
+use crate::ops::command::PolicyMode;
+use crate::settings::Settings;
+use crate::tool;
+
+/// Supported protocol versions, newest first.
+pub const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/// The client's version when supported, else the newest.
+pub fn negotiate(requested: Option<&str>) -> &'static str {
+    requested
+        .and_then(|r| VERSIONS.iter().find(|v| **v == r))
+        .copied()
+        .unwrap_or(VERSIONS[0])
+}
+
+/// Whether `version` has the features introduced in `since` (versions are ISO dates).
+pub fn at_least(version: &str, since: &str) -> bool {
+    version >= since
+}
+
+/// How a method is served.
+#[derive(Debug, PartialEq)]
+pub enum Route {
+    /// Answered at once by the main loop with this response (`None` for notifications).
+    Now(Option<Value>),
+    /// Needs a worker (it may touch SSH).
+    Worker,
+}
+
+/// Session state the main loop keeps.
+#[derive(Debug, Default, Clone)]
+pub struct SessionState {
+    /// The negotiated version, once `initialize` was answered.
+    pub version: Option<&'static str>,
+}
+
+/// Routes one request. `state` is updated by `initialize`.
+pub fn route_request(
+    state: &mut SessionState,
+    settings: &Settings,
+    id: &Value,
+    method: &str,
+    params: &Option<Value>,
+) -> Route {
+    let reply = |r: Value| Route::Now(Some(jsonrpc::result(id, r)));
+    let fail = |code: i64, msg: &str| Route::Now(Some(jsonrpc::error(id, code, msg)));
+    match method {
+        "ping" => reply(json!({})),
+        "initialize" => {
+            let requested = jsonrpc::params_object(params)
+                .and_then(|p| p.get("protocolVersion"))
+                .and_then(Value::as_str);
+            let version = negotiate(requested);
+            state.version = Some(version);
+            reply(initialize_result(version))
+        }
+        "tools/list"
+        | "tools/call"
+        | "resources/list"
+        | "resources/templates/list"
+        | "resources/read"
+        | "prompts/list" => {
+            let Some(version) = state.version else {
+                return fail(
+                    INVALID_REQUEST,
+                    "the session is not initialized: send `initialize` first",
+                );
+            };
+            match method {
+                "tools/list" => reply(json!({ "tools": [tool_definition(version, settings)] })),
+                "resources/list" => reply(json!({ "resources": [] })),
+                "resources/templates/list" => reply(json!({ "resourceTemplates": [] })),
+                "prompts/list" => reply(json!({ "prompts": [] })),
+                "resources/read" => {
+                    let uri = jsonrpc::params_object(params)
+                        .and_then(|p| p.get("uri"))
+                        .and_then(Value::as_str);
+                    match uri {
+                        None => fail(INVALID_PARAMS, "resources/read needs a string \"uri\""),
+                        Some(uri) => Route::Now(Some(json!({
+                            "jsonrpc": "2.0", "id": id,
+                            "error": { "code": RESOURCE_NOT_FOUND, "message": format!("resource not found: {uri}"), "data": { "uri": uri } }
+                        }))),
+                    }
+                }
+                _ => tools_call_route(id, params),
+            }
+        }
+        _ => fail(
+            METHOD_NOT_FOUND,
+            &format!("method not found: {}", shorten(method)),
+        ),
+    }
+}
+
+/// `tools/call` goes to a worker once its name is known to be ours.
+fn tools_call_route(id: &Value, params: &Option<Value>) -> Route {
+    let Some(p) = jsonrpc::params_object(params) else {
+        return Route::Now(Some(jsonrpc::error(
+            id,
+            INVALID_PARAMS,
+            "tools/call needs params {\"name\", \"arguments\"}",
+        )));
+    };
+    match p.get("name").and_then(Value::as_str) {
+        Some(tool::NAME) => Route::Worker,
+        Some(other) => Route::Now(Some(jsonrpc::error(
+            id,
+            INVALID_PARAMS,
+            &format!(
+                "unknown tool '{}': this server has one tool, 'scout'",
+                shorten(other)
+            ),
+        ))),
+        None => Route::Now(Some(jsonrpc::error(
+            id,
+            INVALID_PARAMS,
+            "tools/call needs a string \"name\"",
+        ))),
+    }
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+fn initialize_result(version: &str) -> Value {
+    let mut server_info = json!({ "name": "scout-mcp", "version": env!("CARGO_PKG_VERSION") });
+    if at_least(version, "2025-06-18") {
+        server_info["title"] = json!("Scout: SSH fleet access");
+    }
+    json!({
+        "protocolVersion": version,
+        "capabilities": {
+            "tools": { "listChanged": false },
+            "resources": { "subscribe": false, "listChanged": false },
+            "prompts": { "listChanged": false },
+        },
+        "serverInfo": server_info,
+        "instructions": "Use the `scout` tool: target \"hosts\" lists the SSH hosts; \"host:/path\" reads a file or lists a directory; add `query` to run a command there.",
+    })
+}
+
+/// The `scout` tool as `tools/list` shows it, with only the fields the version knows.
+pub fn tool_definition(version: &str, settings: &Settings) -> Value {
+    let mut def = json!({
+        "name": tool::NAME,
+        "description": tool::description(),
+        "inputSchema": tool::input_schema(),
+    });
+    if at_least(version, "2025-03-26") {
+        // Truthful hints for this build: without uploads, only the shell policy can change a host.
+        let shell = settings.command_policy.mode == PolicyMode::Shell;
+        def["annotations"] = json!({
+            "title": "Scout",
+            "readOnlyHint": !shell,
+            "destructiveHint": shell,
+            "idempotentHint": false,
+            "openWorldHint": true,
+        });
+    }
+    if at_least(version, "2025-06-18") {
+        def["title"] = json!("Scout");
+        def["outputSchema"] = json!({
+            "type": "object",
+            "properties": {
+                "mode": { "type": "string", "enum": ["hosts", "read", "list", "tree", "query", "error"] },
+                "host": { "type": "string" },
+                "path": { "type": "string" },
+            },
+            "required": ["mode"],
+        });
+    }
+    def
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_echoes_supported_versions_and_falls_back_to_the_newest() {
+        for v in VERSIONS {
+            assert_eq!(negotiate(Some(v)), *v);
+        }
+        assert_eq!(negotiate(Some("1999-01-01")), "2025-11-25");
+        assert_eq!(negotiate(None), "2025-11-25");
+    }
+
+    #[test]
+    fn tool_fields_follow_the_version() {
+        let s = Settings::from_lookup(|_| None, &Default::default()).unwrap();
+        let old = tool_definition("2024-11-05", &s);
+        assert!(
+            old.get("annotations").is_none()
+                && old.get("outputSchema").is_none()
+                && old.get("title").is_none()
+        );
+        let mid = tool_definition("2025-03-26", &s);
+        assert!(mid.get("annotations").is_some() && mid.get("outputSchema").is_none());
+        let new = tool_definition("2025-11-25", &s);
+        assert!(new.get("outputSchema").is_some() && new.get("title").is_some());
+    }
+}

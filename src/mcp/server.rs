@@ -1,0 +1,451 @@
+//! The server's threads and how a message travels through them.
+//!
+//! * **reader** — reads stdin line by line (each line capped at [`MAX_LINE`]) and passes raw
+//!   lines to the main loop. It is its own thread because a blocked `read` cannot be interrupted
+//!   by a signal (ctrlc installs handlers with `SA_RESTART`).
+//! * **main loop** — waits on input, signals and writer failure at once (`select!`). Parses each
+//!   line, answers what needs no SSH immediately (`initialize`, `ping`, `tools/list`, errors…) —
+//!   so a `ping` is answered even when every worker is busy — and queues `tools/call` as a
+//!   [`Job`] on an unbounded crossbeam channel, where it waits for a free worker.
+//! * **workers** — a fixed number of threads (`SCOUT_WORKERS`) that run jobs through
+//!   [`crate::tool::call`] and send the response.
+//! * **writer** — the only owner of stdout: one JSON message per line, flushed at once.
+//!
+//! Cancellation: every queued or running job has an entry in the in-flight map. A
+//! `notifications/cancelled` removes the entry and trips its [`Cancel`]; a worker that finds its
+//! entry gone sends nothing. Shutdown (stdin EOF, SIGINT, SIGTERM, stdout closed) stops reading,
+//! gives running jobs [`GRACE`] to finish, cancels the rest, closes the sessions and returns.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, select, unbounded, Receiver, RecvTimeoutError, Sender};
+use serde_json::{json, Value};
+
+use crate::cancel::Cancel;
+use crate::mcp::jsonrpc::{self, Message, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
+use crate::mcp::protocol::{self, Route, SessionState};
+use crate::scout::Scout;
+use crate::ssh::pool::lock;
+use crate::tool;
+
+/// Longest accepted input line; longer ones are answered with an error and skipped.
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
+/// How long running jobs may finish after a shutdown request before they are cancelled.
+pub const GRACE: Duration = Duration::from_millis(1000);
+
+/// A line from stdin, or why there is none.
+enum Input {
+    Line(Vec<u8>),
+    TooLong(usize),
+    End,
+}
+
+/// A `tools/call` waiting for or held by a worker.
+struct Job {
+    id: Value,
+    params: Option<Value>,
+    version: &'static str,
+    cancel: Cancel,
+    reply: Reply,
+}
+
+/// Where a response goes: straight to the writer, or into a batch's slot.
+enum Reply {
+    Single(Sender<String>),
+    Batch(Arc<Batch>, usize),
+}
+
+/// Collects the responses of one JSON-RPC batch; the last one to arrive sends the array.
+struct Batch {
+    slots: Mutex<(Vec<Option<Value>>, usize)>,
+    out: Sender<String>,
+}
+
+impl Reply {
+    fn send(self, response: Option<Value>) {
+        match self {
+            Reply::Single(out) => {
+                if let Some(v) = response {
+                    let _ = out.send(v.to_string());
+                }
+            }
+            Reply::Batch(batch, index) => {
+                let mut slots = lock(&batch.slots);
+                slots.0[index] = response;
+                slots.1 -= 1;
+                if slots.1 == 0 {
+                    let answers: Vec<Value> = slots.0.iter_mut().filter_map(Option::take).collect();
+                    if !answers.is_empty() {
+                        let _ = batch.out.send(Value::Array(answers).to_string());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Jobs queued or running, by id key.
+type InFlight = Arc<Mutex<HashMap<String, Cancel>>>;
+
+/// Serves MCP on `input`/`output` until EOF, a message on `shutdown`, or a write failure.
+pub fn serve<R, W>(
+    scout: Arc<Scout>,
+    input: R,
+    output: W,
+    shutdown: Receiver<()>,
+) -> std::io::Result<()>
+where
+    R: Read + Send + 'static,
+    W: Write + Send + 'static,
+{
+    let (line_tx, line_rx) = bounded::<Input>(16);
+    let (out_tx, out_rx) = unbounded::<String>();
+    let (write_failed_tx, write_failed_rx) = bounded::<()>(1);
+    let (job_tx, job_rx) = unbounded::<Job>();
+    let (done_tx, done_rx) = unbounded::<()>();
+    let inflight: InFlight = Arc::default();
+
+    spawn("scout-reader", move || read_lines(input, line_tx))?;
+    let (writer_done_tx, writer_done_rx) = bounded::<()>(0);
+    spawn("scout-writer", move || {
+        write_lines(output, out_rx, write_failed_tx);
+        drop(writer_done_tx);
+    })?;
+    for i in 0..scout.settings().workers {
+        let (scout, jobs, inflight, done) = (
+            scout.clone(),
+            job_rx.clone(),
+            inflight.clone(),
+            done_tx.clone(),
+        );
+        spawn(&format!("scout-worker-{i}"), move || {
+            work(&scout, &jobs, &inflight);
+            drop(done);
+        })?;
+    }
+    drop((job_rx, done_tx));
+
+    let mut main = MainLoop {
+        state: SessionState::default(),
+        scout: scout.clone(),
+        out: out_tx.clone(),
+        jobs: job_tx,
+        inflight: inflight.clone(),
+    };
+    loop {
+        select! {
+            recv(line_rx) -> input => match input {
+                Ok(Input::Line(bytes)) => main.handle_line(&bytes),
+                Ok(Input::TooLong(n)) => main.reply_now(jsonrpc::error(&Value::Null, PARSE_ERROR, &format!(
+                    "message too long ({n} bytes; the limit is {MAX_LINE}): skipped"))),
+                Ok(Input::End) | Err(_) => { log::info!("stdin closed: shutting down"); break }
+            },
+            recv(shutdown) -> _ => { log::info!("signal received: shutting down"); break },
+            recv(write_failed_rx) -> _ => { log::info!("stdout closed: shutting down"); break },
+        }
+    }
+    drop(main); // no more jobs: workers exit once the queue is empty
+    finish(&scout, &inflight, &done_rx);
+    drop(out_tx);
+    // The writer drains what is queued, then exits; a writer blocked on a full pipe (a client
+    // that stopped reading) must not hang the exit.
+    let _ = writer_done_rx.recv_timeout(GRACE);
+    Ok(())
+}
+
+/// Shutdown: running jobs get [`GRACE`] to finish; then everything left is cancelled (closing
+/// remote channels) and gets a little more; then sessions are closed.
+fn finish(scout: &Scout, inflight: &InFlight, workers_done: &Receiver<()>) {
+    // Workers never send on this channel: it disconnects when the last one has exited.
+    if let Err(RecvTimeoutError::Timeout) = workers_done.recv_timeout(GRACE) {
+        let pending: Vec<Cancel> = lock(inflight).values().cloned().collect();
+        log::info!("cancelling {} unfinished request(s)", pending.len());
+        for c in pending {
+            c.cancel();
+        }
+        let _ = workers_done.recv_timeout(GRACE / 2);
+    }
+    scout.close();
+}
+
+struct MainLoop {
+    state: SessionState,
+    scout: Arc<Scout>,
+    out: Sender<String>,
+    jobs: Sender<Job>,
+    inflight: InFlight,
+}
+
+impl MainLoop {
+    fn reply_now(&self, response: Value) {
+        let _ = self.out.send(response.to_string());
+    }
+
+    fn handle_line(&mut self, bytes: &[u8]) {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return self.reply_now(jsonrpc::error(
+                &Value::Null,
+                PARSE_ERROR,
+                "Parse error: the line is not valid UTF-8",
+            ));
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return self.reply_now(jsonrpc::error(
+                    &Value::Null,
+                    PARSE_ERROR,
+                    &format!("Parse error: {e}"),
+                ))
+            }
+        };
+        match value {
+            Value::Array(items) if items.is_empty() => self.reply_now(jsonrpc::error(
+                &Value::Null,
+                INVALID_REQUEST,
+                "Invalid Request: empty batch",
+            )),
+            Value::Array(items) => {
+                let batch = Arc::new(Batch {
+                    slots: Mutex::new((vec![None; items.len()], items.len())),
+                    out: self.out.clone(),
+                });
+                for (i, item) in items.into_iter().enumerate() {
+                    self.handle_message(item, Reply::Batch(batch.clone(), i));
+                }
+            }
+            single => self.handle_message(single, Reply::Single(self.out.clone())),
+        }
+    }
+
+    fn handle_message(&mut self, value: Value, reply: Reply) {
+        match jsonrpc::classify(value) {
+            Message::Request { id, method, params } => {
+                match protocol::route_request(
+                    &mut self.state,
+                    self.scout.settings(),
+                    &id,
+                    &method,
+                    &params,
+                ) {
+                    Route::Now(response) => reply.send(response),
+                    Route::Worker => self.queue(id, params, reply),
+                }
+            }
+            Message::Notification { method, params } => {
+                if method == "notifications/cancelled" {
+                    self.cancel(&params);
+                }
+                reply.send(None);
+            }
+            Message::Response => reply.send(None),
+            Message::Invalid { id, code, message } => {
+                reply.send(Some(jsonrpc::error(&id, code, &message)))
+            }
+        }
+    }
+
+    fn queue(&mut self, id: Value, params: Option<Value>, reply: Reply) {
+        let key = jsonrpc::id_key(&id);
+        let cancel = Cancel::new();
+        {
+            let mut inflight = lock(&self.inflight);
+            if inflight.contains_key(&key) {
+                drop(inflight);
+                return reply.send(Some(jsonrpc::error(&id, INVALID_REQUEST, &format!(
+                    "Invalid Request: a request with id {key} is still in flight; ids must be unique"
+                ))));
+            }
+            inflight.insert(key, cancel.clone());
+        }
+        let version = self.state.version.unwrap_or(protocol::VERSIONS[0]);
+        if let Err(e) = self.jobs.send(Job {
+            id,
+            params,
+            version,
+            cancel,
+            reply,
+        }) {
+            // Workers are gone (only during shutdown): answer rather than drop the request.
+            let job = e.into_inner();
+            lock(&self.inflight).remove(&jsonrpc::id_key(&job.id));
+            let response = jsonrpc::error(&job.id, INTERNAL_ERROR, "server is shutting down");
+            job.reply.send(Some(response));
+        }
+    }
+
+    /// `notifications/cancelled`: stop the request and make sure it gets no response.
+    fn cancel(&self, params: &Option<Value>) {
+        let Some(id) = jsonrpc::params_object(params).and_then(|p| p.get("requestId")) else {
+            return;
+        };
+        if let Some(cancel) = lock(&self.inflight).remove(&jsonrpc::id_key(id)) {
+            log::info!("request {id} cancelled by the client");
+            cancel.cancel();
+        }
+    }
+}
+
+fn work(scout: &Scout, jobs: &Receiver<Job>, inflight: &InFlight) {
+    for job in jobs.iter() {
+        let key = jsonrpc::id_key(&job.id);
+        let result = if job.cancel.is_cancelled() {
+            None
+        } else {
+            let args = jsonrpc::params_object(&job.params).and_then(|p| p.get("arguments"));
+            catch_unwind(AssertUnwindSafe(|| tool::call(scout, args, &job.cancel))).ok()
+        };
+        // Gone from the map means the client cancelled it: no response at all.
+        if lock(inflight).remove(&key).is_none() {
+            job.reply.send(None);
+            continue;
+        }
+        let response = match result {
+            Some(out) => jsonrpc::result(&job.id, tool_result(job.version, out)),
+            None if job.cancel.is_cancelled() => jsonrpc::result(
+                &job.id,
+                json!({
+                    "content": [{ "type": "text", "text": "Error: cancelled: the server is shutting down" }],
+                    "isError": true,
+                }),
+            ),
+            None => jsonrpc::error(
+                &job.id,
+                INTERNAL_ERROR,
+                "internal error while running the tool (see the server log)",
+            ),
+        };
+        job.reply.send(Some(response));
+    }
+}
+
+/// A `tools/call` result in the shape of the negotiated version.
+fn tool_result(version: &str, out: tool::ToolOutput) -> Value {
+    let mut result = json!({
+        "content": [{ "type": "text", "text": out.text }],
+        "isError": out.is_error,
+    });
+    if protocol::at_least(version, "2025-06-18") {
+        result["structuredContent"] = out.structured;
+    }
+    result
+}
+
+/// Reads lines of at most [`MAX_LINE`] bytes; a longer line is skipped up to its newline.
+fn read_lines<R: Read>(input: R, lines: Sender<Input>) {
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    loop {
+        let next = read_capped_line(&mut reader);
+        let end = matches!(next, Input::End);
+        if lines.send(next).is_err() || end {
+            return;
+        }
+    }
+}
+
+fn read_capped_line<R: BufRead>(reader: &mut R) -> Input {
+    let mut line = Vec::new();
+    let mut seen = 0usize;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok([]) => {
+                return if seen == 0 {
+                    Input::End
+                } else {
+                    finished(line, seen)
+                }
+            }
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::warn!("reading stdin: {e}");
+                return Input::End;
+            }
+        };
+        let (chunk, newline) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], true),
+            None => (available, false),
+        };
+        if seen + chunk.len() <= MAX_LINE {
+            line.extend_from_slice(chunk);
+        } else {
+            line = Vec::new(); // too long: stop keeping, keep counting
+        }
+        seen += chunk.len();
+        let used = chunk.len() + usize::from(newline);
+        reader.consume(used);
+        if newline {
+            return finished(line, seen);
+        }
+    }
+}
+
+fn finished(line: Vec<u8>, seen: usize) -> Input {
+    if seen > MAX_LINE {
+        Input::TooLong(seen)
+    } else {
+        Input::Line(line)
+    }
+}
+
+/// Writes each message as one line and flushes it at once.
+fn write_lines<W: Write>(mut output: W, messages: Receiver<String>, failed: Sender<()>) {
+    for mut line in messages.iter() {
+        line.push('\n');
+        if output
+            .write_all(line.as_bytes())
+            .and_then(|_| output.flush())
+            .is_err()
+        {
+            let _ = failed.send(());
+            return;
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.to_string()).spawn(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<String> {
+        let mut r = BufReader::with_capacity(7, input);
+        let mut out = Vec::new();
+        loop {
+            match read_capped_line(&mut r) {
+                Input::Line(l) => out.push(String::from_utf8_lossy(&l).into_owned()),
+                Input::TooLong(n) => out.push(format!("<too long {n}>")),
+                Input::End => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn splits_lines_across_small_buffers() {
+        assert_eq!(
+            lines(b"abc\ndefghijklmnop\n\nlast"),
+            vec!["abc", "defghijklmnop", "", "last"]
+        );
+    }
+
+    #[test]
+    fn skips_over_long_lines_and_keeps_going() {
+        let mut input = vec![b'x'; MAX_LINE + 10];
+        input.extend_from_slice(b"\nnext\n");
+        assert_eq!(
+            lines(&input),
+            vec![format!("<too long {}>", MAX_LINE + 10), "next".to_string()]
+        );
+    }
+}
