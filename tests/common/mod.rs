@@ -1,0 +1,30 @@
+//! Shared integration-test fixture: real sshd servers (`sshd`) and a stdio MCP client (`mcp`).
+//! Each test binary includes it with `mod common;`; not every test uses every helper.
+#![allow(dead_code)]
+#![allow(unused_imports)]
+
+pub mod mcp;
+pub mod sshd;
+
+pub use mcp::{tool_text, McpClient};
+pub use sshd::{Fleet, Sshd, TempDir};
+
+use std::path::PathBuf;
+
+/// The scout-mcp binary built by cargo for this test run.
+pub fn scout_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_scout-mcp"))
+}
+
+/// scout-mcp started against `fleet` (its `env()` plus `extra_env`), already initialized.
+pub fn scout_client(fleet: &Fleet, extra_env: &[(&str, &str)]) -> McpClient {
+    let mut env = fleet.env();
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let mut client = McpClient::spawn(&scout_bin(), &[], &env);
+    client.initialize();
+    client
+}
