@@ -18,8 +18,14 @@ fn hosts_lists_every_alias_with_reachability() {
     let (text, is_error) = c.call_text(json!({"target": "hosts"}));
     assert!(!is_error, "{text}");
     for alias in ["alpha", "beta"] {
-        let line = text.lines().find(|l| l.starts_with(alias)).unwrap_or_else(|| panic!("{alias} missing: {text}"));
-        assert!(line.contains(&format!("{}@127.0.0.1:{}", fleet.user, fleet.port(alias))), "{line}");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(alias))
+            .unwrap_or_else(|| panic!("{alias} missing: {text}"));
+        assert!(
+            line.contains(&format!("{}@127.0.0.1:{}", fleet.user, fleet.port(alias))),
+            "{line}"
+        );
         assert!(line.contains("reachable"), "{line}");
     }
 }
@@ -38,9 +44,19 @@ fn reads_files_whole_and_lists_directories() {
     let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "dir")}));
     assert!(!is_error, "{text}");
     assert!(text.contains("(2 entries)"), "{text}");
-    let hello = text.lines().find(|l| l.ends_with(" hello.txt")).unwrap_or_else(|| panic!("{text}"));
-    assert!(hello.starts_with("-rw-r--r--") && hello.contains(" 14 "), "{hello}");
-    assert!(text.lines().any(|l| l.starts_with('d') && l.ends_with(" sub")), "{text}");
+    let hello = text
+        .lines()
+        .find(|l| l.ends_with(" hello.txt"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        hello.starts_with("-rw-r--r--") && hello.contains(" 14 "),
+        "{hello}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with('d') && l.ends_with(" sub")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -65,7 +81,10 @@ fn large_files_are_cut_on_a_utf8_boundary_with_a_marker() {
     let mut c = scout_client(&fleet, &[("SCOUT_MAX_FILE_SIZE", "4")]);
     let r = c.call_tool(json!({"target": target(&fleet, "alpha", "big.txt")}));
     let text = tool_text(&r);
-    assert!(text.starts_with("aa\n[truncated: showed 2 of 9 bytes"), "{text}");
+    assert!(
+        text.starts_with("aa\n[truncated: showed 2 of 9 bytes"),
+        "{text}"
+    );
     assert_eq!(r["structuredContent"]["truncated"], true);
 }
 
@@ -79,7 +98,10 @@ fn binary_files_are_described_not_dumped_and_the_session_survives() {
     let mut c = scout_client(&fleet, &[]);
     let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "prog")}));
     assert!(!is_error, "{text}");
-    assert!(text.contains("binary file (ELF executable or library, 5008 bytes)"), "{text}");
+    assert!(
+        text.contains("binary file (ELF executable or library, 5008 bytes)"),
+        "{text}"
+    );
     assert!(!text.contains('\0'));
     let (text, _) = c.call_text(json!({"target": target(&fleet, "alpha", "after.txt")}));
     assert_eq!(text, "still fine\n");
@@ -89,7 +111,11 @@ fn binary_files_are_described_not_dumped_and_the_session_survives() {
 fn fifos_are_refused_not_opened() {
     let fleet = Fleet::start(&["alpha"]);
     let fifo = fleet.remote_root.join("pipe");
-    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let mut c = scout_client(&fleet, &[]);
     let (text, is_error) = c.call_text(json!({"target": format!("alpha:{}", fifo.display())}));
     assert!(is_error, "{text}");
@@ -103,8 +129,17 @@ fn missing_paths_and_bad_targets_are_clear_errors() {
     let (text, is_error) = c.call_text(json!({"target": "alpha:/no/such/file"}));
     assert!(is_error && text.contains("no such file"), "{text}");
     let (text, is_error) = c.call_text(json!({"target": "gamma:/etc"}));
-    assert!(is_error && text.contains("unknown host 'gamma'") && text.contains("alpha"), "{text}");
-    for bad in ["alpha:", ":/etc", "alpha", "alpha:/etc/../../x", "alpha:/tmp/a\nb"] {
+    assert!(
+        is_error && text.contains("unknown host 'gamma'") && text.contains("alpha"),
+        "{text}"
+    );
+    for bad in [
+        "alpha:",
+        ":/etc",
+        "alpha",
+        "alpha:/etc/../../x",
+        "alpha:/tmp/a\nb",
+    ] {
         let (text, is_error) = c.call_text(json!({"target": bad}));
         assert!(is_error && text.contains("invalid"), "{bad:?}: {text}");
     }
@@ -116,11 +151,19 @@ fn tree_renders_to_the_requested_depth() {
     fleet.write_remote_file("t/a/b/c/deep.txt", b"x");
     fleet.write_remote_file("t/top.txt", b"x");
     let mut c = scout_client(&fleet, &[]);
-    let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "t"), "tree": true, "depth": 2}));
+    let (text, is_error) =
+        c.call_text(json!({"target": target(&fleet, "alpha", "t"), "tree": true, "depth": 2}));
     assert!(!is_error, "{text}");
-    assert!(text.contains("├── a/") && text.contains("│   └── b/") && text.contains("└── top.txt"), "{text}");
-    assert!(!text.contains("deep.txt") && !text.contains("c/"), "depth 2 must stop at b/: {text}");
-    let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "t"), "tree": true, "depth": 11}));
+    assert!(
+        text.contains("├── a/") && text.contains("│   └── b/") && text.contains("└── top.txt"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("deep.txt") && !text.contains("c/"),
+        "depth 2 must stop at b/: {text}"
+    );
+    let (text, is_error) =
+        c.call_text(json!({"target": target(&fleet, "alpha", "t"), "tree": true, "depth": 11}));
     assert!(is_error && text.contains("depth"), "{text}");
 }
 
@@ -135,10 +178,18 @@ fn query_runs_in_the_target_directory_with_spec_output() {
     assert_eq!(r["structuredContent"]["exit_code"], 0);
     let (text, is_error) = c.call_text(json!({"target": dir, "query": "cat missing.txt"}));
     assert!(!is_error, "a non-zero exit is information: {text}");
-    assert!(text.contains("[stderr]\n") && text.contains("[exit code: 1]"), "{text}");
-    let (text, _) = c.call_text(json!({"target": dir, "query": "grep -c nothing-matches-this log.txt"}));
-    assert!(text.contains("0") && text.contains("[exit code: 1]"), "{text}");
-    let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "q/log.txt"), "query": "ls"}));
+    assert!(
+        text.contains("[stderr]\n") && text.contains("[exit code: 1]"),
+        "{text}"
+    );
+    let (text, _) =
+        c.call_text(json!({"target": dir, "query": "grep -c nothing-matches-this log.txt"}));
+    assert!(
+        text.contains("0") && text.contains("[exit code: 1]"),
+        "{text}"
+    );
+    let (text, is_error) =
+        c.call_text(json!({"target": target(&fleet, "alpha", "q/log.txt"), "query": "ls"}));
     assert!(is_error && text.contains("not a directory"), "{text}");
 }
 
@@ -147,9 +198,11 @@ fn query_with_no_output_says_so() {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("empty/.keep", b"");
     let mut c = scout_client(&fleet, &[]);
-    let (text, _) = c.call_text(json!({"target": target(&fleet, "alpha", "empty/.keep"), "query": "ls"}));
+    let (text, _) =
+        c.call_text(json!({"target": target(&fleet, "alpha", "empty/.keep"), "query": "ls"}));
     assert!(text.contains("not a directory"), "{text}");
-    let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "empty"), "query": "cat .keep"}));
+    let (text, is_error) =
+        c.call_text(json!({"target": target(&fleet, "alpha", "empty"), "query": "cat .keep"}));
     assert!(!is_error);
     assert_eq!(text, "(no output)");
 }
@@ -210,10 +263,17 @@ fn allowlist_refuses_every_escape_and_nothing_runs() {
     for attack in attacks {
         let (text, is_error) = c.call_text(json!({"target": dir, "query": attack}));
         assert!(is_error, "{attack:?} was not refused: {text}");
-        assert!(text.contains("refused") || text.contains("not allowed"), "{attack:?}: {text}");
+        assert!(
+            text.contains("refused") || text.contains("not allowed"),
+            "{attack:?}: {text}"
+        );
     }
     assert!(!pwned.exists(), "an attack created PWNED");
-    assert_eq!(std::fs::read(&canary).unwrap(), b"alive\n", "an attack touched the canary");
+    assert_eq!(
+        std::fs::read(&canary).unwrap(),
+        b"alive\n",
+        "an attack touched the canary"
+    );
     // The policy still lets ordinary reads through, arguments taken literally.
     let (text, is_error) = c.call_text(json!({"target": dir, "query": "grep -c 'a|b' in.txt"}));
     assert!(!is_error && text.starts_with('0'), "{text}");
@@ -225,12 +285,22 @@ fn shell_policy_runs_pipelines_and_off_refuses_everything() {
     fleet.write_remote_file("s/f.txt", b"3\n1\n2\n");
     let dir = target(&fleet, "alpha", "s");
     let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
-    let (text, _) = c.call_text(json!({"target": dir, "query": "sort f.txt | head -n 1 && echo done"}));
+    let (text, _) =
+        c.call_text(json!({"target": dir, "query": "sort f.txt | head -n 1 && echo done"}));
     assert_eq!(text, "1\ndone\n");
     let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "off")]);
     let (text, is_error) = c.call_text(json!({"target": dir, "query": "ls"}));
-    assert!(is_error && text.contains("SCOUT_COMMAND_POLICY=off"), "{text}");
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell"), ("SCOUT_READ_ONLY", "true")]);
+    assert!(
+        is_error && text.contains("SCOUT_COMMAND_POLICY=off"),
+        "{text}"
+    );
+    let mut c = scout_client(
+        &fleet,
+        &[
+            ("SCOUT_COMMAND_POLICY", "shell"),
+            ("SCOUT_READ_ONLY", "true"),
+        ],
+    );
     let (text, is_error) = c.call_text(json!({"target": dir, "query": "ls"}));
     assert!(is_error && text.contains("SCOUT_READ_ONLY"), "{text}");
 }
@@ -238,10 +308,20 @@ fn shell_policy_runs_pipelines_and_off_refuses_everything() {
 #[test]
 fn command_timeout_is_enforced_by_scout_and_the_session_stays_usable() {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell"), ("SCOUT_COMMAND_TIMEOUT", "1")]);
-    let (text, is_error) = c.call_text(json!({"target": "alpha:/", "query": "echo early; sleep 20; echo late"}));
+    let mut c = scout_client(
+        &fleet,
+        &[
+            ("SCOUT_COMMAND_POLICY", "shell"),
+            ("SCOUT_COMMAND_TIMEOUT", "1"),
+        ],
+    );
+    let (text, is_error) =
+        c.call_text(json!({"target": "alpha:/", "query": "echo early; sleep 20; echo late"}));
     assert!(!is_error, "{text}");
-    assert!(text.starts_with("early\n") && text.contains("[timed out after 1 s"), "{text}");
+    assert!(
+        text.starts_with("early\n") && text.contains("[timed out after 1 s"),
+        "{text}"
+    );
     assert!(!text.contains("late"));
     let (text, _) = c.call_text(json!({"target": "alpha:/", "query": "echo next"}));
     assert_eq!(text, "next\n");
@@ -250,15 +330,31 @@ fn command_timeout_is_enforced_by_scout_and_the_session_stays_usable() {
 #[test]
 fn output_is_capped_and_a_stderr_flood_does_not_deadlock() {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell"), ("SCOUT_MAX_OUTPUT_SIZE", "1000")]);
-    let (text, _) = c.call_text(json!({"target": "alpha:/", "query": "head -c 300000 /dev/zero | tr '\\0' a"}));
-    assert!(text.contains("[output truncated: kept 1000 of 300000 bytes of stdout"), "{}", &text[text.len().saturating_sub(300)..]);
+    let mut c = scout_client(
+        &fleet,
+        &[
+            ("SCOUT_COMMAND_POLICY", "shell"),
+            ("SCOUT_MAX_OUTPUT_SIZE", "1000"),
+        ],
+    );
+    let (text, _) =
+        c.call_text(json!({"target": "alpha:/", "query": "head -c 300000 /dev/zero | tr '\\0' a"}));
+    assert!(
+        text.contains("[output truncated: kept 1000 of 300000 bytes of stdout"),
+        "{}",
+        &text[text.len().saturating_sub(300)..]
+    );
     // 4 MiB to stderr before any stdout: reading stdout alone would deadlock on the shared window.
     let r = c.call_tool_timeout(
         json!({"target": "alpha:/", "query": "head -c 4000000 /dev/zero >&2; echo done"}),
         Duration::from_secs(60),
     );
-    assert_eq!(r["structuredContent"]["stdout"], "done\n", "{}", tool_text(&r).len());
+    assert_eq!(
+        r["structuredContent"]["stdout"],
+        "done\n",
+        "{}",
+        tool_text(&r).len()
+    );
     let (text, _) = c.call_text(json!({"target": "alpha:/", "query": "echo alive"}));
     assert_eq!(text, "alive\n");
 }
@@ -277,4 +373,3 @@ fn permission_denied_is_reported_as_such() {
     }
     assert!(is_error && text.contains("permission denied"), "{text}");
 }
-

@@ -1,24 +1,27 @@
 //! Per-host session pools (SPEC §6): one `r2d2::Pool` per host alias, built on first use.
 //!
 //! r2d2 gives us the idle stack, check-out/check-in, the per-host cap and "drop it if broken".
-//! Two r2d2 behaviours do not fit an SSH fleet, and this module works around them:
+//! Three r2d2 habits do not fit an SSH fleet, and this module works around them:
 //!
-//! * r2d2 connects on its own threads and reports a failure only as "timed out" after the whole
-//!   wait, then retries forever. So a worker that needs a new session **connects itself** (typed
-//!   error at once, a dead host costs one connect timeout) and hands the finished [`Connection`]
-//!   to r2d2 through the manager's *handoff* stack; r2d2's `connect()` just takes it from there.
-//! * r2d2 cannot evict one idle connection, and has no global cap. The total across hosts is a
-//!   counter of live sessions ([`SessionSlot`]); when it is full, the least recently used host
-//!   gives up one idle session (checked out, marked broken, dropped). Checked-out sessions are
-//!   never evicted.
+//! * A connect failure reaches an r2d2 caller only as "timed out" after the whole wait, and r2d2
+//!   then retries forever. So a host's **first** session is opened by the requesting worker
+//!   itself (the real error at once; a dead host costs one connect timeout), and concurrent
+//!   requests for that host wait for that one attempt and share its outcome. The finished
+//!   session is handed to r2d2 through the manager's *handoff* stack; r2d2's `connect()` takes it
+//!   from there. Further sessions are opened by r2d2 through the same manager.
+//! * r2d2 has no cap across pools. A counter of live sessions is the cap ([`SessionSlot`]); when
+//!   it is full, the least recently used host gives up one idle session. Checked-out sessions
+//!   are never evicted.
+//! * r2d2 cannot evict one idle connection; we check one out and retire it (see
+//!   [`Connection::retire`]), and the reaper works the same way.
 //!
 //! No lock is held across network I/O: the host map lock only guards the `HashMap`, connects
-//! happen outside it, and the reaper (see [`Pools::reap`]) checks sessions out like any worker.
+//! happen outside it, and the reaper checks sessions out like any worker.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use scheduled_thread_pool::ScheduledThreadPool;
@@ -50,13 +53,12 @@ impl Drop for SessionSlot {
     }
 }
 
-/// The r2d2 manager of one host: hands over connections made by workers; connects itself only
-/// when r2d2 refills a slot on its own.
+/// The r2d2 manager of one host: takes a worker's handed-over session if there is one, else
+/// opens one (within the global cap).
 struct Manager {
     host: Arc<HostEntry>,
-    opts: Arc<ConnectOptions>,
     handoff: Arc<Mutex<Vec<Connection>>>,
-    live: Arc<AtomicUsize>,
+    shared: Weak<Shared>,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -67,12 +69,13 @@ impl r2d2::ManageConnection for Manager {
         if let Some(conn) = lock(&self.handoff).pop() {
             return Ok(conn);
         }
-        let mut conn = Connection::open(&self.host, &self.opts)?;
-        self.live.fetch_add(1, Ordering::AcqRel);
-        conn.slot = Some(SessionSlot {
-            live: self.live.clone(),
-        });
-        Ok(conn)
+        match self.shared.upgrade() {
+            Some(shared) => shared.open(&self.host),
+            None => Err(Error::Session {
+                host: self.host.alias.clone(),
+                message: "shutting down".into(),
+            }),
+        }
     }
 
     fn is_valid(&self, conn: &mut Connection) -> Result<(), Error> {
@@ -101,27 +104,26 @@ impl std::fmt::Debug for Manager {
 struct HostPool {
     pool: r2d2::Pool<Manager>,
     handoff: Arc<Mutex<Vec<Connection>>>,
-    /// Connects in progress by workers for this host.
-    connecting: AtomicU32,
-    /// Serialises the "may I open one more?" decision.
-    reserve: Mutex<()>,
+    /// The worker-driven first connect: who is doing it, and how it ended.
+    first: Mutex<FirstConnect>,
+    first_done: Condvar,
     /// Set while the reaper holds this host's idle sessions (for microseconds).
     reaping: AtomicBool,
     last_used: Mutex<Instant>,
 }
 
+#[derive(Default)]
+struct FirstConnect {
+    in_progress: bool,
+    /// Bumped when an attempt ends, so waiters know theirs is over.
+    attempts: u64,
+    error: Option<Error>,
+}
+
 impl HostPool {
-    /// Claims the right to open one more session if the host is below its cap.
-    fn reserve_connect(&self, per_host: u32) -> bool {
-        let _guard = lock(&self.reserve);
-        let open = self.pool.state().connections;
-        let pending = self.connecting.load(Ordering::Acquire) + lock(&self.handoff).len() as u32;
-        if open + pending < per_host {
-            self.connecting.fetch_add(1, Ordering::AcqRel);
-            true
-        } else {
-            false
-        }
+    /// Whether the host has no session at all (none pooled, none being handed over).
+    fn is_empty(&self) -> bool {
+        self.pool.state().connections == 0 && lock(&self.handoff).is_empty()
     }
 }
 
@@ -178,116 +180,18 @@ pub struct HostPoolState {
     pub idle: u32,
 }
 
-/// All host pools.
-pub struct Pools {
+/// State shared by all host pools and their managers.
+struct Shared {
     hosts: Mutex<HashMap<String, Arc<HostPool>>>,
     live: Arc<AtomicUsize>,
     limits: PoolLimits,
-    opts: Arc<ConnectOptions>,
-    threads: Arc<ScheduledThreadPool>,
+    opts: ConnectOptions,
 }
 
-impl Pools {
-    pub fn new(limits: PoolLimits, opts: ConnectOptions) -> Pools {
-        Pools {
-            hosts: Mutex::new(HashMap::new()),
-            live: Arc::new(AtomicUsize::new(0)),
-            limits,
-            opts: Arc::new(opts),
-            // r2d2's connector threads only take handed-over sessions: two are plenty for all.
-            threads: Arc::new(
-                ScheduledThreadPool::builder()
-                    .num_threads(2)
-                    .thread_name_pattern("scout-r2d2-{}")
-                    .build(),
-            ),
-        }
-    }
-
-    pub fn limits(&self) -> &PoolLimits {
-        &self.limits
-    }
-
-    /// Sessions alive across all hosts (including ones being handed over).
-    pub fn live_sessions(&self) -> usize {
-        self.live.load(Ordering::Acquire)
-    }
-
-    pub fn host_state(&self, alias: &str) -> Option<HostPoolState> {
-        let hp = lock(&self.hosts).get(alias).cloned()?;
-        let s = hp.pool.state();
-        Some(HostPoolState {
-            sessions: s.connections,
-            idle: s.idle_connections,
-        })
-    }
-
-    /// Runs `op` on a session of `host`, once more on a fresh session when the first attempt
-    /// failed before any side effect and broke its session.
-    pub fn with_session<T>(
-        &self,
-        host: &Arc<HostEntry>,
-        mut op: impl FnMut(&mut Connection) -> Result<T, Failure>,
-    ) -> Result<T, Error> {
-        let mut conn = self.checkout(host)?;
-        match op(&mut conn) {
-            Ok(v) => Ok(v),
-            Err(f) if f.retry && conn.is_broken() => {
-                log::info!(
-                    "{}: session failed ({}); retrying on a fresh one",
-                    host.alias,
-                    f.error
-                );
-                drop(conn);
-                let mut conn = self.checkout(host)?;
-                op(&mut conn).map_err(|f| f.error)
-            }
-            Err(f) => Err(f.error),
-        }
-    }
-
-    /// Checks out a session: an idle one if any (no network round trip), else a new one if the
-    /// host is below its cap, else waits for one to come back.
-    pub fn checkout(&self, host: &Arc<HostEntry>) -> Result<Checkout, Error> {
-        let hp = self.host_pool(host);
-        *lock(&hp.last_used) = Instant::now();
-        if let Some(conn) = hp.pool.try_get() {
-            return Ok(self.ready(conn));
-        }
-        if !hp.reaping.load(Ordering::Acquire) && hp.reserve_connect(self.limits.per_host) {
-            let opened = self.open_new(host);
-            match opened {
-                Ok(conn) => lock(&hp.handoff).push(conn),
-                Err(e) => {
-                    hp.connecting.fetch_sub(1, Ordering::AcqRel);
-                    return Err(e);
-                }
-            }
-            hp.connecting.fetch_sub(1, Ordering::AcqRel);
-        }
-        match hp.pool.get_timeout(self.limits.checkout_wait) {
-            Ok(conn) => Ok(self.ready(conn)),
-            Err(e) => Err(Error::Timeout {
-                host: host.alias.clone(),
-                what: format!(
-                    "waiting for a free session (all {} busy{}; raise SCOUT_MAX_SESSIONS_PER_HOST or retry)",
-                    self.limits.per_host,
-                    e.to_string().strip_prefix("timed out waiting for connection").map(|r| r.to_string()).unwrap_or_default()
-                ),
-                after: self.limits.checkout_wait,
-            }),
-        }
-    }
-
-    fn ready(&self, conn: r2d2::PooledConnection<Manager>) -> Checkout {
-        let mut checkout = Checkout { conn };
-        checkout.touch();
-        checkout
-    }
-
-    /// Opens a session for `host` within the global cap, evicting an idle session elsewhere
-    /// when the cap is reached.
-    fn open_new(&self, host: &Arc<HostEntry>) -> Result<Connection, Error> {
+impl Shared {
+    /// Opens a session for `host` within the global cap, evicting an idle session of another
+    /// host when the cap is reached.
+    fn open(&self, host: &HostEntry) -> Result<Connection, Error> {
         let slot = self.acquire_slot(&host.alias)?;
         let mut conn = Connection::open(host, &self.opts)?;
         conn.slot = Some(slot);
@@ -321,14 +225,13 @@ impl Pools {
         }
     }
 
-    /// Drops one idle session of the least recently used host that has one. False if none.
+    /// Retires one idle session of the least recently used other host. False if there is none.
     fn evict_lru_idle(&self, except: &str) -> bool {
-        let candidates: Vec<(Instant, Arc<HostPool>)> = lock(&self.hosts)
+        let mut candidates: Vec<(Instant, Arc<HostPool>)> = lock(&self.hosts)
             .iter()
             .filter(|(alias, _)| alias.as_str() != except)
             .map(|(_, hp)| (*lock(&hp.last_used), hp.clone()))
             .collect();
-        let mut candidates = candidates;
         candidates.sort_by_key(|(t, _)| *t);
         for (_, hp) in candidates {
             if let Some(mut conn) = hp.pool.try_get() {
@@ -342,35 +245,175 @@ impl Pools {
         }
         false
     }
+}
+
+/// All host pools.
+pub struct Pools {
+    shared: Arc<Shared>,
+    threads: Arc<ScheduledThreadPool>,
+}
+
+impl Pools {
+    pub fn new(limits: PoolLimits, opts: ConnectOptions) -> Pools {
+        let shared = Shared {
+            hosts: Mutex::new(HashMap::new()),
+            live: Arc::new(AtomicUsize::new(0)),
+            limits,
+            opts,
+        };
+        Pools {
+            shared: Arc::new(shared),
+            // r2d2's connector threads open a host's second and later sessions.
+            threads: Arc::new(
+                ScheduledThreadPool::builder()
+                    .num_threads(2)
+                    .thread_name_pattern("scout-r2d2-{}")
+                    .build(),
+            ),
+        }
+    }
+
+    pub fn limits(&self) -> &PoolLimits {
+        &self.shared.limits
+    }
+
+    /// Sessions alive across all hosts (including ones being handed over).
+    pub fn live_sessions(&self) -> usize {
+        self.shared.live.load(Ordering::Acquire)
+    }
+
+    pub fn host_state(&self, alias: &str) -> Option<HostPoolState> {
+        let hp = lock(&self.shared.hosts).get(alias).cloned()?;
+        let s = hp.pool.state();
+        Some(HostPoolState {
+            sessions: s.connections,
+            idle: s.idle_connections,
+        })
+    }
+
+    /// Runs `op` on a session of `host`, once more on a fresh session when the first attempt
+    /// failed before any side effect and broke its session.
+    pub fn with_session<T>(
+        &self,
+        host: &Arc<HostEntry>,
+        mut op: impl FnMut(&mut Connection) -> Result<T, Failure>,
+    ) -> Result<T, Error> {
+        let mut conn = self.checkout(host)?;
+        match op(&mut conn) {
+            Ok(v) => Ok(v),
+            Err(f) if f.retry && conn.is_broken() => {
+                log::info!(
+                    "{}: session failed ({}); retrying on a fresh one",
+                    host.alias,
+                    f.error
+                );
+                drop(conn);
+                let mut conn = self.checkout(host)?;
+                op(&mut conn).map_err(|f| f.error)
+            }
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// Checks out a session: an idle one if any (no network round trip); for a host without any
+    /// session, one opened by this worker (or the outcome of the attempt already under way);
+    /// otherwise whatever r2d2 gives within the wait (a returned session or a new one).
+    pub fn checkout(&self, host: &Arc<HostEntry>) -> Result<Checkout, Error> {
+        let hp = self.host_pool(host);
+        *lock(&hp.last_used) = Instant::now();
+        if let Some(conn) = hp.pool.try_get() {
+            return Ok(ready(conn));
+        }
+        if !hp.reaping.load(Ordering::Acquire) && hp.is_empty() {
+            self.open_first(&hp, host)?;
+        }
+        let wait = self.shared.limits.checkout_wait;
+        hp.pool.get_timeout(wait).map(ready).map_err(|e| {
+            let reason = e.to_string();
+            let reason = reason.strip_prefix("timed out waiting for connection").unwrap_or(&reason);
+            Error::Timeout {
+                host: host.alias.clone(),
+                what: format!(
+                    "waiting for a session (all {} busy or unreachable{reason}; raise SCOUT_MAX_SESSIONS_PER_HOST or retry)",
+                    self.shared.limits.per_host
+                ),
+                after: wait,
+            }
+        })
+    }
+
+    /// Opens the host's first session in this thread, or waits for the attempt another worker
+    /// has under way and returns its error if it failed.
+    fn open_first(&self, hp: &HostPool, host: &Arc<HostEntry>) -> Result<(), Error> {
+        let mut first = lock(&hp.first);
+        if first.in_progress {
+            let attempt = first.attempts;
+            let limit = Instant::now() + self.shared.opts.connect_timeout * 2;
+            while first.in_progress && first.attempts == attempt && Instant::now() < limit {
+                let left = limit.saturating_duration_since(Instant::now());
+                first = hp
+                    .first_done
+                    .wait_timeout(first, left)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
+            }
+            return match &first.error {
+                Some(e) if first.attempts != attempt => Err(e.clone()),
+                _ => Ok(()),
+            };
+        }
+        if !hp.is_empty() {
+            return Ok(()); // someone finished while we took the lock
+        }
+        first.in_progress = true;
+        drop(first);
+        let opened = self.shared.open(host);
+        let mut first = lock(&hp.first);
+        first.in_progress = false;
+        first.attempts += 1;
+        let result = match opened {
+            Ok(conn) => {
+                lock(&hp.handoff).push(conn);
+                first.error = None;
+                Ok(())
+            }
+            Err(e) => {
+                first.error = Some(e.clone());
+                Err(e)
+            }
+        };
+        hp.first_done.notify_all();
+        result
+    }
 
     fn host_pool(&self, host: &Arc<HostEntry>) -> Arc<HostPool> {
-        let mut hosts = lock(&self.hosts);
+        let mut hosts = lock(&self.shared.hosts);
         if let Some(hp) = hosts.get(&host.alias) {
             return hp.clone();
         }
         let handoff = Arc::new(Mutex::new(Vec::new()));
         let manager = Manager {
             host: host.clone(),
-            opts: self.opts.clone(),
             handoff: handoff.clone(),
-            live: self.live.clone(),
+            shared: Arc::downgrade(&self.shared),
         };
         let pool = r2d2::Pool::builder()
-            .max_size(self.limits.per_host)
+            .max_size(self.shared.limits.per_host)
             // Never connect at build time or to keep spares: only on demand.
             .min_idle(Some(0))
             // Validity is the broken flag, checked at check-in; no round trip on check-out.
             .test_on_check_out(false)
+            // Idle expiry is the reaper's job (r2d2's own runs only every 30 s).
             .idle_timeout(None)
             .max_lifetime(None)
-            .connection_timeout(self.limits.checkout_wait)
+            .connection_timeout(self.shared.limits.checkout_wait)
             .thread_pool(self.threads.clone())
             .build_unchecked(manager);
         let hp = Arc::new(HostPool {
             pool,
             handoff,
-            connecting: AtomicU32::new(0),
-            reserve: Mutex::new(()),
+            first: Mutex::new(FirstConnect::default()),
+            first_done: Condvar::new(),
             reaping: AtomicBool::new(false),
             last_used: Mutex::new(Instant::now()),
         });
@@ -383,16 +426,15 @@ impl Pools {
     /// host pools that have had no session and no use for an idle period (which also ends any
     /// r2d2 reconnect loop for a dead host).
     pub fn reap(&self) {
-        let hosts: Vec<(String, Arc<HostPool>)> = lock(&self.hosts)
+        let hosts: Vec<(String, Arc<HostPool>)> = lock(&self.shared.hosts)
             .iter()
             .map(|(a, hp)| (a.clone(), hp.clone()))
             .collect();
         for (alias, hp) in hosts {
             self.reap_host(&hp);
-            let state = hp.pool.state();
-            let unused = lock(&hp.last_used).elapsed() >= self.limits.idle_timeout;
-            if state.connections == 0 && unused && hp.connecting.load(Ordering::Acquire) == 0 {
-                let mut map = lock(&self.hosts);
+            let unused = lock(&hp.last_used).elapsed() >= self.shared.limits.idle_timeout;
+            if unused && hp.is_empty() && !lock(&hp.first).in_progress {
+                let mut map = lock(&self.shared.hosts);
                 if map.get(&alias).is_some_and(|cur| Arc::ptr_eq(cur, &hp)) {
                     map.remove(&alias);
                     log::debug!("{alias}: host pool released (idle)");
@@ -411,14 +453,14 @@ impl Pools {
         let mut expired = Vec::new();
         for _ in 0..idle {
             let Some(conn) = hp.pool.try_get() else { break };
-            if conn.is_broken() || conn.idle_for() >= self.limits.idle_timeout {
+            if conn.is_broken() || conn.idle_for() >= self.shared.limits.idle_timeout {
                 expired.push(conn);
             } else {
                 kept.push(conn);
             }
         }
         for conn in kept.iter_mut() {
-            if conn.idle_for() >= self.limits.keepalive_interval && !conn.keepalive() {
+            if conn.idle_for() >= self.shared.limits.keepalive_interval && !conn.keepalive() {
                 log::info!("{}: keepalive failed; dropping the session", conn.alias());
             }
         }
@@ -439,7 +481,7 @@ impl Pools {
             let mut handoff = lock(&hp.handoff);
             let (old, fresh): (Vec<_>, Vec<_>) = handoff
                 .drain(..)
-                .partition(|c| c.age() > self.limits.checkout_wait * 2);
+                .partition(|c| c.age() > self.shared.limits.checkout_wait * 2);
             *handoff = fresh;
             old
         };
@@ -449,9 +491,16 @@ impl Pools {
     /// Drops every pool (and with them every idle session). Checked-out sessions are dropped
     /// when their workers return them.
     pub fn shutdown(&self) {
-        let pools: Vec<Arc<HostPool>> = lock(&self.hosts).drain().map(|(_, hp)| hp).collect();
+        let pools: Vec<Arc<HostPool>> =
+            lock(&self.shared.hosts).drain().map(|(_, hp)| hp).collect();
         drop(pools);
     }
+}
+
+fn ready(conn: r2d2::PooledConnection<Manager>) -> Checkout {
+    let mut checkout = Checkout { conn };
+    checkout.touch();
+    checkout
 }
 
 /// Locks a mutex, recovering from poisoning: a panicking worker must not take the pool down.
