@@ -369,6 +369,9 @@ fn command_output(
             timeout.as_secs_f64()
         ));
     }
+    if out.cancelled {
+        markers.push("[cancelled: the command was stopped; output above is partial]".to_string());
+    }
     if let Some(sig) = &out.exit_signal {
         markers.push(format!("[killed by signal {sig}]"));
     }

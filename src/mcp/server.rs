@@ -14,7 +14,8 @@
 //! Cancellation: every queued or running job has an entry in the in-flight map. A
 //! `notifications/cancelled` removes the entry and trips its [`Cancel`]; a worker that finds its
 //! entry gone sends nothing. Shutdown (stdin EOF, SIGINT, SIGTERM, stdout closed) stops reading,
-//! gives running jobs [`GRACE`] to finish, cancels the rest, closes the sessions and returns.
+//! gives running jobs [`GRACE`] to finish, cancels the rest, closes the sessions and returns —
+//! well within 2 s.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -36,7 +37,11 @@ use crate::tool;
 /// Longest accepted input line; longer ones are answered with an error and skipped.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
 /// How long running jobs may finish after a shutdown request before they are cancelled.
-pub const GRACE: Duration = Duration::from_millis(1000);
+pub const GRACE: Duration = Duration::from_millis(800);
+/// How long cancelled jobs get to wind down (they check their flag every 100 ms).
+const CANCEL_WAIT: Duration = Duration::from_millis(500);
+/// How long the writer gets to drain after that.
+const DRAIN_WAIT: Duration = Duration::from_millis(300);
 
 /// A line from stdin, or why there is none.
 enum Input {
@@ -154,7 +159,7 @@ where
     drop(out_tx);
     // The writer drains what is queued, then exits; a writer blocked on a full pipe (a client
     // that stopped reading) must not hang the exit.
-    let _ = writer_done_rx.recv_timeout(GRACE);
+    let _ = writer_done_rx.recv_timeout(DRAIN_WAIT);
     Ok(())
 }
 
@@ -168,7 +173,7 @@ fn finish(scout: &Scout, inflight: &InFlight, workers_done: &Receiver<()>) {
         for c in pending {
             c.cancel();
         }
-        let _ = workers_done.recv_timeout(GRACE / 2);
+        let _ = workers_done.recv_timeout(CANCEL_WAIT);
     }
     scout.close();
 }

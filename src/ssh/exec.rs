@@ -206,15 +206,10 @@ fn wait_socket(conn: &Connection, wait: Duration) {
     }
 }
 
-/// Stops a command that ran too long or was cancelled: closes the channel, which makes sshd
-/// close the command's pipes. If the server does not confirm within a second, the session is
-/// treated as broken (a fresh one is cheap; a confused one is not).
-fn stop(conn: &mut Connection, channel: &mut Channel) {
-    let session = conn.session().clone();
-    session.set_timeout(1000);
-    let closed = channel.close().is_ok() && channel.wait_close().is_ok();
-    session.set_timeout(0);
-    if !closed {
-        conn.mark_broken();
-    }
+/// Stops a command that ran too long or was cancelled. sshd confirms a channel close only once
+/// the command has exited (maybe never), and libssh2 waits for that confirmation when a channel
+/// is freed, so the session is abandoned instead: its socket is shut down at once (sshd sees the
+/// connection go, closes the command's pipes) and the pool replaces it. A fresh session is cheap.
+fn stop(conn: &mut Connection, _channel: &mut Channel) {
+    conn.abandon();
 }

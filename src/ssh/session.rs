@@ -150,6 +150,13 @@ impl Connection {
         self.broken
     }
 
+    /// Gives the session up now: shuts its socket down, so every later libssh2 call on it (and
+    /// the drop of its channels) fails at once instead of waiting on the peer.
+    pub fn abandon(&mut self) {
+        self.broken = true;
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+
     /// Takes a healthy session out of service (idle too long, evicted): the pool drops it at
     /// check-in and it says goodbye to the server politely.
     pub fn retire(&mut self) {
