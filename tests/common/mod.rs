@@ -11,9 +11,16 @@ pub use sshd::{Fleet, Sshd, TempDir};
 
 use std::path::PathBuf;
 
-/// The scout-mcp binary built by cargo for this test run.
+/// The scout-mcp binary: `$SCOUT_BIN` if set, else the one cargo built for this test run
+/// (examples and benches, which cargo gives no such variable, fall back to target/debug).
 pub fn scout_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_scout-mcp"))
+    if let Some(bin) = std::env::var_os("SCOUT_BIN") {
+        return PathBuf::from(bin);
+    }
+    match option_env!("CARGO_BIN_EXE_scout-mcp") {
+        Some(bin) => PathBuf::from(bin),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug/scout-mcp"),
+    }
 }
 
 /// scout-mcp started against `fleet` (its `env()` plus `extra_env`), already initialized.

@@ -1,0 +1,421 @@
+//! End-to-end latency of scout-mcp through its stdio MCP interface, each figure next to the
+//! OpenSSH client doing the same work against the same sshd, measured in the same run.
+//!
+//! Scenarios (see docs/PERFORMANCE.md for results and how to read them):
+//! 1. warm 1 KiB file read (`tools/call` scout `{"target": "alpha:/…/file"}` on a pooled session)
+//!    vs a multiplexed `ssh alpha cat FILE` (ControlMaster already running);
+//! 2. warm `query` of `true` (`SCOUT_COMMAND_POLICY=shell`) vs a multiplexed `ssh alpha true`;
+//! 3. cold first call: the read on a fresh scout-mcp process (connect + auth + read; spawn and
+//!    `initialize` are not timed) vs a fresh non-multiplexed `ssh alpha cat FILE`.
+//!
+//! Run with `cargo bench --bench stdio`; `cargo bench --bench stdio -- --quick` is a short run
+//! (30 warm / 5 cold iterations instead of 200 / 20). `--warm N` and `--cold N` set the counts
+//! explicitly. Other arguments (cargo passes `--bench`) are ignored.
+//!
+//! The sshd is the integration-test fixture (`tests/common`): a real OpenSSH server on 127.0.0.1.
+//! Run as root, it logs in the user `scouttest`, whose shell is a plain /bin/sh.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use common::{Fleet, McpClient};
+
+const DEFAULT_WARM: usize = 200;
+const DEFAULT_COLD: usize = 20;
+const QUICK_WARM: usize = 30;
+const QUICK_COLD: usize = 5;
+/// Untimed iterations before each warm scenario (fills caches, settles the pool and the mux).
+const WARM_UP: usize = 5;
+/// scout-mcp logs at this level during the bench (the fixture's env asks for `debug`).
+const LOG_LEVEL: &str = "warn";
+/// How long one timed request may take before the bench gives up.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Options {
+    warm: usize,
+    cold: usize,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut opts = Options {
+            warm: DEFAULT_WARM,
+            cold: DEFAULT_COLD,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => {
+                    opts.warm = QUICK_WARM;
+                    opts.cold = QUICK_COLD;
+                }
+                "--warm" => opts.warm = count(&arg, args.next()),
+                "--cold" => opts.cold = count(&arg, args.next()),
+                // cargo passes `--bench` (and possibly a filter): not ours, ignored.
+                _ => {}
+            }
+        }
+        opts
+    }
+}
+
+fn count(flag: &str, value: Option<String>) -> usize {
+    value
+        .as_deref()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| panic!("{flag} needs a positive number of iterations"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+// ---------------------------------------------------------------------------------------------
+
+struct Stats {
+    n: usize,
+    median: Duration,
+    p95: Duration,
+}
+
+impl Stats {
+    fn of(samples: &[Duration]) -> Stats {
+        assert!(!samples.is_empty(), "no samples");
+        let mut s = samples.to_vec();
+        s.sort_unstable();
+        let n = s.len();
+        let median = if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2
+        };
+        // Nearest-rank percentile.
+        let rank = (n * 95).div_ceil(100).max(1);
+        Stats {
+            n,
+            median,
+            p95: s[rank - 1],
+        }
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:8.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Prints one scenario: both sides, the ratio of the medians (scout / reference), the goal.
+fn report(title: &str, scout: (&str, &[Duration]), reference: (&str, &[Duration]), goal: f64) {
+    let a = Stats::of(scout.1);
+    let b = Stats::of(reference.1);
+    let ratio = a.median.as_secs_f64() / b.median.as_secs_f64();
+    println!("{title}");
+    for (label, s) in [(scout.0, &a), (reference.0, &b)] {
+        println!(
+            "    {label:<44} n={:<4} median {}  p95 {}",
+            s.n,
+            ms(s.median),
+            ms(s.p95)
+        );
+    }
+    println!(
+        "    ratio of medians {ratio:.3}   goal <= {goal:.2}: {}",
+        if ratio <= goal { "met" } else { "NOT met" }
+    );
+    println!();
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenSSH reference
+// ---------------------------------------------------------------------------------------------
+
+/// The system `ssh` with the fleet's config, never prompting, without the developer's agent.
+fn ssh(fleet: &Fleet, options: &[String]) -> Command {
+    let mut c = Command::new("ssh");
+    c.arg("-F")
+        .arg(&fleet.ssh_config)
+        .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]);
+    for o in options {
+        c.arg("-o").arg(o);
+    }
+    c.env_remove("SSH_AUTH_SOCK").stdin(Stdio::null());
+    c
+}
+
+/// Runs `ssh … alpha REMOTE…` to completion and returns how long the process took. Panics
+/// (with stderr) if it fails or its stdout differs from `expect`.
+fn time_ssh(fleet: &Fleet, options: &[String], remote: &[&str], expect: &[u8]) -> Duration {
+    let mut cmd = ssh(fleet, options);
+    cmd.arg("alpha").args(remote);
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ssh (is openssh-client installed?): {e}"));
+    let took = started.elapsed();
+    assert!(
+        out.status.success() && out.stdout == expect,
+        "{cmd:?} failed ({}), stdout {} bytes (expected {}), stderr:\n{}",
+        out.status,
+        out.stdout.len(),
+        expect.len(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// A running ControlMaster for `alpha`; `ssh -O exit` on drop.
+struct Multiplexer<'a> {
+    fleet: &'a Fleet,
+    options: Vec<String>,
+}
+
+impl<'a> Multiplexer<'a> {
+    fn start(fleet: &'a Fleet, control_path: &Path) -> Multiplexer<'a> {
+        let options = vec![
+            "ControlMaster=auto".to_string(),
+            format!("ControlPath={}", control_path.display()),
+            "ControlPersist=60".to_string(),
+        ];
+        // -f -N: authenticate, then go to the background as the master; stdio to /dev/null so
+        // the persisting master holds none of our pipes.
+        let status = ssh(fleet, &options)
+            .args(["-f", "-N", "alpha"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run ssh: {e}"));
+        assert!(
+            status.success(),
+            "starting the ssh ControlMaster failed: {status}"
+        );
+        let mux = Multiplexer { fleet, options };
+        let check = mux.control(&["-O", "check"]);
+        assert!(
+            check.status.success(),
+            "ssh ControlMaster is not answering (`ssh -O check`): {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        mux
+    }
+
+    fn control(&self, args: &[&str]) -> std::process::Output {
+        ssh(self.fleet, &self.options)
+            .args(args)
+            .arg("alpha")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
+    }
+}
+
+impl Drop for Multiplexer<'_> {
+    fn drop(&mut self) {
+        let _ = self.control(&["-O", "exit"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// scout-mcp
+// ---------------------------------------------------------------------------------------------
+
+/// scout-mcp against `fleet`, initialized, logging at `LOG_LEVEL`.
+fn scout(fleet: &Fleet, extra_env: &[(&str, &str)]) -> McpClient {
+    let mut env = vec![("SCOUT_LOG_LEVEL", LOG_LEVEL)];
+    env.extend_from_slice(extra_env);
+    common::scout_client(fleet, &env)
+}
+
+/// One timed `tools/call`; panics unless the call succeeded and `check` accepts the result.
+fn time_call(client: &mut McpClient, args: &Value, check: impl Fn(&Value) -> bool) -> Duration {
+    let params = json!({"name": "scout", "arguments": args});
+    let started = Instant::now();
+    let resp = client.request_timeout("tools/call", params, REQUEST_TIMEOUT);
+    let took = started.elapsed();
+    let result = &resp["result"];
+    assert!(
+        resp.get("error").is_none() && result["isError"] != json!(true) && check(result),
+        "scout-mcp call {args} gave an unexpected answer: {resp}\n--- stderr ---\n{}",
+        client.stderr_tail()
+    );
+    took
+}
+
+fn read_ok(content: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |result| common::tool_text(result).contains(content)
+}
+
+fn query_ok(result: &Value) -> bool {
+    result["structuredContent"]["exit_code"] == json!(0)
+}
+
+/// Ends a scout-mcp process the way MCP clients do (stdin EOF), so it disconnects cleanly.
+fn close(mut client: McpClient) {
+    client.close_stdin();
+    if client.wait_exit(Duration::from_secs(5)).is_none() {
+        client.kill();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine
+// ---------------------------------------------------------------------------------------------
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let ssh_version = Command::new("ssh")
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string())
+        .unwrap_or_else(|_| "ssh not found".into());
+    format!("{cpus} CPUs, {model}; {ssh_version}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------------------------
+
+fn main() {
+    let opts = Options::parse();
+    let bin = common::scout_bin();
+    assert!(
+        bin.exists(),
+        "scout-mcp binary not found at {} (run through `cargo bench`)",
+        bin.display()
+    );
+    println!("scout-mcp stdio benchmark");
+    println!("    binary   {}", bin.display());
+    println!("    machine  {}", machine());
+    println!(
+        "    iterations: {} warm, {} cold (untimed warm-up: {WARM_UP}); scout log level {LOG_LEVEL}",
+        opts.warm, opts.cold
+    );
+
+    let fleet = Fleet::start(&["alpha"]);
+    println!(
+        "    sshd     127.0.0.1:{} (OpenSSH server from the test fixture), login user {}",
+        fleet.port("alpha"),
+        fleet.user
+    );
+    println!();
+
+    // 1 KiB of text, 16 lines of 64 bytes; the marker line proves the content came back.
+    let marker = "scout-bench-marker";
+    let mut content = String::new();
+    for i in 0..16 {
+        let line = format!("{marker} line {i:02} ");
+        content.push_str(&line);
+        content.push_str(&"x".repeat(63 - line.len()));
+        content.push('\n');
+    }
+    assert_eq!(content.len(), 1024);
+    let file = fleet.write_remote_file("bench/file-1k.txt", content.as_bytes());
+    let dir = file
+        .parent()
+        .expect("the bench file has a parent directory")
+        .to_path_buf();
+    let file_str = file.display().to_string();
+    let read_args = json!({"target": format!("alpha:{file_str}")});
+    let query_args = json!({"target": format!("alpha:{}", dir.display()), "query": "true"});
+
+    let control_path = fleet.dir.join("cm-%C");
+    let mux = Multiplexer::start(&fleet, &control_path);
+    let mux_opts = mux.options.clone();
+
+    // 1. Warm 1 KiB read.
+    {
+        let mut client = scout(&fleet, &[]);
+        let check = read_ok(marker);
+        for _ in 0..WARM_UP {
+            time_call(&mut client, &read_args, &check);
+            time_ssh(&fleet, &mux_opts, &["cat", &file_str], content.as_bytes());
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        // Interleaved, so drift on the machine affects both sides alike.
+        for _ in 0..opts.warm {
+            a.push(time_call(&mut client, &read_args, &check));
+            b.push(time_ssh(
+                &fleet,
+                &mux_opts,
+                &["cat", &file_str],
+                content.as_bytes(),
+            ));
+        }
+        close(client);
+        report(
+            "1. warm 1 KiB file read",
+            ("scout-mcp tools/call {target: alpha:FILE}", &a),
+            ("ssh (ControlMaster, warm) alpha cat FILE", &b),
+            1.0,
+        );
+    }
+
+    // 2. Warm query `true`.
+    {
+        let mut client = scout(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+        for _ in 0..WARM_UP {
+            time_call(&mut client, &query_args, query_ok);
+            time_ssh(&fleet, &mux_opts, &["true"], b"");
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..opts.warm {
+            a.push(time_call(&mut client, &query_args, query_ok));
+            b.push(time_ssh(&fleet, &mux_opts, &["true"], b""));
+        }
+        close(client);
+        report(
+            "2. warm query `true`",
+            ("scout-mcp tools/call {target: alpha:DIR, query}", &a),
+            ("ssh (ControlMaster, warm) alpha true", &b),
+            0.5,
+        );
+    }
+    drop(mux);
+
+    // 3. Cold first call.
+    {
+        let fresh = vec![
+            "ControlMaster=no".to_string(),
+            "ControlPath=none".to_string(),
+        ];
+        let check = read_ok(marker);
+        // One untimed round of each: page cache, sshd's first fork.
+        close({
+            let mut c = scout(&fleet, &[]);
+            time_call(&mut c, &read_args, &check);
+            c
+        });
+        time_ssh(&fleet, &fresh, &["cat", &file_str], content.as_bytes());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..opts.cold {
+            let mut client = scout(&fleet, &[]);
+            a.push(time_call(&mut client, &read_args, &check));
+            close(client);
+            b.push(time_ssh(
+                &fleet,
+                &fresh,
+                &["cat", &file_str],
+                content.as_bytes(),
+            ));
+        }
+        report(
+            "3. cold first call (fresh process; scout: the read only, after initialize)",
+            ("scout-mcp first tools/call (connect+auth+read)", &a),
+            ("ssh -o ControlPath=none alpha cat FILE", &b),
+            0.5,
+        );
+    }
+}
