@@ -92,10 +92,13 @@ pub struct HostStatus {
     pub reachable: Result<Duration, String>,
 }
 
+/// When a host was probed, and how long its TCP connect took (or why it failed).
+type Probe = (Instant, Result<Duration, String>);
+
 /// Reachability results, cached for `ttl` so that an agent listing hosts repeatedly does not
 /// hammer the network.
 pub struct Reachability {
-    cache: Mutex<HashMap<String, (Instant, Result<Duration, String>)>>,
+    cache: Mutex<HashMap<String, Probe>>,
     ttl: Duration,
 }
 

@@ -31,10 +31,9 @@ impl Reaper {
         let every = period(pools.limits().idle_timeout);
         let thread = std::thread::Builder::new()
             .name("scout-reaper".into())
-            .spawn(move || loop {
-                match stopped.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => pools.reap(),
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    pools.reap();
                 }
             })?;
         Ok(Reaper {
