@@ -13,7 +13,7 @@ use crate::cancel::Cancel;
 use crate::mcp::server;
 use crate::ops::hosts;
 use crate::scout::Scout;
-use crate::settings::{Settings, VARS};
+use crate::settings::{parse_bool, Settings, VARS};
 use crate::tool;
 
 /// What the command line asks for.
@@ -68,9 +68,11 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
                 let is_bool = matches!(var.default, "true" | "false");
                 let value = match inline {
                     Some(v) => v,
-                    None if is_bool && iter.peek().is_none_or(|next| next.starts_with("--")) => {
-                        "true".to_string()
-                    }
+                    // A boolean flag takes the next word only if it is a boolean.
+                    None if is_bool => match iter.next_if(|next| parse_bool(next).is_some()) {
+                        Some(v) => v.clone(),
+                        None => "true".to_string(),
+                    },
                     None => iter
                         .next()
                         .cloned()
