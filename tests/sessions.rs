@@ -11,6 +11,19 @@ use serde_json::{json, Value};
 
 const ACCEPTED: &str = "Accepted publickey";
 
+/// A fresh ed25519 key pair in the fleet's directory; returns the private key's path.
+fn keygen(fleet: &Fleet, name: &str) -> std::path::PathBuf {
+    let path = fleet.dir.join(name);
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", ""])
+        .arg("-f")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "ssh-keygen failed");
+    path
+}
+
 #[test]
 fn hundred_concurrent_reads_share_at_most_max_sessions_per_host() {
     let fleet = Fleet::start(&["alpha"]);
@@ -180,14 +193,7 @@ fn unknown_host_keys_are_refused_with_the_fix_and_accept_new_records_them() {
 #[test]
 fn a_changed_host_key_is_always_refused() {
     let fleet = Fleet::start(&["alpha"]);
-    let other = fleet.dir.join("other_key");
-    let ok = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", ""])
-        .arg("-f")
-        .arg(&other)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let other = keygen(&fleet, "other_key");
     let pubkey = std::fs::read_to_string(other.with_extension("pub")).unwrap();
     let key: Vec<&str> = pubkey.split_whitespace().take(2).collect();
     let wrong = fleet.dir.join("wrong_known_hosts");
@@ -221,14 +227,7 @@ fn a_changed_host_key_is_always_refused() {
 #[test]
 fn a_rejected_key_names_the_host_and_what_to_do() {
     let fleet = Fleet::start(&["alpha"]);
-    let stranger = fleet.dir.join("stranger");
-    let ok = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", ""])
-        .arg("-f")
-        .arg(&stranger)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let stranger = keygen(&fleet, "stranger");
     let config = std::fs::read_to_string(&fleet.ssh_config).unwrap();
     let swapped = config.replace(
         &fleet.client_key.display().to_string(),

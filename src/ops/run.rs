@@ -10,8 +10,6 @@ use crate::ssh::pool::Failure;
 use crate::ssh::session::Connection;
 
 /// Runs `command_line` (already vetted by the command policy) with `dir` as working directory.
-/// The directory is checked first through SFTP so that a missing or non-directory path is a clear
-/// error instead of a shell's `cd` complaint.
 pub fn query(
     conn: &mut Connection,
     dir: &str,
@@ -19,15 +17,23 @@ pub fn query(
     limits: &ExecLimits,
     cancel: &Cancel,
 ) -> Result<ExecOutput, Failure> {
-    let stat = fs::stat(conn, dir)?;
-    if !stat.is_dir() {
-        return Err(Error::InvalidArgument(format!(
-            "'{dir}' is not a directory: `query` runs in the target's directory (use its parent)"
-        ))
-        .into());
-    }
+    require_dir(
+        conn,
+        dir,
+        "`query` runs in the target's directory (use its parent)",
+    )?;
     let full = format!("cd {} && {}", remote_path::shell_word(dir), command_line);
     exec::run(conn, &full, limits, cancel)
+}
+
+/// Checks through SFTP that `dir` is a directory, so that a missing or non-directory path is a
+/// clear error instead of a shell's `cd` complaint. `why` ends the message.
+fn require_dir(conn: &mut Connection, dir: &str, why: &str) -> Result<(), Failure> {
+    if fs::stat(conn, dir)?.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!("'{dir}' is not a directory: {why}")).into())
+    }
 }
 
 /// A directory tree to `depth` levels, rendered like `tree`.
@@ -56,13 +62,7 @@ pub fn tree(
     limits: &ExecLimits,
     cancel: &Cancel,
 ) -> Result<Tree, Failure> {
-    let stat = fs::stat(conn, dir)?;
-    if !stat.is_dir() {
-        return Err(Error::InvalidArgument(format!(
-            "'{dir}' is not a directory: a tree needs a directory"
-        ))
-        .into());
-    }
+    require_dir(conn, dir, "a tree needs a directory")?;
     let find = format!("find . -mindepth 1 -maxdepth {depth}");
     let command = format!(
         "cd {} && {{ {find} -type d -print0; printf '\\0'; {find} ! -type d -print0; }}",
