@@ -196,3 +196,20 @@ pub fn check_depth(depth: u32) -> Result<()> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scout_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Scout>();
+    }
+
+    #[test]
+    fn depth_must_be_one_to_ten() {
+        assert!(check_depth(1).is_ok() && check_depth(10).is_ok());
+        assert!(check_depth(0).is_err() && check_depth(11).is_err());
+    }
+}
