@@ -116,7 +116,7 @@ fn report(title: &str, scout: (&str, &[Duration]), reference: (&str, &[Duration]
     println!("{title}");
     for (label, s) in [(scout.0, &a), (reference.0, &b)] {
         println!(
-            "    {label:<44} n={:<4} median {}  p95 {}",
+            "    {label:<48} n={:<4} median {}  p95 {}",
             s.n,
             ms(s.median),
             ms(s.p95)
@@ -243,6 +243,18 @@ fn time_call(client: &mut McpClient, args: &Value, check: impl Fn(&Value) -> boo
     took
 }
 
+/// One timed `ping`: the stdio + JSON path alone (answered by the main loop, no worker, no SSH).
+fn time_ping(client: &mut McpClient) -> Duration {
+    let started = Instant::now();
+    let resp = client.request_timeout("ping", Value::Null, REQUEST_TIMEOUT);
+    let took = started.elapsed();
+    assert!(
+        resp.get("result").is_some(),
+        "scout-mcp ping gave an unexpected answer: {resp}"
+    );
+    took
+}
+
 fn read_ok(content: &str) -> impl Fn(&Value) -> bool + '_ {
     move |result| common::tool_text(result).contains(content)
 }
@@ -262,6 +274,13 @@ fn close(mut client: McpClient) {
 // ---------------------------------------------------------------------------------------------
 // Machine
 // ---------------------------------------------------------------------------------------------
+
+/// The 1-, 5- and 15-minute load averages (other work on the machine skews every figure).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
 
 fn machine() -> String {
     let cpus = std::thread::available_parallelism()
@@ -310,6 +329,7 @@ fn main() {
         fleet.port("alpha"),
         fleet.user
     );
+    println!("    load average at start: {}", load_average());
     println!();
 
     // 1 KiB of text, 16 lines of 64 bytes; the marker line proves the content came back.
@@ -354,7 +374,21 @@ fn main() {
                 content.as_bytes(),
             ));
         }
+        let mut p = Vec::new();
+        for _ in 0..opts.warm {
+            p.push(time_ping(&mut client));
+        }
         close(client);
+        let floor = Stats::of(&p);
+        println!("0. floor: MCP `ping` over stdio (JSON + threads, no SSH)");
+        println!(
+            "    {:<48} n={:<4} median {}  p95 {}",
+            "scout-mcp ping",
+            floor.n,
+            ms(floor.median),
+            ms(floor.p95)
+        );
+        println!();
         report(
             "1. warm 1 KiB file read",
             ("scout-mcp tools/call {target: alpha:FILE}", &a),
@@ -418,4 +452,5 @@ fn main() {
             0.5,
         );
     }
+    println!("load average at end: {}", load_average());
 }
