@@ -44,22 +44,6 @@ pub enum Error {
     Unsupported(String),
 }
 
-impl Error {
-    /// The host this error concerns, if any.
-    pub fn host(&self) -> Option<&str> {
-        match self {
-            Error::Connect { host, .. }
-            | Error::HostKey { host, .. }
-            | Error::Auth { host, .. }
-            | Error::Timeout { host, .. }
-            | Error::Remote { host, .. }
-            | Error::Session { host, .. } => Some(host),
-            Error::UnknownHost { alias, .. } => Some(alias),
-            _ => None,
-        }
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -63,11 +63,6 @@ pub fn utf8_cut(bytes: &[u8], max: usize) -> usize {
     cut
 }
 
-/// Text for an agent from bytes that should be text: lossless when valid UTF-8, lossy otherwise.
-pub fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

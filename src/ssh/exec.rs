@@ -82,7 +82,10 @@ pub fn run(
     session.set_blocking(true);
     drained.map_err(Failure::from)?;
     if out.timed_out || out.cancelled {
-        stop(conn, &mut channel);
+        // sshd confirms a channel close only once the command exits (maybe never), and
+        // libssh2 waits for that confirmation when the channel is freed: abandon the session
+        // instead (socket shut down at once); the pool replaces it.
+        conn.abandon();
         if out.timed_out {
             log::info!(
                 "{}: command timed out after {:?}",
@@ -204,12 +207,4 @@ fn wait_socket(conn: &Connection, wait: Duration) {
     unsafe {
         libc::poll(&mut fd, 1, ms);
     }
-}
-
-/// Stops a command that ran too long or was cancelled. sshd confirms a channel close only once
-/// the command has exited (maybe never), and libssh2 waits for that confirmation when a channel
-/// is freed, so the session is abandoned instead: its socket is shut down at once (sshd sees the
-/// connection go, closes the command's pipes) and the pool replaces it. A fresh session is cheap.
-fn stop(conn: &mut Connection, _channel: &mut Channel) {
-    conn.abandon();
 }

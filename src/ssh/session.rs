@@ -50,7 +50,7 @@ impl Connection {
     pub fn open(host: &HostEntry, opts: &ConnectOptions) -> Result<Connection, Error> {
         let deadline = Instant::now() + opts.connect_timeout;
         let socket = tcp_connect(host, opts.connect_timeout)?;
-        let session = handshake(host, &socket, deadline)?;
+        let session = handshake(host, &socket, deadline, opts.connect_timeout)?;
         let files = known_hosts_files(host, opts);
         let mode = opts
             .strict
@@ -70,7 +70,7 @@ impl Connection {
         known_hosts::verify(&session, &policy)?;
         session.set_timeout(remaining_ms(deadline));
         auth::authenticate(&session, host, &opts.home)
-            .map_err(|e| timeout_or(e, host, deadline, "authentication"))?;
+            .map_err(|e| timeout_or(e, host, deadline, opts.connect_timeout, "authentication"))?;
         session.set_keepalive(
             false,
             opts.keepalive_interval
@@ -204,10 +204,9 @@ impl Connection {
             },
             ssh2::ErrorCode::Session(-9) | ssh2::ErrorCode::Session(-30) => {
                 self.broken = true;
-                Error::Timeout {
+                Error::Session {
                     host,
-                    what: doing.to_string(),
-                    after: Duration::ZERO,
+                    message: format!("cannot {doing}: the server did not answer in time"),
                 }
             }
             ssh2::ErrorCode::Session(_) => {
@@ -322,7 +321,12 @@ fn set_tcp_keepalive(stream: &TcpStream) {
     }
 }
 
-fn handshake(host: &HostEntry, socket: &TcpStream, deadline: Instant) -> Result<Session, Error> {
+fn handshake(
+    host: &HostEntry,
+    socket: &TcpStream,
+    deadline: Instant,
+    limit: Duration,
+) -> Result<Session, Error> {
     let fail = |message: String| Error::Connect {
         host: host.alias.clone(),
         message,
@@ -335,29 +339,24 @@ fn handshake(host: &HostEntry, socket: &TcpStream, deadline: Instant) -> Result<
     session.set_tcp_stream(stream);
     session.set_timeout(remaining_ms(deadline));
     session.handshake().map_err(|e| {
-        if Instant::now() >= deadline {
-            Error::Timeout {
-                host: host.alias.clone(),
-                what: "SSH handshake".into(),
-                after: Duration::ZERO,
-            }
-        } else {
-            fail(format!(
-                "SSH handshake failed: {}. The server may only offer algorithms this build lacks \
-                 (SHA-1 based ones such as ssh-rsa are compiled out): check its sshd_config",
-                e.message()
-            ))
-        }
+        let failed = fail(format!(
+            "SSH handshake failed: {}. The server may only offer algorithms this build lacks \
+             (SHA-1 based ones such as ssh-rsa are compiled out): check its sshd_config",
+            e.message()
+        ));
+        timeout_or(failed, host, deadline, limit, "SSH handshake")
     })?;
     Ok(session)
 }
 
-fn timeout_or(e: Error, host: &HostEntry, deadline: Instant, what: &str) -> Error {
+/// `e`, or a timeout error naming the connect timeout if the deadline has passed (libssh2 then
+/// reports the expiry as whatever call it was in).
+fn timeout_or(e: Error, host: &HostEntry, deadline: Instant, limit: Duration, what: &str) -> Error {
     if Instant::now() >= deadline {
         Error::Timeout {
             host: host.alias.clone(),
-            what: what.into(),
-            after: Duration::ZERO,
+            what: format!("{what} (SCOUT_CONNECT_TIMEOUT)"),
+            after: limit,
         }
     } else {
         e
