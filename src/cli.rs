@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::sync::Arc;
 
-use crate::cancel::Cancel;
+use crate::control::Control;
 use crate::mcp::server;
 use crate::ops::hosts;
 use crate::scout::Scout;
@@ -149,7 +149,7 @@ fn call(scout: &Scout, target: String, query: Option<String>) -> i32 {
     if let Some(q) = query {
         args["query"] = serde_json::Value::String(q);
     }
-    let out = tool::call(scout, Some(&args), &Cancel::new());
+    let out = tool::call(scout, Some(&args), &Control::new());
     let mut text = out.text;
     if !text.ends_with('\n') {
         text.push('\n');

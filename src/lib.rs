@@ -39,8 +39,8 @@
 //! ```
 #![deny(clippy::print_stdout)]
 
-pub mod cancel;
 pub mod cli;
+pub mod control;
 pub mod error;
 pub mod local;
 pub mod mcp;
@@ -51,7 +51,7 @@ pub mod ssh;
 pub mod tool;
 pub mod util;
 
-pub use cancel::Cancel;
+pub use control::{Control, Progress};
 pub use error::{Error, Result};
 pub use ops::fs::{Entry, EntryKind, FileContent, Listing, View};
 pub use ops::hosts::{HostEntry, HostStatus};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cancel::Cancel;
+use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::ops::command::PolicyMode;
 use crate::ops::fs::{self, FileContent, Listing, View};
@@ -115,7 +115,7 @@ impl Scout {
     }
 
     /// A directory tree to `depth` levels (1–10).
-    pub fn tree(&self, host: &str, path: &str, depth: u32, cancel: &Cancel) -> Result<Tree> {
+    pub fn tree(&self, host: &str, path: &str, depth: u32, cancel: &Control) -> Result<Tree> {
         check_depth(depth)?;
         let host = self.target_host(host, path)?;
         let limits = self.exec_limits();
@@ -126,7 +126,7 @@ impl Scout {
 
     /// Runs `query` in directory `dir` under the command policy. A non-zero exit is a result,
     /// not an error; a timeout returns the partial output with `timed_out` set.
-    pub fn run(&self, host: &str, dir: &str, query: &str, cancel: &Cancel) -> Result<ExecOutput> {
+    pub fn run(&self, host: &str, dir: &str, query: &str, cancel: &Control) -> Result<ExecOutput> {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
         let limits = self.exec_limits();

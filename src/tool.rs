@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::cancel::Cancel;
+use crate::control::Control;
 use crate::error::Error;
 use crate::ops::fs::{self, FileContent, Listing, View};
 use crate::ops::hosts;
@@ -177,7 +177,7 @@ fn string_list(map: &Map<String, Value>, name: &str) -> Result<Option<Vec<String
 }
 
 /// Runs one call of the tool.
-pub fn call(scout: &Scout, arguments: Option<&Value>, cancel: &Cancel) -> ToolOutput {
+pub fn call(scout: &Scout, arguments: Option<&Value>, cancel: &Control) -> ToolOutput {
     match Args::parse(arguments).and_then(|args| dispatch(scout, &args, cancel)) {
         Ok(out) => out,
         Err(e) => ToolOutput::error(&e),
@@ -186,7 +186,7 @@ pub fn call(scout: &Scout, arguments: Option<&Value>, cancel: &Cancel) -> ToolOu
 
 /// SPEC §3 dispatch order: beam checks → remote-to-remote beam → broadcast → target → hosts →
 /// unknown host → beam → find → diff → diff_content → query → read or list.
-fn dispatch(scout: &Scout, args: &Args, cancel: &Cancel) -> Result<ToolOutput, Error> {
+fn dispatch(scout: &Scout, args: &Args, cancel: &Control) -> Result<ToolOutput, Error> {
     if args.beam_source.is_some() || args.beam_target.is_some() {
         return Err(Error::Unsupported(
             "remote-to-remote beam (beam_source/beam_target)".into(),

@@ -124,3 +124,75 @@ fn stdin_eof_with_a_running_command_exits_zero_within_two_seconds() {
         "idle session not closed politely"
     );
 }
+
+/// Whether a process whose command line contains `needle` is running on this machine (the
+/// test sshd is local, so remote processes are visible here).
+fn process_running(needle: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", needle])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+#[test]
+fn a_cancelled_command_ends_on_the_remote_side_and_the_session_is_kept() {
+    let fleet = Fleet::start(&["alpha"]);
+    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    c.send(&json!({
+        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "scout", "arguments": {"target": "alpha:/", "query": "sleep 3071; echo never"}}
+    }));
+    assert!(
+        wait_until(Duration::from_secs(10), || process_running("sleep 3071")),
+        "the remote sleep never started"
+    );
+    c.notify("notifications/cancelled", json!({"requestId": 7}));
+    assert!(
+        wait_until(Duration::from_secs(5), || !process_running("sleep 3071")),
+        "the cancelled command is still running on the remote host"
+    );
+    let (text, is_error) = c.call_text(json!({"target": "alpha:/", "query": "echo again"}));
+    assert_eq!((text.as_str(), is_error), ("again\n", false));
+    let sshd = &fleet.hosts[0].1;
+    assert_eq!(
+        sshd.log_count("Accepted publickey"),
+        1,
+        "stopping the command should not cost the session"
+    );
+}
+
+#[test]
+fn a_timed_out_command_is_killed_remotely_and_returns_its_partial_output() {
+    let fleet = Fleet::start(&["alpha"]);
+    let mut c = scout_client(
+        &fleet,
+        &[
+            ("SCOUT_COMMAND_POLICY", "shell"),
+            ("SCOUT_COMMAND_TIMEOUT", "1"),
+        ],
+    );
+    let (text, is_error) = c
+        .call_text(json!({"target": "alpha:/", "query": "echo partial; trap '' TERM; sleep 3072"}));
+    assert!(!is_error, "{text}");
+    assert!(text.starts_with("partial\n"), "{text}");
+    assert!(text.contains("[timed out after 1 s"), "{text}");
+    // The shell ignores TERM; the KILL that follows two seconds later still ends the group.
+    assert!(
+        wait_until(Duration::from_secs(6), || !process_running("sleep 3072")),
+        "the timed-out command is still running on the remote host"
+    );
+    let (text, _) = c.call_text(json!({"target": "alpha:/", "query": "echo fine"}));
+    assert_eq!(text, "fine\n");
+}

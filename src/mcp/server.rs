@@ -12,7 +12,7 @@
 //! * **writer** — the only owner of stdout: one JSON message per line, flushed at once.
 //!
 //! Cancellation: every queued or running job has an entry in the in-flight map. A
-//! `notifications/cancelled` removes the entry and trips its [`Cancel`]; a worker that finds its
+//! `notifications/cancelled` removes the entry and trips its [`Control`]; a worker that finds its
 //! entry gone sends nothing. Shutdown (stdin EOF, SIGINT, SIGTERM, stdout closed) stops reading,
 //! gives running jobs [`GRACE`] to finish, cancels the rest, closes the sessions and returns —
 //! well within 2 s.
@@ -27,7 +27,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, select, unbounded, Receiver, RecvTimeoutError, Sender};
 use serde_json::{json, Value};
 
-use crate::cancel::Cancel;
+use crate::control::Control;
 use crate::mcp::jsonrpc::{self, Message, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
 use crate::mcp::protocol::{self, Route, SessionState};
 use crate::scout::Scout;
@@ -55,7 +55,7 @@ struct Job {
     id: Value,
     params: Option<Value>,
     version: &'static str,
-    cancel: Cancel,
+    cancel: Control,
     reply: Reply,
 }
 
@@ -95,7 +95,7 @@ impl Reply {
 }
 
 /// Jobs queued or running, by id key.
-type InFlight = Arc<Mutex<HashMap<String, Cancel>>>;
+type InFlight = Arc<Mutex<HashMap<String, Control>>>;
 
 /// Serves MCP on `input`/`output` until EOF, a message on `shutdown`, or a write failure.
 pub fn serve<R, W>(
@@ -168,7 +168,7 @@ where
 fn finish(scout: &Scout, inflight: &InFlight, workers_done: &Receiver<()>) {
     // Workers never send on this channel: it disconnects when the last one has exited.
     if let Err(RecvTimeoutError::Timeout) = workers_done.recv_timeout(GRACE) {
-        let pending: Vec<Cancel> = lock(inflight).values().cloned().collect();
+        let pending: Vec<Control> = lock(inflight).values().cloned().collect();
         log::info!("cancelling {} unfinished request(s)", pending.len());
         for c in pending {
             c.cancel();
@@ -260,7 +260,7 @@ impl MainLoop {
 
     fn queue(&mut self, id: Value, params: Option<Value>, reply: Reply) {
         let key = jsonrpc::id_key(&id);
-        let cancel = Cancel::new();
+        let cancel = Control::new();
         {
             let mut inflight = lock(&self.inflight);
             if inflight.contains_key(&key) {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cancel::Cancel;
+use crate::control::Control;
 use crate::error::Error;
 use crate::ops::{fs, remote_path};
 use crate::ssh::exec::{self, ExecLimits, ExecOutput};
@@ -15,7 +15,7 @@ pub fn query(
     dir: &str,
     command_line: &str,
     limits: &ExecLimits,
-    cancel: &Cancel,
+    cancel: &Control,
 ) -> Result<ExecOutput, Failure> {
     require_dir(
         conn,
@@ -60,7 +60,7 @@ pub fn tree(
     depth: u32,
     max_entries: usize,
     limits: &ExecLimits,
-    cancel: &Cancel,
+    cancel: &Control,
 ) -> Result<Tree, Failure> {
     require_dir(conn, dir, "a tree needs a directory")?;
     let find = format!("find . -mindepth 1 -maxdepth {depth}");

@@ -5,16 +5,27 @@
 //! for the deadline, or every 100 ms to notice a cancellation. stdout and stderr are drained
 //! together (they share one channel window: reading only stdout while a command floods stderr
 //! would deadlock), each kept up to the output cap and counted beyond it.
+//!
+//! Stopping a command: sshd does not signal a non-pty command when its channel closes, so a
+//! cancelled `sleep 30` would live on. Every command is therefore prefixed with
+//! `printf '%s\n' "$$";` — the remote shell's pid, which is also its process group (sshd starts
+//! each command with `setsid`). The line is stripped from stdout. On timeout or cancellation a
+//! second channel runs `kill -s TERM -- -PID` (then `KILL` two seconds later), the first channel
+//! is drained to its close, and the session stays in the pool. If that fails (frozen host,
+//! pid not yet known) the session is abandoned instead.
 
 use std::io::{ErrorKind, Read};
 use std::time::{Duration, Instant};
 
 use ssh2::{BlockDirections, Channel};
 
-use crate::cancel::Cancel;
+use crate::control::{human_bytes, Control};
 use crate::error::Error;
 use crate::ssh::pool::Failure;
 use crate::ssh::session::{remaining_ms, Connection};
+
+/// How long stopping a timed-out or cancelled command may take before the session is abandoned.
+const STOP_WAIT: Duration = Duration::from_secs(2);
 
 /// Limits of one command run.
 #[derive(Debug, Clone)]
@@ -43,6 +54,21 @@ impl ExecOutput {
     pub fn truncated(&self) -> bool {
         self.stdout_total > self.stdout.len() as u64 || self.stderr_total > self.stderr.len() as u64
     }
+
+    /// stdout as text (invalid UTF-8 replaced).
+    pub fn stdout_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stderr as text (invalid UTF-8 replaced).
+    pub fn stderr_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// Exited with status 0.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
 }
 
 /// Runs `command` (a shell command line) with stdin closed. A failure to open the channel or
@@ -51,10 +77,9 @@ pub fn run(
     conn: &mut Connection,
     command: &str,
     limits: &ExecLimits,
-    cancel: &Cancel,
+    control: &Control,
 ) -> Result<ExecOutput, Failure> {
-    let started = Instant::now();
-    let deadline = started + limits.timeout;
+    let deadline = Instant::now() + limits.timeout;
     let session = conn.session().clone();
     session.set_blocking(true);
     session.set_timeout(remaining_ms(deadline));
@@ -67,7 +92,7 @@ pub fn run(
             })
         }
     };
-    if let Err(e) = channel.exec(command) {
+    if let Err(e) = channel.exec(&format!("printf '%s\\n' \"$$\"; {command}")) {
         return Err(Failure {
             error: conn.fail(&e, "start the command"),
             retry: true,
@@ -76,24 +101,26 @@ pub fn run(
     if let Err(e) = channel.send_eof() {
         return Err(conn.fail(&e, "close the command's stdin").into());
     }
-    let mut out = ExecOutput::default();
+    let mut streams = Streams::new(limits.max_output);
     session.set_blocking(false);
-    let drained = drain(conn, &mut channel, &mut out, limits, deadline, cancel);
+    let drained = drain(conn, &mut channel, &mut streams, deadline, control);
     session.set_blocking(true);
-    drained.map_err(Failure::from)?;
-    if out.timed_out || out.cancelled {
-        // sshd confirms a channel close only once the command exits (maybe never), and
-        // libssh2 waits for that confirmation when the channel is freed: abandon the session
-        // instead (socket shut down at once); the pool replaces it.
-        conn.abandon();
-        if out.timed_out {
-            log::info!(
-                "{}: command timed out after {:?}",
-                conn.alias(),
-                limits.timeout
-            );
+    let (mut out, pid) = streams.finish();
+    match drained.map_err(Failure::from)? {
+        Ending::Eof => {}
+        stop => {
+            out.timed_out = stop == Ending::Deadline;
+            out.cancelled = stop == Ending::Cancelled;
+            if out.timed_out {
+                log::info!(
+                    "{}: command timed out after {:?}",
+                    conn.alias(),
+                    limits.timeout
+                );
+            }
+            stop_remote(conn, channel, pid);
+            return Ok(out);
         }
-        return Ok(out);
     }
     session.set_timeout(remaining_ms(deadline).max(1000));
     if let Err(e) = channel.wait_close() {
@@ -107,87 +134,210 @@ pub fn run(
     Ok(out)
 }
 
+/// Why reading a command's output ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Eof,
+    Deadline,
+    Cancelled,
+}
+
 /// Reads stdout and stderr until EOF, the deadline, or cancellation.
 fn drain(
     conn: &mut Connection,
     channel: &mut Channel,
-    out: &mut ExecOutput,
-    limits: &ExecLimits,
+    streams: &mut Streams,
     deadline: Instant,
-    cancel: &Cancel,
-) -> Result<(), Error> {
+    control: &Control,
+) -> Result<Ending, Error> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let got_out = pump(
-            channel,
-            0,
-            &mut buf,
-            &mut out.stdout,
-            &mut out.stdout_total,
-            limits.max_output,
-        );
-        let got_err = pump(
-            channel,
-            1,
-            &mut buf,
-            &mut out.stderr,
-            &mut out.stderr_total,
-            limits.max_output,
-        );
-        let (got_out, got_err) = match (got_out, got_err) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => {
-                conn.mark_broken();
-                return Err(Error::Session {
-                    host: conn.alias().to_string(),
-                    message: format!("reading command output: {e}"),
-                });
+        let got = streams.pump(channel, &mut buf).map_err(|e| {
+            conn.mark_broken();
+            Error::Session {
+                host: conn.alias().to_string(),
+                message: format!("reading command output: {e}"),
             }
-        };
-        if got_out == 0 && got_err == 0 && channel.eof() {
-            return Ok(());
+        })?;
+        if got == 0 && channel.eof() {
+            return Ok(Ending::Eof);
         }
-        if cancel.is_cancelled() {
-            out.cancelled = true;
-            return Ok(());
+        if control.is_cancelled() {
+            return Ok(Ending::Cancelled);
         }
         let now = Instant::now();
         if now >= deadline {
-            out.timed_out = true;
-            return Ok(());
+            return Ok(Ending::Deadline);
         }
-        if got_out == 0 && got_err == 0 {
-            let wait = (deadline - now).min(Duration::from_millis(100));
-            wait_socket(conn, wait);
+        let bytes = streams.out.total + streams.err.total;
+        if bytes > 0 {
+            control.report(bytes, None, || format!("{} of output", human_bytes(bytes)));
+        }
+        if got == 0 {
+            wait_socket(conn, (deadline - now).min(Duration::from_millis(100)));
         }
     }
 }
 
-/// Reads everything available now from one stream (0 = stdout, 1 = stderr). Returns the bytes
-/// read; bytes past `cap` are counted and discarded.
-fn pump(
-    channel: &mut Channel,
-    stream: i32,
-    buf: &mut [u8],
-    keep: &mut Vec<u8>,
-    total: &mut u64,
+/// One output stream: the bytes kept (up to `cap`) and the bytes seen.
+struct Capped {
+    keep: Vec<u8>,
+    total: u64,
     cap: usize,
-) -> std::io::Result<usize> {
-    let mut read = 0;
-    let mut s = channel.stream(stream);
-    loop {
-        match s.read(buf) {
-            Ok(0) => return Ok(read),
-            Ok(n) => {
-                read += n;
-                *total += n as u64;
-                let room = cap.saturating_sub(keep.len());
-                keep.extend_from_slice(&buf[..n.min(room)]);
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(read),
-            Err(e) => return Err(e),
+}
+
+impl Capped {
+    fn push(&mut self, bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        let room = self.cap.saturating_sub(self.keep.len());
+        self.keep.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// stdout and stderr of a command, with the pid line still to be split off stdout.
+struct Streams {
+    out: Capped,
+    err: Capped,
+    /// The first stdout line until its newline arrives; `None` once it has.
+    pid_line: Option<Vec<u8>>,
+    pid: Option<u32>,
+}
+
+impl Streams {
+    fn new(cap: usize) -> Streams {
+        let capped = || Capped {
+            keep: Vec::new(),
+            total: 0,
+            cap,
+        };
+        Streams {
+            out: capped(),
+            err: capped(),
+            pid_line: Some(Vec::new()),
+            pid: None,
         }
     }
+
+    /// Reads everything available now from both streams; returns the bytes read.
+    fn pump(&mut self, channel: &mut Channel, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut read = 0;
+        for stream in [0, 1] {
+            let mut s = channel.stream(stream);
+            loop {
+                match s.read(buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        read += n;
+                        if stream == 0 {
+                            self.stdout(&buf[..n]);
+                        } else {
+                            self.err.push(&buf[..n]);
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(read)
+    }
+
+    fn stdout(&mut self, bytes: &[u8]) {
+        let Some(line) = &mut self.pid_line else {
+            return self.out.push(bytes);
+        };
+        match bytes.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                line.extend_from_slice(&bytes[..i]);
+                self.pid = std::str::from_utf8(line).ok().and_then(|s| s.parse().ok());
+                self.pid_line = None;
+                self.out.push(&bytes[i + 1..]);
+            }
+            // A shell that printed something else first: give up on the pid, lose nothing.
+            None if line.len() + bytes.len() > 16 => {
+                let mut early = std::mem::take(line);
+                early.extend_from_slice(bytes);
+                self.pid_line = None;
+                self.out.push(&early);
+            }
+            None => line.extend_from_slice(bytes),
+        }
+    }
+
+    fn finish(self) -> (ExecOutput, Option<u32>) {
+        let out = ExecOutput {
+            stdout: self.out.keep,
+            stderr: self.err.keep,
+            stdout_total: self.out.total,
+            stderr_total: self.err.total,
+            ..ExecOutput::default()
+        };
+        (out, self.pid)
+    }
+}
+
+/// Ends a command that is still running: kills its process group through a second channel and
+/// waits for the first to close, so the session can be reused. Abandons the session when that
+/// is not possible within [`STOP_WAIT`].
+fn stop_remote(conn: &mut Connection, mut channel: Channel, pid: Option<u32>) {
+    let stopped = match pid.filter(|&p| p > 1) {
+        Some(pid) => kill_group(conn, pid).is_ok() && wait_closed(conn, &mut channel),
+        None => false,
+    };
+    if stopped {
+        conn.session().set_timeout(0);
+        return;
+    }
+    // sshd confirms a channel close only once the command exits (maybe never), and libssh2
+    // waits for that confirmation when the channel is freed: abandon the session instead
+    // (socket shut down at once); the pool replaces it.
+    log::warn!(
+        "{}: could not stop the remote command cleanly; dropping the session",
+        conn.alias()
+    );
+    conn.abandon();
+}
+
+fn kill_group(conn: &Connection, pid: u32) -> Result<(), ssh2::Error> {
+    let session = conn.session();
+    session.set_blocking(true);
+    session.set_timeout(STOP_WAIT.as_millis() as u32);
+    let mut killer = session.channel_session()?;
+    killer.exec(&format!(
+        "kill -s TERM -- -{pid} 2>/dev/null; kill -s CONT -- -{pid} 2>/dev/null; \
+         (sleep 2; kill -s KILL -- -{pid}) </dev/null >/dev/null 2>&1 &"
+    ))?;
+    killer.send_eof()?;
+    let mut sink = Vec::new();
+    let _ = killer.read_to_end(&mut sink);
+    killer.wait_close()
+}
+
+/// Discards what the stopped command still had in flight until its channel closes.
+fn wait_closed(conn: &Connection, channel: &mut Channel) -> bool {
+    let deadline = Instant::now() + STOP_WAIT;
+    let session = conn.session();
+    session.set_blocking(false);
+    let mut streams = Streams::new(0);
+    streams.pid_line = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    let eof = loop {
+        let got = match streams.pump(channel, &mut buf) {
+            Ok(0) if channel.eof() => break true,
+            Ok(n) => n,
+            Err(_) => break false,
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            break false;
+        }
+        if got == 0 {
+            wait_socket(conn, (deadline - now).min(Duration::from_millis(100)));
+        }
+    };
+    session.set_blocking(true);
+    session.set_timeout(remaining_ms(deadline).max(1));
+    eof && channel.wait_close().is_ok()
 }
 
 /// Waits until the session's socket is ready in the direction libssh2 is blocked on, or `wait`.
@@ -206,5 +356,50 @@ fn wait_socket(conn: &Connection, wait: Duration) {
     // SAFETY: one valid pollfd on our own socket; poll only writes `revents`.
     unsafe {
         libc::poll(&mut fd, 1, ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(chunks: &[&[u8]]) -> (ExecOutput, Option<u32>) {
+        let mut s = Streams::new(1024);
+        for c in chunks {
+            s.stdout(c);
+        }
+        s.finish()
+    }
+
+    #[test]
+    fn the_pid_line_is_split_off_stdout_even_across_reads() {
+        let (out, pid) = feed(&[
+            b"12",
+            b"34
+hello
+",
+            b"world",
+        ]);
+        assert_eq!(pid, Some(1234));
+        assert_eq!(out.stdout, b"hello\nworld");
+        assert_eq!(out.stdout_total, 11);
+    }
+
+    #[test]
+    fn output_without_a_pid_line_is_kept_whole() {
+        let (out, pid) = feed(&[b"this is not a pid line at all", b"!"]);
+        assert_eq!(pid, None);
+        assert_eq!(out.stdout, b"this is not a pid line at all!");
+    }
+
+    #[test]
+    fn output_is_capped_but_counted() {
+        let mut s = Streams::new(4);
+        s.stdout(b"7\nabcdefgh");
+        s.err.push(b"xyz");
+        let (out, _) = s.finish();
+        assert_eq!((out.stdout.as_slice(), out.stdout_total), (&b"abcd"[..], 8));
+        assert!(out.truncated());
+        assert_eq!(out.stderr, b"xyz");
     }
 }
