@@ -42,20 +42,24 @@
 pub mod cli;
 pub mod control;
 pub mod error;
+pub mod fanout;
 pub mod local;
 pub mod mcp;
 pub mod ops;
 pub mod scout;
 pub mod settings;
+pub mod sha256;
 pub mod ssh;
 pub mod tool;
 pub mod util;
 
 pub use control::{Control, Progress};
 pub use error::{Error, Result};
+pub use ops::compare::Comparison;
 pub use ops::fs::{Entry, EntryKind, FileContent, Listing, View};
 pub use ops::hosts::{HostEntry, HostStatus};
-pub use ops::run::Tree;
-pub use scout::Scout;
+pub use ops::run::{FindResult, Tree};
+pub use ops::transfer::{Direction, Transfer};
+pub use scout::{BroadcastItem, Outcome, Scout};
 pub use settings::Settings;
 pub use ssh::exec::ExecOutput;

@@ -1,15 +1,22 @@
 //! [`Scout`]: the blocking library API. The MCP server is one user of it; any Rust program
 //! without an async runtime is another.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crossbeam_channel::{unbounded, RecvTimeoutError};
+
 use crate::control::Control;
 use crate::error::{Error, Result};
+use crate::fanout::FanOut;
 use crate::ops::command::PolicyMode;
+use crate::ops::compare::{self, Comparison};
 use crate::ops::fs::{self, FileContent, Listing, View};
 use crate::ops::hosts::{HostEntry, HostStatus, Inventory, Reachability};
-use crate::ops::run::{self, Tree};
+use crate::ops::run::{self, FindResult, Tree};
+use crate::ops::target::Target;
+use crate::ops::transfer::{self, LocalPath, Transfer};
 use crate::settings::Settings;
 use crate::ssh::exec::{ExecLimits, ExecOutput};
 use crate::ssh::pool::{HostPoolState, PoolLimits, Pools};
@@ -18,17 +25,62 @@ use crate::ssh::session::ConnectOptions;
 
 /// Entries shown by a listing or a tree before the "more entries" marker.
 pub const MAX_ENTRIES: usize = 1000;
+/// Matches shown by `find` before the "more results" marker.
+pub const MAX_FIND_RESULTS: usize = 100;
+/// Targets accepted by one broadcast.
+pub const MAX_TARGETS: usize = 1000;
 /// How long a host's reachability result is reused.
 const REACHABILITY_TTL: Duration = Duration::from_secs(5);
 
-/// A fleet of SSH hosts with pooled sessions. `Send + Sync`: share it (e.g. in an `Arc`) across
-/// threads; they share its sessions. Dropping it closes every idle session.
+/// A fleet of SSH hosts with pooled sessions. `Send + Sync` and cheap to clone: clones share
+/// the same pools, so share it across threads freely. When the last clone is dropped, every
+/// idle session is closed.
+#[derive(Clone)]
 pub struct Scout {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     settings: Settings,
     inventory: Inventory,
     pools: Arc<Pools>,
     reachability: Reachability,
+    fanout: FanOut,
     _reaper: Reaper,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.pools.shutdown();
+    }
+}
+
+/// One target of a broadcast and what happened there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BroadcastItem {
+    /// The target as given (`host:path`).
+    pub target: String,
+    pub result: Result<Outcome>,
+}
+
+impl BroadcastItem {
+    /// Read fine, or the command ran to completion with exit code 0.
+    pub fn succeeded(&self) -> bool {
+        match &self.result {
+            Ok(Outcome::View(_)) => true,
+            Ok(Outcome::Command(out)) => out.success() && !out.timed_out,
+            Err(_) => false,
+        }
+    }
+}
+
+/// What a broadcast did on one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A file read or a directory listed.
+    View(View),
+    /// A command's output.
+    Command(ExecOutput),
 }
 
 impl Scout {
@@ -60,102 +112,364 @@ impl Scout {
         let pools = Arc::new(Pools::new(limits, opts));
         let reaper = Reaper::start(pools.clone())
             .map_err(|e| Error::Io(format!("cannot start the reaper thread: {e}")))?;
+        let fanout = FanOut::new(settings.max_concurrency);
         Ok(Scout {
-            settings,
-            inventory,
-            pools,
-            reachability: Reachability::new(REACHABILITY_TTL),
-            _reaper: reaper,
+            inner: Arc::new(Inner {
+                settings,
+                inventory,
+                pools,
+                reachability: Reachability::new(REACHABILITY_TTL),
+                fanout,
+                _reaper: reaper,
+            }),
         })
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.inner.settings
     }
 
     /// Configured host aliases, sorted.
     pub fn aliases(&self) -> Vec<String> {
-        self.inventory.aliases()
+        self.inner.inventory.aliases()
     }
 
     /// The resolved configuration of one host.
     pub fn host(&self, alias: &str) -> Result<Arc<HostEntry>> {
-        self.inventory.get(alias)
+        self.inner.inventory.get(alias)
     }
 
     /// Every host with its reachability (TCP connect, in parallel, cached for a few seconds).
     pub fn hosts(&self) -> Vec<HostStatus> {
-        let entries: Vec<Arc<HostEntry>> = self.inventory.entries().cloned().collect();
-        let timeout = self.settings.connect_timeout.min(Duration::from_secs(2));
-        self.reachability
-            .check(&entries, timeout, self.settings.max_concurrency)
+        let entries: Vec<Arc<HostEntry>> = self.inner.inventory.entries().cloned().collect();
+        let timeout = self.settings().connect_timeout.min(Duration::from_secs(2));
+        self.inner
+            .reachability
+            .check(&entries, timeout, self.settings().max_concurrency)
     }
 
     /// Reads a file, or lists a directory, at `path` on `host` (symlinks followed).
     pub fn view(&self, host: &str, path: &str) -> Result<View> {
         let host = self.target_host(host, path)?;
-        let max = self.settings.max_file_size;
-        self.pools
+        let max = self.settings().max_file_size;
+        self.pools()
             .with_session(&host, |conn| fs::view(conn, path, max, MAX_ENTRIES))
     }
 
     /// Reads a file (up to `SCOUT_MAX_FILE_SIZE`, cut on a UTF-8 boundary).
     pub fn read(&self, host: &str, path: &str) -> Result<FileContent> {
         let host = self.target_host(host, path)?;
-        let max = self.settings.max_file_size;
-        self.pools
+        let max = self.settings().max_file_size;
+        self.pools()
             .with_session(&host, |conn| fs::read_file(conn, path, max))
     }
 
     /// Lists a directory (at most [`MAX_ENTRIES`] entries, sorted by name).
     pub fn list(&self, host: &str, path: &str) -> Result<Listing> {
         let host = self.target_host(host, path)?;
-        self.pools
+        self.pools()
             .with_session(&host, |conn| fs::list_dir(conn, path, MAX_ENTRIES))
     }
 
     /// A directory tree to `depth` levels (1–10).
-    pub fn tree(&self, host: &str, path: &str, depth: u32, cancel: &Control) -> Result<Tree> {
+    pub fn tree(&self, host: &str, path: &str, depth: u32, control: &Control) -> Result<Tree> {
         check_depth(depth)?;
         let host = self.target_host(host, path)?;
         let limits = self.exec_limits();
-        self.pools.with_session(&host, |conn| {
-            run::tree(conn, path, depth, MAX_ENTRIES, &limits, cancel)
+        self.pools().with_session(&host, |conn| {
+            run::tree(conn, path, depth, MAX_ENTRIES, &limits, control)
+        })
+    }
+
+    /// Files and directories under `path` whose name matches the glob `pattern`, to `depth`
+    /// levels (1–10), at most [`MAX_FIND_RESULTS`] (sorted; `total` tells how many matched).
+    pub fn find(
+        &self,
+        host: &str,
+        path: &str,
+        pattern: &str,
+        depth: u32,
+        control: &Control,
+    ) -> Result<FindResult> {
+        check_depth(depth)?;
+        let host = self.target_host(host, path)?;
+        let limits = self.exec_limits();
+        self.pools().with_session(&host, |conn| {
+            run::find(
+                conn,
+                path,
+                pattern,
+                depth,
+                MAX_FIND_RESULTS,
+                &limits,
+                control,
+            )
         })
     }
 
     /// Runs `query` in directory `dir` under the command policy. A non-zero exit is a result,
     /// not an error; a timeout returns the partial output with `timed_out` set.
-    pub fn run(&self, host: &str, dir: &str, query: &str, cancel: &Control) -> Result<ExecOutput> {
+    pub fn run(&self, host: &str, dir: &str, query: &str, control: &Control) -> Result<ExecOutput> {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
         let limits = self.exec_limits();
-        self.pools.with_session(&host, |conn| {
-            run::query(conn, dir, &command, &limits, cancel)
+        self.pools().with_session(&host, |conn| {
+            run::query(conn, dir, &command, &limits, control)
         })
+    }
+
+    /// Compares two remote files (read with the read rules): identical, a unified diff with
+    /// `host:path` headers, or — for binary files — sizes and SHA-256 sums.
+    pub fn diff(
+        &self,
+        host: &str,
+        path: &str,
+        other_host: &str,
+        other_path: &str,
+    ) -> Result<Comparison> {
+        let left = self.read(host, path)?;
+        let right = self.read(other_host, other_path)?;
+        let (l, r) = (
+            format!("{host}:{path}"),
+            format!("{other_host}:{other_path}"),
+        );
+        if left.binary.is_none() && right.binary.is_none() {
+            return Ok(compare::texts(&l, &left, &r, &right));
+        }
+        let left_sum = self.hash(host, path)?;
+        let right_sum = self.hash(other_host, other_path)?;
+        Ok(compare::binaries(&l, left_sum, &r, right_sum))
+    }
+
+    /// Compares a remote file with `expected` content.
+    pub fn diff_content(&self, host: &str, path: &str, expected: &str) -> Result<Comparison> {
+        let actual = self.read(host, path)?;
+        let label = format!("{host}:{path}");
+        if actual.binary.is_some() {
+            let sum = self.hash(host, path)?;
+            let expected_sum = (
+                expected.len() as u64,
+                crate::sha256::hex(expected.as_bytes()),
+            );
+            return Ok(compare::binaries(
+                &label,
+                sum,
+                "expected content",
+                expected_sum,
+            ));
+        }
+        Ok(compare::with_expected(&label, &actual, expected))
+    }
+
+    /// Size and SHA-256 of a remote file (streamed, any size).
+    pub fn hash(&self, host: &str, path: &str) -> Result<(u64, String)> {
+        let host = self.target_host(host, path)?;
+        self.pools()
+            .with_session(&host, |conn| transfer::hash_remote(conn, path))
+    }
+
+    /// Copies the remote file `host:remote` to the local path `local` (into it, if it is a
+    /// directory). Refuses to replace an existing file unless `overwrite`.
+    pub fn download(
+        &self,
+        host: &str,
+        remote: &str,
+        local: &str,
+        overwrite: bool,
+        control: &Control,
+    ) -> Result<Transfer> {
+        let host = self.target_host(host, remote)?;
+        let local = LocalPath::resolve(local, self.settings().beam_dir.as_deref())?;
+        let mut conn = self.pools().checkout(&host)?;
+        transfer::download(&mut conn, remote, local, overwrite, control).map_err(|f| f.error)
+    }
+
+    /// Copies the local file `local` to `host:remote` (into it, if it is a directory).
+    /// Refused in read-only mode; refuses to replace an existing file unless `overwrite`.
+    pub fn upload(
+        &self,
+        local: &str,
+        host: &str,
+        remote: &str,
+        overwrite: bool,
+        control: &Control,
+    ) -> Result<Transfer> {
+        self.check_writable("upload")?;
+        let host = self.target_host(host, remote)?;
+        let local = LocalPath::resolve(local, self.settings().beam_dir.as_deref())?;
+        let mut conn = self.pools().checkout(&host)?;
+        transfer::upload(&mut conn, local, remote, overwrite, control).map_err(|f| f.error)
+    }
+
+    /// Copies `src_host:src_path` to `dst_host:dst_path`, streamed through this process in
+    /// constant memory. The same host on both sides works (one session does both).
+    pub fn copy(
+        &self,
+        src_host: &str,
+        src_path: &str,
+        dst_host: &str,
+        dst_path: &str,
+        overwrite: bool,
+        control: &Control,
+    ) -> Result<Transfer> {
+        self.check_writable("a host-to-host copy")?;
+        let src = self.target_host(src_host, src_path)?;
+        let dst = self.target_host(dst_host, dst_path)?;
+        let mut src_conn = self.pools().checkout(&src)?;
+        let result = if src.alias == dst.alias {
+            transfer::relay(&mut src_conn, src_path, None, dst_path, overwrite, control)
+        } else {
+            let mut dst_conn = self.pools().checkout(&dst)?;
+            transfer::relay(
+                &mut src_conn,
+                src_path,
+                Some(&mut dst_conn),
+                dst_path,
+                overwrite,
+                control,
+            )
+        };
+        result.map_err(|f| f.error)
+    }
+
+    /// Reads (or, with `query`, runs a command in) every `host:path` target concurrently —
+    /// at most `SCOUT_MAX_CONCURRENCY` at once — and returns one item per target, in the order
+    /// given. A failed target is a failed item, not an error of the whole call; progress is
+    /// reported as targets finish.
+    pub fn broadcast(
+        &self,
+        targets: &[String],
+        query: Option<&str>,
+        control: &Control,
+    ) -> Result<Vec<BroadcastItem>> {
+        if targets.is_empty() {
+            return Err(Error::InvalidArgument(
+                "'targets' is empty: give one or more \"host:/path\" strings".into(),
+            ));
+        }
+        if targets.len() > MAX_TARGETS {
+            return Err(Error::InvalidArgument(format!(
+                "{} targets given; at most {MAX_TARGETS} per broadcast",
+                targets.len()
+            )));
+        }
+        if let Some(q) = query {
+            self.vet_command(q)?;
+        }
+        let (tx, rx) = unbounded::<(usize, Result<Outcome>)>();
+        for (i, target) in targets.iter().enumerate() {
+            let (scout, tx, part) = (self.clone(), tx.clone(), control.part());
+            let (target, query) = (target.clone(), query.map(str::to_string));
+            self.inner.fanout.spawn(move || {
+                let result = scout.broadcast_one(&target, query.as_deref(), &part);
+                let _ = tx.send((i, result));
+            })?;
+        }
+        drop(tx);
+        self.collect(targets, rx, control)
+    }
+
+    /// Waits for every target's result, reporting progress and noticing cancellation.
+    fn collect(
+        &self,
+        targets: &[String],
+        rx: crossbeam_channel::Receiver<(usize, Result<Outcome>)>,
+        control: &Control,
+    ) -> Result<Vec<BroadcastItem>> {
+        let total = targets.len();
+        let mut results: Vec<Option<Result<Outcome>>> = vec![None; total];
+        let mut done = 0;
+        while done < total {
+            if control.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok((i, result)) => {
+                    results[i] = Some(result);
+                    done += 1;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let n = done as u64;
+            control.report(n, Some(total as u64), || {
+                format!("{done}/{total} hosts done")
+            });
+        }
+        Ok(targets
+            .iter()
+            .zip(results)
+            .map(|(target, result)| BroadcastItem {
+                target: target.clone(),
+                result: result.unwrap_or_else(|| {
+                    Err(Error::Io(
+                        "internal error: this target never finished".into(),
+                    ))
+                }),
+            })
+            .collect())
+    }
+
+    fn broadcast_one(
+        &self,
+        target: &str,
+        query: Option<&str>,
+        control: &Control,
+    ) -> Result<Outcome> {
+        let (host, path) = match Target::parse(target)? {
+            Target::Hosts => {
+                return Err(Error::InvalidArgument(
+                    "'hosts' cannot be a broadcast target; use \"host:/path\"".into(),
+                ))
+            }
+            Target::Path { host, path } => (host, path),
+        };
+        match query {
+            Some(q) => self.run(&host, &path, q, control).map(Outcome::Command),
+            None => self.view(&host, &path).map(Outcome::View),
+        }
     }
 
     /// Sessions open across all hosts.
     pub fn live_sessions(&self) -> usize {
-        self.pools.live_sessions()
+        self.pools().live_sessions()
     }
 
     /// The pool of one host (`None` before its first use).
     pub fn pool_state(&self, alias: &str) -> Option<HostPoolState> {
-        self.pools.host_state(alias)
+        self.pools().host_state(alias)
+    }
+
+    /// Closes every idle session now (sessions in use close when their call returns). Calls
+    /// after this reconnect as needed. Dropping the last clone does the same.
+    pub fn close(&self) {
+        self.pools().shutdown();
+    }
+
+    fn pools(&self) -> &Pools {
+        &self.inner.pools
     }
 
     fn exec_limits(&self) -> ExecLimits {
         ExecLimits {
-            timeout: self.settings.command_timeout,
-            max_output: self.settings.max_output_size,
+            timeout: self.settings().command_timeout,
+            max_output: self.settings().max_output_size,
         }
+    }
+
+    fn check_writable(&self, what: &str) -> Result<()> {
+        if self.settings().read_only {
+            return Err(Error::Policy(format!(
+                "{what} is refused: SCOUT_READ_ONLY=true. Downloads and reads still work"
+            )));
+        }
+        Ok(())
     }
 
     /// Applies the command policy (and read-only mode) to a query.
     fn vet_command(&self, query: &str) -> Result<String> {
-        let policy = &self.settings.command_policy;
-        if self.settings.read_only && policy.mode == PolicyMode::Shell {
+        let policy = &self.settings().command_policy;
+        if self.settings().read_only && policy.mode == PolicyMode::Shell {
             return Err(Error::Policy(
                 "query is refused: SCOUT_READ_ONLY=true forbids the shell command policy. Use \
                  SCOUT_COMMAND_POLICY=allowlist or turn read-only mode off"
@@ -168,22 +482,16 @@ impl Scout {
     fn target_host(&self, alias: &str, path: &str) -> Result<Arc<HostEntry>> {
         crate::ops::remote_path::validate(path)
             .map_err(|e| Error::InvalidArgument(format!("invalid path: {e}")))?;
-        self.inventory.get(alias)
+        self.inner.inventory.get(alias)
     }
 }
 
-impl Scout {
-    /// Closes every idle session now (sessions in use close when their call returns). Calls
-    /// after this reconnect as needed. Dropping the `Scout` does the same.
-    pub fn close(&self) {
-        self.pools.shutdown();
-    }
-}
-
-impl Drop for Scout {
-    fn drop(&mut self) {
-        self.pools.shutdown();
-    }
+/// Whether a local path exists (the `beam` fallback rule: an existing local file means upload),
+/// resolved like a transfer would resolve it.
+pub fn local_exists(local: &str, beam_dir: Option<&Path>) -> bool {
+    LocalPath::resolve(local, beam_dir)
+        .map(|p| p.exists())
+        .unwrap_or(false)
 }
 
 /// `depth` must be 1–10 (SPEC §3.6).
@@ -203,7 +511,7 @@ mod tests {
 
     #[test]
     fn scout_can_be_shared_across_threads() {
-        fn shareable<T: Send + Sync>() {}
+        fn shareable<T: Send + Sync + Clone>() {}
         shareable::<Scout>();
     }
 

@@ -7,12 +7,15 @@ use serde_json::{json, Map, Value};
 
 use crate::control::Control;
 use crate::error::Error;
-use crate::ops::fs::{self, FileContent, Listing, View};
-use crate::ops::hosts;
-use crate::ops::run::Tree;
+use crate::ops::fs::View;
 use crate::ops::target::Target;
-use crate::scout::{check_depth, Scout};
-use crate::ssh::exec::ExecOutput;
+use crate::ops::transfer::Direction;
+use crate::scout::{check_depth, local_exists, Scout};
+
+mod format;
+mod schema;
+
+pub use schema::{description, input_schema, output_schema};
 
 /// The tool's name.
 pub const NAME: &str = "scout";
@@ -26,7 +29,7 @@ pub struct ToolOutput {
 }
 
 impl ToolOutput {
-    fn ok(text: String, structured: Value) -> Self {
+    pub(crate) fn ok(text: String, structured: Value) -> Self {
         ToolOutput {
             text,
             structured,
@@ -177,8 +180,8 @@ fn string_list(map: &Map<String, Value>, name: &str) -> Result<Option<Vec<String
 }
 
 /// Runs one call of the tool.
-pub fn call(scout: &Scout, arguments: Option<&Value>, cancel: &Control) -> ToolOutput {
-    match Args::parse(arguments).and_then(|args| dispatch(scout, &args, cancel)) {
+pub fn call(scout: &Scout, arguments: Option<&Value>, control: &Control) -> ToolOutput {
+    match Args::parse(arguments).and_then(|args| dispatch(scout, &args, control)) {
         Ok(out) => out,
         Err(e) => ToolOutput::error(&e),
     }
@@ -186,14 +189,28 @@ pub fn call(scout: &Scout, arguments: Option<&Value>, cancel: &Control) -> ToolO
 
 /// SPEC §3 dispatch order: beam checks → remote-to-remote beam → broadcast → target → hosts →
 /// unknown host → beam → find → diff → diff_content → query → read or list.
-fn dispatch(scout: &Scout, args: &Args, cancel: &Control) -> Result<ToolOutput, Error> {
-    if args.beam_source.is_some() || args.beam_target.is_some() {
-        return Err(Error::Unsupported(
-            "remote-to-remote beam (beam_source/beam_target)".into(),
-        ));
+fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput, Error> {
+    check_beam_args(args)?;
+    if let (Some(src), Some(dst)) = (&args.beam_source, &args.beam_target) {
+        let (src_host, src_path) = remote_target(src, "beam_source")?;
+        let (dst_host, dst_path) = remote_target(dst, "beam_target")?;
+        let t = scout.copy(
+            &src_host,
+            &src_path,
+            &dst_host,
+            &dst_path,
+            args.overwrite,
+            control,
+        )?;
+        return Ok(format::transfer("Copied", &t));
     }
-    if args.targets.is_some() {
-        return Err(Error::Unsupported("broadcast (targets)".into()));
+    if let Some(targets) = &args.targets {
+        let items = scout.broadcast(targets, args.query.as_deref(), control)?;
+        return Ok(format::broadcast(
+            &items,
+            args.query.as_deref(),
+            scout.settings().command_timeout,
+        ));
     }
     if args.target.trim().is_empty() {
         return Err(Error::InvalidArgument(
@@ -201,22 +218,33 @@ fn dispatch(scout: &Scout, args: &Args, cancel: &Control) -> Result<ToolOutput, 
         ));
     }
     let (host, path) = match Target::parse(&args.target)? {
-        Target::Hosts => return Ok(hosts_output(scout)),
+        Target::Hosts => return Ok(format::hosts(&scout.hosts())),
         Target::Path { host, path } => (host, path),
     };
     scout.host(&host)?;
-    if args.beam.is_some() || args.beam_direction.is_some() || args.overwrite {
-        return Err(Error::Unsupported("beam (SFTP transfer)".into()));
+    if let Some(local) = &args.beam {
+        return beam(scout, args, &host, &path, local, control);
     }
-    if args.find.is_some() {
-        return Err(Error::Unsupported("find".into()));
+    let depth = args.depth.unwrap_or(DEFAULT_DEPTH);
+    if let Some(depth) = args.depth {
+        check_depth(depth)?;
     }
-    if args.diff.is_some() || args.diff_content.is_some() {
-        return Err(Error::Unsupported("diff / diff_content".into()));
+    if let Some(pattern) = &args.find {
+        let found = scout.find(&host, &path, pattern, depth, control)?;
+        return Ok(format::find(&host, &found));
+    }
+    if let Some(other) = &args.diff {
+        let (other_host, other_path) = remote_target(other, "diff")?;
+        let c = scout.diff(&host, &path, &other_host, &other_path)?;
+        return Ok(format::comparison(&c));
+    }
+    if let Some(expected) = &args.diff_content {
+        let c = scout.diff_content(&host, &path, expected)?;
+        return Ok(format::comparison(&c));
     }
     if let Some(query) = &args.query {
-        let out = scout.run(&host, &path, query, cancel)?;
-        return Ok(command_output(
+        let out = scout.run(&host, &path, query, control)?;
+        return Ok(format::command(
             &host,
             &path,
             query,
@@ -225,216 +253,90 @@ fn dispatch(scout: &Scout, args: &Args, cancel: &Control) -> Result<ToolOutput, 
         ));
     }
     if args.tree {
-        let depth = args.depth.unwrap_or(5);
-        check_depth(depth)?;
-        let tree = scout.tree(&host, &path, depth, cancel)?;
-        return Ok(tree_output(&host, &tree));
-    }
-    if let Some(depth) = args.depth {
-        check_depth(depth)?;
+        let tree = scout.tree(&host, &path, depth, control)?;
+        return Ok(format::tree(&host, &tree));
     }
     match scout.view(&host, &path)? {
-        View::File(file) => Ok(file_output(&host, &file)),
-        View::Directory(listing) => Ok(listing_output(&host, &listing)),
+        View::File(file) => Ok(format::file(&host, &file)),
+        View::Directory(listing) => Ok(format::listing(&host, &listing)),
     }
 }
 
-fn hosts_output(scout: &Scout) -> ToolOutput {
-    let statuses = scout.hosts();
-    let items: Vec<Value> = statuses
-        .iter()
-        .map(|s| {
-            json!({
-                "alias": s.alias, "user": s.user, "hostname": s.hostname, "port": s.port,
-                "reachable": s.reachable.is_ok(),
-                "error": s.reachable.as_ref().err(),
-            })
-        })
-        .collect();
-    ToolOutput::ok(
-        hosts::format(&statuses),
-        json!({ "mode": "hosts", "hosts": items }),
-    )
-}
+/// Default depth for `find` and `tree`.
+const DEFAULT_DEPTH: u32 = 5;
 
-fn file_output(host: &str, file: &FileContent) -> ToolOutput {
-    let structured = json!({
-        "mode": "read", "host": host, "path": file.path, "size": file.size,
-        "truncated": file.truncated, "binary": file.binary.is_some(),
-        "content": file.text(),
-    });
-    let text = match (file.text(), file.binary) {
-        (Some(text), _) if file.truncated => format!(
-            "{text}\n[truncated: showed {} of {} bytes; raise SCOUT_MAX_FILE_SIZE or read a slice with query (e.g. \"tail -n 100 FILE\")]",
-            file.bytes.len(),
-            file.size
-        ),
-        (Some(text), _) => text.to_string(),
-        (None, kind) => format!(
-            "{host}:{} is a binary file ({}, {} bytes); not shown as text. Download it with beam.",
-            file.path,
-            kind.unwrap_or("binary data"),
-            file.size
-        ),
-    };
-    ToolOutput::ok(text, structured)
-}
-
-fn listing_output(host: &str, listing: &Listing) -> ToolOutput {
-    let mut text = format!("{host}:{} ({} entries)\n", listing.path, listing.total);
-    let width = listing
-        .entries
-        .iter()
-        .map(|e| e.size.to_string().len())
-        .max()
-        .unwrap_or(1);
-    for e in &listing.entries {
-        let link = e
-            .link_target
-            .as_deref()
-            .map(|t| format!(" -> {t}"))
-            .unwrap_or_default();
-        text.push_str(&format!(
-            "{} {:>width$} {} {}{link}\n",
-            fs::mode_string(e.kind, e.mode),
-            e.size,
-            fs::format_time(e.mtime),
-            e.name
+/// Parameters that only make sense together.
+fn check_beam_args(args: &Args) -> Result<(), Error> {
+    let remote = args.beam_source.is_some() || args.beam_target.is_some();
+    if remote && (args.beam_source.is_none() || args.beam_target.is_none()) {
+        return Err(Error::InvalidArgument(
+            "a host-to-host copy needs both 'beam_source' and 'beam_target' (\"host:/path\" each)"
+                .into(),
         ));
     }
-    let omitted = listing.total - listing.entries.len();
-    if omitted > 0 {
-        text.push_str(&format!(
-            "[... {omitted} more entries not shown; use find or query to narrow down]\n"
+    if remote && args.beam.is_some() {
+        return Err(Error::InvalidArgument(
+            "give either 'beam' (with target) or 'beam_source' + 'beam_target', not both".into(),
         ));
     }
-    let entries: Vec<Value> = listing
-        .entries
-        .iter()
-        .map(|e| json!({ "name": e.name, "type": format!("{:?}", e.kind).to_lowercase(), "mode": format!("{:o}", e.mode), "size": e.size, "mtime": e.mtime, "link_target": e.link_target }))
-        .collect();
-    let structured = json!({ "mode": "list", "host": host, "path": listing.path, "total": listing.total, "entries": entries });
-    ToolOutput::ok(text, structured)
-}
-
-fn tree_output(host: &str, tree: &Tree) -> ToolOutput {
-    let mut text = format!("{host}:{}\n", tree.lines.join("\n"));
-    text.push_str(&format!(
-        "\n{} directories, {} files\n",
-        tree.directories, tree.files
-    ));
-    if tree.omitted > 0 {
-        text.push_str(&format!(
-            "[... {} more entries not shown; lower depth or use find]\n",
-            tree.omitted
+    if args.beam_direction.is_some() && args.beam.is_none() {
+        return Err(Error::InvalidArgument(
+            "'beam_direction' needs 'beam' (the local path) and 'target' (the remote path)".into(),
         ));
     }
-    if !tree.warnings.trim().is_empty() {
-        text.push_str(&format!("[warnings]\n{}\n", tree.warnings.trim_end()));
+    if args.overwrite && args.beam.is_none() && !remote {
+        return Err(Error::InvalidArgument(
+            "'overwrite' only applies to beam transfers".into(),
+        ));
     }
-    let structured = json!({
-        "mode": "tree", "host": host, "path": tree.path, "directories": tree.directories,
-        "files": tree.files, "omitted": tree.omitted, "lines": tree.lines,
-    });
-    ToolOutput::ok(text, structured)
+    Ok(())
 }
 
-fn command_output(
+/// A `host:/path` parameter other than `target` (`hosts` is not a path).
+fn remote_target(value: &str, param: &str) -> Result<(String, String), Error> {
+    match Target::parse(value) {
+        Ok(Target::Path { host, path }) => Ok((host, path)),
+        Ok(Target::Hosts) => Err(Error::InvalidArgument(format!(
+            "'{param}' must be \"host:/path\", not 'hosts'"
+        ))),
+        Err(e) => Err(Error::InvalidArgument(format!("'{param}': {e}"))),
+    }
+}
+
+/// `target` + `beam`: the explicit direction, else the Python rule (an existing local file
+/// means upload). Either way an existing destination is kept unless `overwrite`.
+fn beam(
+    scout: &Scout,
+    args: &Args,
     host: &str,
-    dir: &str,
-    query: &str,
-    out: &ExecOutput,
-    timeout: std::time::Duration,
-) -> ToolOutput {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut text = stdout.to_string();
-    if !stderr.is_empty() {
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
+    path: &str,
+    local: &str,
+    control: &Control,
+) -> Result<ToolOutput, Error> {
+    let direction = match &args.beam_direction {
+        Some(d) => Direction::parse(d)?,
+        None if local_exists(local, scout.settings().beam_dir.as_deref())
+            && !std::path::Path::new(local).is_dir() =>
+        {
+            Direction::Upload
         }
-        text.push_str("[stderr]\n");
-        text.push_str(&stderr);
-    }
-    let mut markers = Vec::new();
-    if out.truncated() {
-        markers.push(format!(
-            "[output truncated: kept {} of {} bytes of stdout and {} of {} bytes of stderr (SCOUT_MAX_OUTPUT_SIZE)]",
-            out.stdout.len(), out.stdout_total, out.stderr.len(), out.stderr_total
-        ));
-    }
-    if out.timed_out {
-        markers.push(format!(
-            "[timed out after {:.0} s: the command was stopped; output above is partial (SCOUT_COMMAND_TIMEOUT)]",
-            timeout.as_secs_f64()
-        ));
-    }
-    if out.cancelled {
-        markers.push("[cancelled: the command was stopped; output above is partial]".to_string());
-    }
-    if let Some(sig) = &out.exit_signal {
-        markers.push(format!("[killed by signal {sig}]"));
-    }
-    if let Some(code) = out.exit_code.filter(|c| *c != 0) {
-        markers.push(format!("[exit code: {code}]"));
-    }
-    if text.is_empty() && markers.is_empty() {
-        text.push_str("(no output)");
-    }
-    for m in markers {
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push_str(&m);
-    }
-    let structured = json!({
-        "mode": "query", "host": host, "path": dir, "command": query,
-        "exit_code": out.exit_code, "exit_signal": out.exit_signal,
-        "stdout": stdout, "stderr": stderr, "truncated": out.truncated(), "timed_out": out.timed_out,
-    });
-    ToolOutput::ok(text, structured)
-}
-
-/// The tool's `inputSchema`.
-pub fn input_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "target": { "type": "string", "description": "\"hosts\" to list hosts, or \"host:/path\" (path may be relative to the login directory or start with ~)" },
-            "query": { "type": "string", "description": "command to run with target's path as working directory" },
-            "tree": { "type": "boolean", "description": "show a directory as a tree", "default": false },
-            "find": { "type": "string", "description": "glob (find -name pattern) to search for under target" },
-            "depth": { "type": "integer", "minimum": 1, "maximum": 10, "default": 5, "description": "depth for find and tree" },
-            "diff": { "type": "string", "description": "another host:/path to compare target with" },
-            "diff_content": { "type": "string", "description": "expected content to compare target's file with" },
-            "targets": { "type": "array", "items": { "type": "string" }, "description": "broadcast: several host:/path, read or query on each" },
-            "beam": { "type": "string", "description": "local path for an SFTP transfer with target" },
-            "beam_direction": { "type": "string", "enum": ["upload", "download"], "description": "direction of a beam transfer" },
-            "overwrite": { "type": "boolean", "default": false, "description": "allow beam to replace an existing file" },
-            "beam_source": { "type": "string", "description": "host:/path to copy from (remote-to-remote)" },
-            "beam_target": { "type": "string", "description": "host:/path to copy to (remote-to-remote)" }
-        },
-        "additionalProperties": false
-    })
-}
-
-/// The tool's `description`: every mode with one example.
-pub fn description() -> String {
-    "Look at and act on SSH hosts from ~/.ssh/config. One tool, several modes (first match wins):\n\
-     - List hosts: {\"target\": \"hosts\"}\n\
-     - Read a file: {\"target\": \"web1:/etc/nginx/nginx.conf\"} (capped at SCOUT_MAX_FILE_SIZE; binary files are described, not dumped)\n\
-     - List a directory: {\"target\": \"web1:/var/log\"} (ls -la style; relative paths and ~ start at the login directory)\n\
-     - Tree: {\"target\": \"web1:~/app\", \"tree\": true, \"depth\": 2}\n\
-     - Run a command in a directory: {\"target\": \"web1:/var/log\", \"query\": \"grep -c error syslog\"} \
-     (default policy 'allowlist': cat df diff du file find grep head ls rg sort stat tail tree uniq wc, \
-     each argument taken literally: no pipes, globs or $(...))\n\
-     Not yet available in this version: find, diff, diff_content, targets (broadcast), beam."
-        .to_string()
+        None => Direction::Download,
+    };
+    let t = match direction {
+        Direction::Upload => scout.upload(local, host, path, args.overwrite, control)?,
+        Direction::Download => scout.download(host, path, local, args.overwrite, control)?,
+    };
+    let verb = match direction {
+        Direction::Upload => "Uploaded",
+        Direction::Download => "Downloaded",
+    };
+    Ok(format::transfer(verb, &t))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ssh::exec::ExecOutput;
 
     #[test]
     fn arguments_are_type_checked_with_clear_messages() {
@@ -473,14 +375,14 @@ mod tests {
             exit_code: Some(2),
             ..ExecOutput::default()
         };
-        let t = command_output("h", "/", "ls", &out, std::time::Duration::from_secs(30)).text;
+        let t = format::command("h", "/", "ls", &out, std::time::Duration::from_secs(30)).text;
         assert_eq!(t, "out\n[stderr]\nerr\n[exit code: 2]");
         let empty = ExecOutput {
             exit_code: Some(0),
             ..ExecOutput::default()
         };
         assert_eq!(
-            command_output("h", "/", "true", &empty, std::time::Duration::from_secs(1)).text,
+            format::command("h", "/", "true", &empty, std::time::Duration::from_secs(1)).text,
             "(no output)"
         );
     }

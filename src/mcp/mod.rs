@@ -3,9 +3,11 @@
 //! * [`jsonrpc`] — parsing incoming lines into messages, building responses and error objects.
 //! * [`protocol`] — what the server says: version negotiation, capabilities, the tool list, and
 //!   the methods answered without touching SSH.
+//! * [`progress`] — `notifications/progress`: rate-limited, strictly increasing.
 //! * [`server`] — the threads: stdin reader, main loop, workers, stdout writer; cancellation,
 //!   batches and shutdown.
 
 pub mod jsonrpc;
+pub mod progress;
 pub mod protocol;
 pub mod server;

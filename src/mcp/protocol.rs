@@ -6,7 +6,6 @@ use serde_json::{json, Value};
 use crate::mcp::jsonrpc::{
     self, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND,
 };
-use crate::ops::command::PolicyMode;
 use crate::settings::Settings;
 use crate::tool;
 
@@ -157,27 +156,20 @@ pub fn tool_definition(version: &str, settings: &Settings) -> Value {
         "inputSchema": tool::input_schema(),
     });
     if at_least(version, "2025-03-26") {
-        // Truthful hints for this build: without uploads, only the shell policy can change a host.
-        let shell = settings.command_policy.mode == PolicyMode::Shell;
+        // Truthful hints: the tool uploads files and runs commands, so it can change a host —
+        // unless read-only mode is on (no uploads, no copies, no shell policy).
+        let read_only = settings.read_only;
         def["annotations"] = json!({
             "title": "Scout",
-            "readOnlyHint": !shell,
-            "destructiveHint": shell,
+            "readOnlyHint": read_only,
+            "destructiveHint": !read_only,
             "idempotentHint": false,
             "openWorldHint": true,
         });
     }
     if at_least(version, "2025-06-18") {
         def["title"] = json!("Scout");
-        def["outputSchema"] = json!({
-            "type": "object",
-            "properties": {
-                "mode": { "type": "string", "enum": ["hosts", "read", "list", "tree", "query", "error"] },
-                "host": { "type": "string" },
-                "path": { "type": "string" },
-            },
-            "required": ["mode"],
-        });
+        def["outputSchema"] = tool::output_schema();
     }
     def
 }

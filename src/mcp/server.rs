@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 use crate::control::Control;
 use crate::mcp::jsonrpc::{self, Message, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
+use crate::mcp::progress;
 use crate::mcp::protocol::{self, Route, SessionState};
 use crate::scout::Scout;
 use crate::ssh::pool::lock;
@@ -260,7 +261,11 @@ impl MainLoop {
 
     fn queue(&mut self, id: Value, params: Option<Value>, reply: Reply) {
         let key = jsonrpc::id_key(&id);
-        let cancel = Control::new();
+        let version = self.state.version.unwrap_or(protocol::VERSIONS[0]);
+        let cancel = match progress::token(&params) {
+            Some(token) => progress::control(token, version, self.out.clone()),
+            None => Control::new(),
+        };
         {
             let mut inflight = lock(&self.inflight);
             if inflight.contains_key(&key) {
@@ -271,7 +276,6 @@ impl MainLoop {
             }
             inflight.insert(key, cancel.clone());
         }
-        let version = self.state.version.unwrap_or(protocol::VERSIONS[0]);
         if let Err(e) = self.jobs.send(Job {
             id,
             params,

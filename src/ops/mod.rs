@@ -2,12 +2,17 @@
 //!
 //! * [`target`] parses `host:/path`; [`remote_path`] validates and quotes remote paths.
 //! * [`command`] turns an agent's `query` into a safe shell command line (the command policy).
-//! * [`fs`] reads files and lists directories over SFTP; [`run`] runs commands and builds trees.
+//! * [`fs`] reads files and lists directories over SFTP; [`run`] runs commands, `find` and trees.
+//! * [`diff`] computes unified line diffs; [`compare`] turns two files into a comparison.
+//! * [`transfer`] moves files over SFTP (download, upload, host-to-host relay).
 //! * [`hosts`] is the inventory from ssh_config and the reachability check.
 
 pub mod command;
+pub mod compare;
+pub mod diff;
 pub mod fs;
 pub mod hosts;
 pub mod remote_path;
 pub mod run;
 pub mod target;
+pub mod transfer;

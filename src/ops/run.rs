@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::control::Control;
 use crate::error::Error;
+use crate::ops::command::shell_quote;
 use crate::ops::{fs, remote_path};
 use crate::ssh::exec::{self, ExecLimits, ExecOutput};
 use crate::ssh::pool::Failure;
@@ -34,6 +35,100 @@ fn require_dir(conn: &mut Connection, dir: &str, why: &str) -> Result<(), Failur
     } else {
         Err(Error::InvalidArgument(format!("'{dir}' is not a directory: {why}")).into())
     }
+}
+
+/// What `find` found (SPEC §3.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindResult {
+    /// The directory searched, as the caller gave it.
+    pub path: String,
+    pub pattern: String,
+    pub depth: u32,
+    /// Matching paths, sorted, at most `max_results`.
+    pub matches: Vec<String>,
+    /// How many matches were seen (more than `matches.len()` when capped).
+    pub total: usize,
+    /// `false` when the search stopped early (output cap or timeout): `total` is then a minimum.
+    pub complete: bool,
+    /// Messages find printed (e.g. permission denied), if any.
+    pub warnings: String,
+}
+
+/// Longest `find` pattern accepted.
+const MAX_PATTERN_LEN: usize = 1024;
+
+/// `find DIR -maxdepth DEPTH -name PATTERN`, NUL-separated so no file name can confuse the
+/// parser. A missing or non-directory `dir` is an error, not "no match".
+pub fn find(
+    conn: &mut Connection,
+    dir: &str,
+    pattern: &str,
+    depth: u32,
+    max_results: usize,
+    limits: &ExecLimits,
+    control: &Control,
+) -> Result<FindResult, Failure> {
+    check_pattern(pattern)?;
+    require_dir(conn, dir, "find searches under a directory")?;
+    let command = format!(
+        "find {} -maxdepth {depth} -name {} -print0",
+        remote_path::shell_word(dir),
+        shell_quote(pattern)
+    );
+    let out = exec::run(conn, &command, limits, control)?;
+    if out.cancelled {
+        return Err(Error::Cancelled.into());
+    }
+    let mut matches: Vec<String> = out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    // A capped output may end in the middle of a name: drop the partial last one.
+    let complete = !out.truncated() && !out.timed_out;
+    if !complete && !out.stdout.ends_with(b"\0") {
+        matches.pop();
+    }
+    matches.sort();
+    let total = matches.len();
+    matches.truncate(max_results);
+    let mut warnings = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.timed_out {
+        warnings.push_str(&format!(
+            "find timed out after {:.0} s; the matches are partial (SCOUT_COMMAND_TIMEOUT)\n",
+            limits.timeout.as_secs_f64()
+        ));
+    }
+    Ok(FindResult {
+        path: dir.to_string(),
+        pattern: pattern.to_string(),
+        depth,
+        matches,
+        total,
+        complete,
+        warnings,
+    })
+}
+
+fn check_pattern(pattern: &str) -> Result<(), Error> {
+    if pattern.trim().is_empty() {
+        return Err(Error::InvalidArgument(
+            "'find' needs a name pattern, e.g. \"*.log\"".into(),
+        ));
+    }
+    if pattern.len() > MAX_PATTERN_LEN || pattern.contains(['\0', '\n', '\r']) {
+        return Err(Error::InvalidArgument(format!(
+            "the find pattern must be one line of at most {MAX_PATTERN_LEN} bytes without NUL"
+        )));
+    }
+    if pattern.contains('/') {
+        return Err(Error::InvalidArgument(format!(
+            "the find pattern '{pattern}' contains '/': it matches file names only (find -name); \
+             put the directory in target instead"
+        )));
+    }
+    Ok(())
 }
 
 /// A directory tree to `depth` levels, rendered like `tree`.
@@ -172,6 +267,19 @@ fn walk(node: &Node, prefix: &str, lines: &mut Vec<String>, shown: &mut usize, m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_patterns_are_checked() {
+        assert!(check_pattern("*.log").is_ok());
+        assert!(
+            check_pattern("-exec").is_ok(),
+            "quoted and after -name: just a name"
+        );
+        for bad in ["", "  ", "a/b", "a\nb", "a\0b"] {
+            assert!(check_pattern(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_pattern(&"x".repeat(2000)).is_err());
+    }
 
     #[test]
     fn find_output_splits_into_dirs_and_files() {

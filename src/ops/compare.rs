@@ -1,0 +1,169 @@
+//! diff / diff_content (SPEC §3.7): turning two file contents into a [`Comparison`].
+
+use crate::ops::diff;
+use crate::ops::fs::FileContent;
+
+/// Lines of context around each change.
+pub const CONTEXT: usize = 3;
+
+/// How two files compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// `host:path` of the first side.
+    pub left: String,
+    /// `host:path` of the second side, or "expected content".
+    pub right: String,
+    pub outcome: Outcome,
+    /// A side was longer than `SCOUT_MAX_FILE_SIZE`: only the first part was compared.
+    pub truncated: bool,
+}
+
+/// The result of a comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Identical,
+    /// A unified diff (3 lines of context) with `--- left` / `+++ right` headers.
+    Differ {
+        unified: String,
+    },
+    /// At least one side is binary: compared by size and SHA-256 of the whole file.
+    Binary {
+        left_size: u64,
+        left_sha256: String,
+        right_size: u64,
+        right_sha256: String,
+    },
+}
+
+impl Comparison {
+    pub fn identical(&self) -> bool {
+        match &self.outcome {
+            Outcome::Identical => true,
+            Outcome::Differ { .. } => false,
+            Outcome::Binary {
+                left_sha256,
+                right_sha256,
+                left_size,
+                right_size,
+            } => left_sha256 == right_sha256 && left_size == right_size,
+        }
+    }
+}
+
+/// Compares two text files.
+pub fn texts(left: &str, a: &FileContent, right: &str, b: &FileContent) -> Comparison {
+    let old = a.text().unwrap_or_default();
+    let new = b.text().unwrap_or_default();
+    text_comparison(left, old, right, new, a.truncated || b.truncated)
+}
+
+/// Compares a text file with the expected content.
+pub fn with_expected(label: &str, actual: &FileContent, expected: &str) -> Comparison {
+    let text = actual.text().unwrap_or_default();
+    text_comparison(label, text, "expected content", expected, actual.truncated)
+}
+
+fn text_comparison(left: &str, old: &str, right: &str, new: &str, truncated: bool) -> Comparison {
+    let outcome = match diff::unified(old, new, left, right, CONTEXT) {
+        None => Outcome::Identical,
+        Some(unified) => Outcome::Differ { unified },
+    };
+    Comparison {
+        left: left.to_string(),
+        right: right.to_string(),
+        outcome,
+        truncated,
+    }
+}
+
+/// Compares two files by size and SHA-256.
+pub fn binaries(
+    left: &str,
+    (ls, lh): (u64, String),
+    right: &str,
+    (rs, rh): (u64, String),
+) -> Comparison {
+    Comparison {
+        left: left.to_string(),
+        right: right.to_string(),
+        outcome: Outcome::Binary {
+            left_size: ls,
+            left_sha256: lh,
+            right_size: rs,
+            right_sha256: rh,
+        },
+        truncated: false,
+    }
+}
+
+/// The comparison as text for an agent.
+pub fn format(c: &Comparison) -> String {
+    let mut text = match &c.outcome {
+        Outcome::Identical => format!("{} and {} are identical", c.left, c.right),
+        Outcome::Differ { unified } => unified.clone(),
+        Outcome::Binary { .. } if c.identical() => format!(
+            "{} and {} are identical (binary; compared by size and SHA-256)",
+            c.left, c.right
+        ),
+        Outcome::Binary {
+            left_size,
+            left_sha256,
+            right_size,
+            right_sha256,
+        } => format!(
+            "{} and {} differ (binary; not shown as a diff)\n  {}: {left_size} bytes, sha256 {left_sha256}\n  {}: {right_size} bytes, sha256 {right_sha256}",
+            c.left, c.right, c.left, c.right
+        ),
+    };
+    if c.truncated {
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(
+            "[truncated: only the first SCOUT_MAX_FILE_SIZE bytes of each file were compared]",
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> FileContent {
+        FileContent {
+            path: "p".into(),
+            size: text.len() as u64,
+            bytes: text.as_bytes().to_vec(),
+            truncated: false,
+            binary: None,
+        }
+    }
+
+    #[test]
+    fn identical_files_are_named_in_one_line() {
+        let c = texts("a:/x", &file("same\n"), "b:/x", &file("same\n"));
+        assert_eq!(format(&c), "a:/x and b:/x are identical");
+    }
+
+    #[test]
+    fn differing_files_give_a_unified_diff_with_host_headers() {
+        let c = with_expected("web:/etc/hosts", &file("1\n2\n3\n"), "1\nTWO\n3\n");
+        assert_eq!(
+            format(&c),
+            "--- web:/etc/hosts\n+++ expected content\n@@ -1,3 +1,3 @@\n 1\n-2\n+TWO\n 3\n"
+        );
+    }
+
+    #[test]
+    fn binaries_compare_by_size_and_hash() {
+        let c = binaries("a:/b", (3, "aa".into()), "b:/b", (4, "bb".into()));
+        let t = format(&c);
+        assert!(
+            t.contains("differ (binary") && t.contains("3 bytes, sha256 aa"),
+            "{t}"
+        );
+        let same = binaries("a:/b", (3, "aa".into()), "b:/b", (3, "aa".into()));
+        assert!(format(&same).contains("identical (binary"));
+    }
+}

@@ -1,0 +1,289 @@
+//! Text and structured content for each mode of the tool. The text is what an agent reads; the
+//! structured value carries the same facts as data (returned from protocol 2025-06-18 on, and
+//! described by [`super::output_schema`]).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::ToolOutput;
+use crate::control::human_bytes;
+use crate::ops::compare::{self, Comparison};
+use crate::ops::fs::{self, FileContent, Listing, View};
+use crate::ops::hosts::HostStatus;
+use crate::ops::run::{FindResult, Tree};
+use crate::ops::transfer::Transfer;
+use crate::scout::{BroadcastItem, Outcome};
+use crate::ssh::exec::ExecOutput;
+
+pub fn hosts(statuses: &[HostStatus]) -> ToolOutput {
+    let items: Vec<Value> = statuses
+        .iter()
+        .map(|s| {
+            json!({
+                "alias": s.alias, "user": s.user, "hostname": s.hostname, "port": s.port,
+                "reachable": s.reachable.is_ok(),
+                "error": s.reachable.as_ref().err(),
+            })
+        })
+        .collect();
+    ToolOutput::ok(
+        crate::ops::hosts::format(statuses),
+        json!({ "mode": "hosts", "hosts": items }),
+    )
+}
+
+pub fn file(host: &str, file: &FileContent) -> ToolOutput {
+    let structured = json!({
+        "mode": "read", "host": host, "path": file.path, "size": file.size,
+        "truncated": file.truncated, "binary": file.binary.is_some(),
+        "content": file.text(),
+    });
+    let text = match (file.text(), file.binary) {
+        (Some(text), _) if file.truncated => format!(
+            "{text}\n[truncated: showed {} of {} bytes; raise SCOUT_MAX_FILE_SIZE or read a slice with query (e.g. \"tail -n 100 FILE\")]",
+            file.bytes.len(),
+            file.size
+        ),
+        (Some(text), _) => text.to_string(),
+        (None, kind) => format!(
+            "{host}:{} is a binary file ({}, {} bytes); not shown as text. Download it with beam.",
+            file.path,
+            kind.unwrap_or("binary data"),
+            file.size
+        ),
+    };
+    ToolOutput::ok(text, structured)
+}
+
+pub fn listing(host: &str, listing: &Listing) -> ToolOutput {
+    let mut text = format!("{host}:{} ({} entries)\n", listing.path, listing.total);
+    let width = listing
+        .entries
+        .iter()
+        .map(|e| e.size.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for e in &listing.entries {
+        let link = e
+            .link_target
+            .as_deref()
+            .map(|t| format!(" -> {t}"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "{} {:>width$} {} {}{link}\n",
+            fs::mode_string(e.kind, e.mode),
+            e.size,
+            fs::format_time(e.mtime),
+            e.name
+        ));
+    }
+    let omitted = listing.total - listing.entries.len();
+    if omitted > 0 {
+        text.push_str(&format!(
+            "[... {omitted} more entries not shown; use find or query to narrow down]\n"
+        ));
+    }
+    let entries: Vec<Value> = listing
+        .entries
+        .iter()
+        .map(|e| json!({ "name": e.name, "type": format!("{:?}", e.kind).to_lowercase(), "mode": format!("{:o}", e.mode), "size": e.size, "mtime": e.mtime, "link_target": e.link_target }))
+        .collect();
+    let structured = json!({ "mode": "list", "host": host, "path": listing.path, "total": listing.total, "entries": entries });
+    ToolOutput::ok(text, structured)
+}
+
+pub fn tree(host: &str, tree: &Tree) -> ToolOutput {
+    let mut text = format!("{host}:{}\n", tree.lines.join("\n"));
+    text.push_str(&format!(
+        "\n{} directories, {} files\n",
+        tree.directories, tree.files
+    ));
+    if tree.omitted > 0 {
+        text.push_str(&format!(
+            "[... {} more entries not shown; lower depth or use find]\n",
+            tree.omitted
+        ));
+    }
+    if !tree.warnings.trim().is_empty() {
+        text.push_str(&format!("[warnings]\n{}\n", tree.warnings.trim_end()));
+    }
+    let structured = json!({
+        "mode": "tree", "host": host, "path": tree.path, "directories": tree.directories,
+        "files": tree.files, "omitted": tree.omitted, "lines": tree.lines,
+    });
+    ToolOutput::ok(text, structured)
+}
+
+pub fn command(
+    host: &str,
+    dir: &str,
+    query: &str,
+    out: &ExecOutput,
+    timeout: std::time::Duration,
+) -> ToolOutput {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut text = stdout.to_string();
+    if !stderr.is_empty() {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("[stderr]\n");
+        text.push_str(&stderr);
+    }
+    let mut markers = Vec::new();
+    if out.truncated() {
+        markers.push(format!(
+            "[output truncated: kept {} of {} bytes of stdout and {} of {} bytes of stderr (SCOUT_MAX_OUTPUT_SIZE)]",
+            out.stdout.len(), out.stdout_total, out.stderr.len(), out.stderr_total
+        ));
+    }
+    if out.timed_out {
+        markers.push(format!(
+            "[timed out after {:.0} s: the command was stopped; output above is partial (SCOUT_COMMAND_TIMEOUT)]",
+            timeout.as_secs_f64()
+        ));
+    }
+    if out.cancelled {
+        markers.push("[cancelled: the command was stopped; output above is partial]".to_string());
+    }
+    if let Some(sig) = &out.exit_signal {
+        markers.push(format!("[killed by signal {sig}]"));
+    }
+    if let Some(code) = out.exit_code.filter(|c| *c != 0) {
+        markers.push(format!("[exit code: {code}]"));
+    }
+    if text.is_empty() && markers.is_empty() {
+        text.push_str("(no output)");
+    }
+    for m in markers {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&m);
+    }
+    let structured = json!({
+        "mode": "query", "host": host, "path": dir, "command": query,
+        "exit_code": out.exit_code, "exit_signal": out.exit_signal,
+        "stdout": stdout, "stderr": stderr, "truncated": out.truncated(), "timed_out": out.timed_out,
+    });
+    ToolOutput::ok(text, structured)
+}
+
+pub fn find(host: &str, found: &FindResult) -> ToolOutput {
+    let place = format!("{host}:{}", found.path);
+    let mut text = if found.total == 0 {
+        format!(
+            "No match: nothing named '{}' under {place} (depth {}).\n",
+            found.pattern, found.depth
+        )
+    } else {
+        let s = if found.total == 1 { "" } else { "es" };
+        let mut t = format!(
+            "{}{} match{s} for '{}' under {place} (depth {}):\n",
+            if found.complete { "" } else { "at least " },
+            found.total,
+            found.pattern,
+            found.depth
+        );
+        for m in &found.matches {
+            t.push_str(m);
+            t.push('\n');
+        }
+        t
+    };
+    let omitted = found.total - found.matches.len();
+    if omitted > 0 || !found.complete {
+        text.push_str(&format!(
+            "[... {}{omitted} more results not shown; narrow the pattern or lower depth]\n",
+            if found.complete { "" } else { "at least " }
+        ));
+    }
+    if !found.warnings.trim().is_empty() {
+        text.push_str(&format!("[warnings]\n{}\n", found.warnings.trim_end()));
+    }
+    let structured = json!({
+        "mode": "find", "host": host, "path": found.path, "pattern": found.pattern,
+        "depth": found.depth, "matches": found.matches, "total": found.total,
+        "complete": found.complete,
+    });
+    ToolOutput::ok(text, structured)
+}
+
+pub fn comparison(c: &Comparison) -> ToolOutput {
+    let mut structured = json!({
+        "mode": "diff", "left": c.left, "right": c.right, "identical": c.identical(),
+        "truncated": c.truncated,
+    });
+    match &c.outcome {
+        compare::Outcome::Identical => {}
+        compare::Outcome::Differ { unified } => structured["diff"] = json!(unified),
+        compare::Outcome::Binary {
+            left_size,
+            left_sha256,
+            right_size,
+            right_sha256,
+        } => {
+            structured["binary"] = json!({
+                "left_size": left_size, "left_sha256": left_sha256,
+                "right_size": right_size, "right_sha256": right_sha256,
+            });
+        }
+    }
+    ToolOutput::ok(compare::format(c), structured)
+}
+
+pub fn transfer(verb: &str, t: &Transfer) -> ToolOutput {
+    let text = format!(
+        "{verb} {} -> {}: {} ({} bytes) in {:.2} s ({}/s), sha256 {}",
+        t.source,
+        t.destination,
+        human_bytes(t.bytes),
+        t.bytes,
+        t.elapsed.as_secs_f64(),
+        human_bytes(t.rate() as u64),
+        t.sha256
+    );
+    let structured = json!({
+        "mode": "beam", "source": t.source, "destination": t.destination, "bytes": t.bytes,
+        "seconds": t.elapsed.as_secs_f64(), "bytes_per_second": t.rate(), "sha256": t.sha256,
+    });
+    ToolOutput::ok(text, structured)
+}
+
+/// One block per target in the order given, then a summary line.
+pub fn broadcast(items: &[BroadcastItem], query: Option<&str>, timeout: Duration) -> ToolOutput {
+    let mut text = String::new();
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let ok = item.succeeded();
+        let (body, data) = target_block(item, query, timeout);
+        text.push_str(&format!(
+            "═══ {} ═══{}\n",
+            item.target,
+            if ok { "" } else { " [FAILED]" }
+        ));
+        text.push_str(body.trim_end_matches('\n'));
+        text.push('\n');
+        results.push(json!({ "target": item.target, "ok": ok, "result": data }));
+    }
+    let succeeded = items.iter().filter(|i| i.succeeded()).count();
+    text.push_str(&format!("─── {succeeded}/{} succeeded ───", items.len()));
+    let structured = json!({
+        "mode": "broadcast", "succeeded": succeeded, "total": items.len(), "results": results,
+    });
+    ToolOutput::ok(text, structured)
+}
+
+fn target_block(item: &BroadcastItem, query: Option<&str>, timeout: Duration) -> (String, Value) {
+    let (host, path) = item.target.split_once(':').unwrap_or((&item.target, ""));
+    let (host, path) = (host.trim(), path.trim());
+    let out = match &item.result {
+        Err(e) => ToolOutput::error(e),
+        Ok(Outcome::View(View::File(f))) => file(host, f),
+        Ok(Outcome::View(View::Directory(l))) => listing(host, l),
+        Ok(Outcome::Command(o)) => command(host, path, query.unwrap_or_default(), o, timeout),
+    };
+    (out.text, out.structured)
+}

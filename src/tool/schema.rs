@@ -1,0 +1,99 @@
+//! What `tools/list` says about the tool: its input schema, output schema and description.
+
+use serde_json::{json, Value};
+
+/// The tool's `inputSchema`.
+pub fn input_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "target": { "type": "string", "description": "\"hosts\" to list hosts, or \"host:/path\" (path may be relative to the login directory or start with ~)" },
+            "query": { "type": "string", "description": "command to run with target's path as working directory (with targets: run on each)" },
+            "tree": { "type": "boolean", "description": "show a directory as a tree", "default": false },
+            "find": { "type": "string", "description": "glob (find -name pattern) to search for under target" },
+            "depth": { "type": "integer", "minimum": 1, "maximum": 10, "default": 5, "description": "depth for find and tree" },
+            "diff": { "type": "string", "description": "another host:/path to compare target's file with" },
+            "diff_content": { "type": "string", "description": "expected content to compare target's file with" },
+            "targets": { "type": "array", "items": { "type": "string" }, "description": "broadcast: several host:/path, read (or run query) on each, concurrently" },
+            "beam": { "type": "string", "description": "local path for an SFTP transfer with target" },
+            "beam_direction": { "type": "string", "enum": ["upload", "download"], "description": "direction of a beam transfer (default: upload if the local file exists, else download)" },
+            "overwrite": { "type": "boolean", "default": false, "description": "allow a transfer to replace an existing file" },
+            "beam_source": { "type": "string", "description": "host:/path to copy from (host-to-host copy, with beam_target)" },
+            "beam_target": { "type": "string", "description": "host:/path to copy to (host-to-host copy, with beam_source)" }
+        },
+        "additionalProperties": false
+    })
+}
+
+/// One object schema per mode, distinguished by `mode`; every mode's structured content
+/// validates against exactly one of them.
+pub fn output_schema() -> Value {
+    let mode = |name: &str, required: &[&str], props: Value| {
+        let mut properties = props;
+        properties["mode"] = json!({ "const": name });
+        let mut req = vec!["mode"];
+        req.extend_from_slice(required);
+        json!({ "type": "object", "properties": properties, "required": req })
+    };
+    let s = json!({ "type": "string" });
+    let n = json!({ "type": "integer" });
+    let b = json!({ "type": "boolean" });
+    let opt_s = json!({ "type": ["string", "null"] });
+    let opt_n = json!({ "type": ["integer", "null"] });
+    json!({
+        "type": "object",
+        "properties": { "mode": { "type": "string", "enum": [
+            "hosts", "read", "list", "tree", "find", "query", "diff", "beam", "broadcast", "error"
+        ] } },
+        "required": ["mode"],
+        "oneOf": [
+            mode("hosts", &["hosts"], json!({ "hosts": { "type": "array", "items": { "type": "object", "properties": {
+                "alias": s, "user": s, "hostname": s, "port": n, "reachable": b, "error": opt_s } } } })),
+            mode("read", &["host", "path", "size", "truncated", "binary"], json!({
+                "host": s, "path": s, "size": n, "truncated": b, "binary": b, "content": opt_s })),
+            mode("list", &["host", "path", "total", "entries"], json!({
+                "host": s, "path": s, "total": n, "entries": { "type": "array", "items": { "type": "object" } } })),
+            mode("tree", &["host", "path", "lines"], json!({
+                "host": s, "path": s, "directories": n, "files": n, "omitted": n,
+                "lines": { "type": "array", "items": s } })),
+            mode("find", &["host", "path", "pattern", "matches", "total", "complete"], json!({
+                "host": s, "path": s, "pattern": s, "depth": n, "total": n, "complete": b,
+                "matches": { "type": "array", "items": s } })),
+            mode("query", &["host", "path", "exit_code", "stdout", "stderr", "truncated"], json!({
+                "host": s, "path": s, "command": s, "exit_code": opt_n, "exit_signal": opt_s,
+                "stdout": s, "stderr": s, "truncated": b, "timed_out": b })),
+            mode("diff", &["left", "right", "identical"], json!({
+                "left": s, "right": s, "identical": b, "truncated": b, "diff": s,
+                "binary": { "type": "object" } })),
+            mode("beam", &["source", "destination", "bytes", "sha256"], json!({
+                "source": s, "destination": s, "bytes": n, "seconds": { "type": "number" },
+                "bytes_per_second": { "type": "number" }, "sha256": s })),
+            mode("broadcast", &["succeeded", "total", "results"], json!({
+                "succeeded": n, "total": n, "results": { "type": "array", "items": { "type": "object", "properties": {
+                    "target": s, "ok": b, "result": { "type": "object" } }, "required": ["target", "ok", "result"] } } })),
+            mode("error", &["error"], json!({ "error": s })),
+        ]
+    })
+}
+
+/// The tool's `description`: every mode with one example.
+pub fn description() -> String {
+    "Look at and act on SSH hosts from ~/.ssh/config. One tool, several modes (first match wins):\n\
+     - List hosts: {\"target\": \"hosts\"}\n\
+     - Read a file: {\"target\": \"web1:/etc/nginx/nginx.conf\"} (capped at SCOUT_MAX_FILE_SIZE; binary files are described, not dumped)\n\
+     - List a directory: {\"target\": \"web1:/var/log\"} (ls -la style; relative paths and ~ start at the login directory)\n\
+     - Tree: {\"target\": \"web1:~/app\", \"tree\": true, \"depth\": 2}\n\
+     - Find by name: {\"target\": \"web1:/etc\", \"find\": \"*.conf\", \"depth\": 3} (at most 100 results)\n\
+     - Run a command in a directory: {\"target\": \"web1:/var/log\", \"query\": \"grep -c error syslog\"} \
+     (default policy 'allowlist': cat df diff du file find grep head ls rg sort stat tail tree uniq wc, \
+     each argument taken literally: no pipes, globs or $(...))\n\
+     - Compare two files: {\"target\": \"web1:/etc/hosts\", \"diff\": \"web2:/etc/hosts\"} (unified diff)\n\
+     - Compare with expected content: {\"target\": \"web1:/etc/motd\", \"diff_content\": \"hello\\n\"}\n\
+     - Broadcast to many hosts: {\"targets\": [\"web1:/etc/os-release\", \"web2:/etc/os-release\"]} \
+     (add \"query\" to run it in each path; one block per target, then a summary)\n\
+     - Download: {\"target\": \"web1:/var/log/app.log\", \"beam\": \"/tmp/app.log\", \"beam_direction\": \"download\"}\n\
+     - Upload: {\"target\": \"web1:/tmp/app.conf\", \"beam\": \"./app.conf\", \"beam_direction\": \"upload\"} \
+     (never replaces a file unless \"overwrite\": true)\n\
+     - Copy host to host: {\"beam_source\": \"web1:/etc/app.conf\", \"beam_target\": \"web2:/tmp/app.conf\"}"
+        .to_string()
+}
