@@ -1,0 +1,270 @@
+//! beam (SPEC §3.8) against real sshd hosts through the binary: downloads, uploads, the
+//! direction rule, no silent overwrite, SCOUT_BEAM_DIR confinement, read-only mode,
+//! host-to-host copies, SHA-256 of what was written, and bounded memory.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::{scout_client, tool_text, Fleet, TempDir};
+use serde_json::json;
+
+fn target(fleet: &Fleet, alias: &str, rel: &str) -> String {
+    format!("{alias}:{}", fleet.remote_root.join(rel).display())
+}
+
+fn sha256sum(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Some bytes that are not all alike, so a misplaced chunk changes the hash.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 4096) as u8).collect()
+}
+
+#[test]
+fn download_writes_the_file_with_its_hash_and_never_overwrites_silently() {
+    let fleet = Fleet::start(&["alpha"]);
+    let remote = fleet.write_remote_file("data.bin", &pattern(3 << 20));
+    let local = TempDir::new();
+    let dest = local.join("data.bin");
+    let mut c = scout_client(&fleet, &[]);
+    let args = json!({"target": target(&fleet, "alpha", "data.bin"), "beam": dest, "beam_direction": "download"});
+
+    let r = c.call_tool(args.clone());
+    let text = tool_text(&r);
+    assert_eq!(r["isError"], false, "{text}");
+    assert_eq!(fs::read(&dest).unwrap(), fs::read(&remote).unwrap());
+    let sum = sha256sum(&dest);
+    assert!(text.starts_with("Downloaded alpha:"), "{text}");
+    assert!(text.contains(&format!("sha256 {sum}")), "{text}");
+    assert_eq!(r["structuredContent"]["bytes"], 3 << 20);
+    assert_eq!(r["structuredContent"]["sha256"], sum.as_str());
+
+    fs::write(&dest, b"mine").unwrap();
+    let (text, is_error) = c.call_text(args.clone());
+    assert!(is_error && text.contains("overwrite: true"), "{text}");
+    assert_eq!(
+        fs::read(&dest).unwrap(),
+        b"mine",
+        "overwritten without overwrite: true"
+    );
+
+    let mut replace = args.clone();
+    replace["overwrite"] = json!(true);
+    assert!(!c.call_text(replace).1);
+    assert_eq!(fs::read(&dest).unwrap(), fs::read(&remote).unwrap());
+
+    // Into an existing directory: the remote file name is kept. No temp files are left.
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "data.bin"), "beam": local.path(), "beam_direction": "download", "overwrite": true}),
+    );
+    assert!(!is_error, "{text}");
+    let names: Vec<String> = fs::read_dir(local.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["data.bin"], "leftovers: {names:?}");
+
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "nope"), "beam": local.join("x"), "beam_direction": "download"}),
+    );
+    assert!(is_error, "{text}");
+    assert!(!local.join("x").exists());
+}
+
+#[test]
+fn upload_follows_the_direction_rule_and_refuses_to_replace_remote_files() {
+    let fleet = Fleet::start(&["alpha"]);
+    let local = TempDir::new();
+    let src = local.join("app.conf");
+    fs::write(&src, pattern(100_000)).unwrap();
+    let mut c = scout_client(&fleet, &[]);
+    let dest = fleet.remote_root.join("app.conf");
+
+    // No beam_direction: the local file exists, so this is an upload.
+    let (text, is_error) =
+        c.call_text(json!({"target": target(&fleet, "alpha", "app.conf"), "beam": src}));
+    assert!(!is_error, "{text}");
+    assert!(text.starts_with("Uploaded"), "{text}");
+    assert_eq!(fs::read(&dest).unwrap(), fs::read(&src).unwrap());
+    assert!(text.contains(&sha256sum(&dest)), "{text}");
+
+    fs::write(&src, b"second version").unwrap();
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "app.conf"), "beam": src, "beam_direction": "upload"}),
+    );
+    assert!(is_error && text.contains("already exists"), "{text}");
+    assert_eq!(fs::read(&dest).unwrap(), pattern(100_000));
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "app.conf"), "beam": src, "beam_direction": "upload", "overwrite": true}),
+    );
+    assert!(!is_error, "{text}");
+    assert_eq!(fs::read(&dest).unwrap(), b"second version");
+
+    // Into a remote directory: the local name is kept.
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "."), "beam": src, "beam_direction": "upload", "overwrite": true}),
+    );
+    assert!(!is_error, "{text}");
+    let leftovers: Vec<_> = fs::read_dir(&fleet.remote_root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "x"), "beam": src, "beam_direction": "sideways"}),
+    );
+    assert!(
+        is_error && text.contains("\"upload\" or \"download\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn read_only_mode_refuses_uploads_and_copies_but_allows_downloads() {
+    let fleet = Fleet::start(&["alpha"]);
+    fleet.write_remote_file("f", b"data");
+    let local = TempDir::new();
+    let src = local.join("up");
+    fs::write(&src, b"x").unwrap();
+    let mut c = scout_client(&fleet, &[("SCOUT_READ_ONLY", "true")]);
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "new"), "beam": src, "beam_direction": "upload"}),
+    );
+    assert!(is_error && text.contains("SCOUT_READ_ONLY"), "{text}");
+    assert!(!fleet.remote_root.join("new").exists());
+    let (text, is_error) = c.call_text(
+        json!({"beam_source": target(&fleet, "alpha", "f"), "beam_target": target(&fleet, "alpha", "g")}),
+    );
+    assert!(is_error && text.contains("SCOUT_READ_ONLY"), "{text}");
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "f"), "beam": local.join("down"), "beam_direction": "download"}),
+    );
+    assert!(!is_error, "{text}");
+    assert_eq!(fs::read(local.join("down")).unwrap(), b"data");
+}
+
+#[test]
+fn beam_dir_confines_local_paths_against_dotdot_and_symlinks() {
+    let fleet = Fleet::start(&["alpha"]);
+    fleet.write_remote_file("secret", b"remote data");
+    let jail = TempDir::new();
+    let outside = TempDir::new();
+    fs::write(outside.join("private"), b"local secret").unwrap();
+    std::os::unix::fs::symlink(outside.path(), jail.join("link")).unwrap();
+    let jail_str = jail.path().display().to_string();
+    let mut c = scout_client(&fleet, &[("SCOUT_BEAM_DIR", &jail_str)]);
+    let remote = target(&fleet, "alpha", "secret");
+    let escape_dl = format!(
+        "../{}/stolen",
+        outside.path().file_name().unwrap().to_string_lossy()
+    );
+    for local in [escape_dl.as_str(), "link/stolen", "/tmp/stolen-by-scout"] {
+        let (text, is_error) =
+            c.call_text(json!({"target": remote, "beam": local, "beam_direction": "download"}));
+        assert!(is_error, "{local}: {text}");
+        assert!(
+            text.contains("outside SCOUT_BEAM_DIR") || text.contains(".."),
+            "{local}: {text}"
+        );
+    }
+    assert!(!outside.join("stolen").exists());
+    assert!(!Path::new("/tmp/stolen-by-scout").exists());
+    // Uploading a file reached through a symlink out of the jail is refused too.
+    let (text, is_error) = c.call_text(
+        json!({"target": target(&fleet, "alpha", "exfil"), "beam": "link/private", "beam_direction": "upload"}),
+    );
+    assert!(
+        is_error && text.contains("outside SCOUT_BEAM_DIR"),
+        "{text}"
+    );
+    assert!(!fleet.remote_root.join("exfil").exists());
+    // Relative paths inside the jail work.
+    let (text, is_error) =
+        c.call_text(json!({"target": remote, "beam": "inside.txt", "beam_direction": "download"}));
+    assert!(!is_error, "{text}");
+    assert_eq!(fs::read(jail.join("inside.txt")).unwrap(), b"remote data");
+}
+
+#[test]
+fn host_to_host_copies_stream_between_hosts_and_within_one() {
+    let fleet = Fleet::start(&["alpha", "beta"]);
+    let data = pattern(5 << 20);
+    let src = fleet.write_remote_file("src.bin", &data);
+    let mut c = scout_client(&fleet, &[("SCOUT_MAX_SESSIONS_PER_HOST", "1")]);
+    for (to, name) in [("beta", "copy1.bin"), ("alpha", "copy2.bin")] {
+        let r = c.call_tool(
+            json!({"beam_source": target(&fleet, "alpha", "src.bin"), "beam_target": target(&fleet, to, name)}),
+        );
+        let text = tool_text(&r);
+        assert_eq!(r["isError"], false, "{text}");
+        assert!(
+            text.starts_with(&format!("Copied alpha:{}", src.display())),
+            "{text}"
+        );
+        let copy = fleet.remote_root.join(name);
+        assert_eq!(fs::read(&copy).unwrap(), data, "{name}");
+        assert_eq!(r["structuredContent"]["sha256"], sha256sum(&copy).as_str());
+    }
+    let (text, is_error) = c.call_text(
+        json!({"beam_source": target(&fleet, "alpha", "src.bin"), "beam_target": target(&fleet, "beta", "copy1.bin")}),
+    );
+    assert!(is_error && text.contains("already exists"), "{text}");
+    let (text, is_error) = c.call_text(json!({"beam_source": target(&fleet, "alpha", "src.bin")}));
+    assert!(
+        is_error && text.contains("both 'beam_source' and 'beam_target'"),
+        "{text}"
+    );
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn a_200_mib_download_streams_in_bounded_memory() {
+    let fleet = Fleet::start(&["alpha"]);
+    let big = fleet.remote_root.join("big.img");
+    // Sparse: reads as zeros, costs no disk on the remote side.
+    fs::File::create(&big).unwrap().set_len(200 << 20).unwrap();
+    let local = TempDir::new();
+    let mut c = scout_client(&fleet, &[]);
+    // Warm up: a session and a small transfer, so the baseline includes the steady state.
+    fleet.write_remote_file("small", &pattern(2 << 20));
+    let small = json!({"target": target(&fleet, "alpha", "small"), "beam": local.join("small"), "beam_direction": "download"});
+    assert!(!c.call_text(small).1);
+    let before = peak_rss_kib(c.pid());
+    let r = c.call_tool_timeout(
+        json!({"target": target(&fleet, "alpha", "big.img"), "beam": local.join("big.img"), "beam_direction": "download"}),
+        std::time::Duration::from_secs(120),
+    );
+    assert_eq!(r["isError"], false, "{}", tool_text(&r));
+    assert_eq!(
+        fs::metadata(local.join("big.img")).unwrap().len(),
+        200 << 20
+    );
+    let growth = peak_rss_kib(c.pid()).saturating_sub(before);
+    eprintln!("peak RSS before {before} KiB, growth {growth} KiB");
+    assert!(
+        growth < 8 * 1024,
+        "peak RSS grew by {growth} KiB during a 200 MiB download"
+    );
+}
