@@ -15,6 +15,7 @@ use crate::ops::compare::{self, Comparison};
 use crate::ops::fs::{self, FileContent, Listing, View};
 use crate::ops::hosts::{HostEntry, HostStatus, Inventory, Reachability};
 use crate::ops::run::{self, FindResult, Tree};
+use crate::ops::services::Service;
 use crate::ops::target::Target;
 use crate::ops::transfer::{self, LocalPath, Transfer};
 use crate::settings::Settings;
@@ -428,6 +429,58 @@ impl Scout {
             Some(q) => self.run(&host, &path, q, control).map(Outcome::Command),
             None => self.view(&host, &path).map(Outcome::View),
         }
+    }
+
+    /// A per-host service resource (docker, compose, zfs, syslog): one fixed command, its
+    /// output rendered as text. A host without the tool answers with a sentence saying so.
+    pub fn service(&self, host: &str, service: &Service, control: &Control) -> Result<String> {
+        let entry = self.host(host)?;
+        let limits = self.exec_limits();
+        let command = service.command();
+        let out = self.pools().with_session(&entry, |conn| {
+            crate::ssh::exec::run(conn, &command, &limits, control)
+        })?;
+        if out.cancelled {
+            return Err(Error::Cancelled);
+        }
+        if out.timed_out {
+            return Err(Error::Timeout {
+                host: host.to_string(),
+                what: format!("reading {host}://{}", service.uri()),
+                after: limits.timeout,
+            });
+        }
+        service
+            .render(host, &out.stdout, &out.stderr, out.exit_code)
+            .map_err(|message| Error::Remote {
+                host: host.to_string(),
+                message,
+            })
+    }
+
+    /// Completions for a partly typed remote path: the entries of its directory whose names
+    /// start with what follows the last `/` (directories end in `/`), sorted, at most `max`.
+    pub fn complete_path(&self, host: &str, partial: &str, max: usize) -> Result<Vec<String>> {
+        let (dir, prefix) = match partial.rfind('/') {
+            Some(i) => (&partial[..=i], &partial[i + 1..]),
+            None => ("", partial),
+        };
+        let list_dir = if dir.is_empty() { "." } else { dir };
+        let listing = self.list(host, list_dir)?;
+        Ok(listing
+            .entries
+            .iter()
+            .filter(|e| e.name.starts_with(prefix) && e.name != "." && e.name != "..")
+            .take(max)
+            .map(|e| {
+                let slash = if e.kind == crate::ops::fs::EntryKind::Directory {
+                    "/"
+                } else {
+                    ""
+                };
+                format!("{dir}{}{slash}", e.name)
+            })
+            .collect())
     }
 
     /// Sessions open across all hosts.

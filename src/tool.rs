@@ -12,7 +12,7 @@ use crate::ops::target::Target;
 use crate::ops::transfer::Direction;
 use crate::scout::{check_depth, local_exists, Scout};
 
-mod format;
+pub(crate) mod format;
 mod schema;
 
 pub use schema::{description, input_schema, output_schema};

@@ -85,9 +85,12 @@ fn tool_definition_fields_follow_the_negotiated_version() {
     let mut c = bare();
     c.initialize_version("2025-11-25");
     let tool = c.request("tools/list", Value::Null)["result"]["tools"][0].clone();
+    // The tool uploads files and runs commands: it is not read-only, and says so.
+    assert_eq!(tool["annotations"]["readOnlyHint"], false, "{tool}");
+    assert_eq!(tool["annotations"]["destructiveHint"], true, "{tool}");
     assert_eq!(
-        tool["annotations"]["readOnlyHint"], true,
-        "allowlist policy cannot change a host"
+        tool["outputSchema"]["oneOf"].as_array().map(Vec::len),
+        Some(10)
     );
     assert!(
         tool["outputSchema"].is_object() && tool["title"].is_string(),
@@ -96,17 +99,29 @@ fn tool_definition_fields_follow_the_negotiated_version() {
 }
 
 #[test]
-fn empty_lists_for_resources_templates_and_prompts() {
+fn read_only_mode_makes_the_tool_read_only() {
+    let env = vec![
+        ("SCOUT_SSH_CONFIG".to_string(), "/nonexistent/x".to_string()),
+        ("SCOUT_READ_ONLY".to_string(), "true".to_string()),
+    ];
+    let mut c = McpClient::spawn(&scout_bin(), &[], &env);
+    c.initialize();
+    let tool = c.request("tools/list", Value::Null)["result"]["tools"][0].clone();
+    assert_eq!(tool["annotations"]["readOnlyHint"], true, "{tool}");
+    assert_eq!(tool["annotations"]["destructiveHint"], false, "{tool}");
+}
+
+#[test]
+fn without_hosts_only_the_host_list_and_the_generic_template_exist() {
     let mut c = bare();
     c.initialize();
-    assert_eq!(
-        c.request("resources/list", json!({}))["result"]["resources"],
-        json!([])
-    );
-    assert_eq!(
-        c.request("resources/templates/list", json!({}))["result"]["resourceTemplates"],
-        json!([])
-    );
+    let resources = c.request("resources/list", json!({}))["result"]["resources"].clone();
+    assert_eq!(resources.as_array().map(Vec::len), Some(1), "{resources}");
+    assert_eq!(resources[0]["uri"], "hosts://list");
+    let templates =
+        c.request("resources/templates/list", json!({}))["result"]["resourceTemplates"].clone();
+    assert_eq!(templates.as_array().map(Vec::len), Some(1), "{templates}");
+    assert_eq!(templates[0]["uriTemplate"], "scout://{host}/{path*}");
     assert_eq!(
         c.request("prompts/list", json!({}))["result"]["prompts"],
         json!([])

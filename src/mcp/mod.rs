@@ -4,10 +4,12 @@
 //! * [`protocol`] — what the server says: version negotiation, capabilities, the tool list, and
 //!   the methods answered without touching SSH.
 //! * [`progress`] — `notifications/progress`: rate-limited, strictly increasing.
+//! * [`resources`] — `resources/*` and `completion/complete` over the library.
 //! * [`server`] — the threads: stdin reader, main loop, workers, stdout writer; cancellation,
 //!   batches and shutdown.
 
 pub mod jsonrpc;
 pub mod progress;
 pub mod protocol;
+pub mod resources;
 pub mod server;

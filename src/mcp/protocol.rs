@@ -3,9 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::mcp::jsonrpc::{
-    self, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND,
-};
+use crate::mcp::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
 use crate::settings::Settings;
 use crate::tool;
 
@@ -66,6 +64,7 @@ pub fn route_request(
         | "resources/list"
         | "resources/templates/list"
         | "resources/read"
+        | "completion/complete"
         | "prompts/list" => {
             let Some(version) = state.version else {
                 return fail(
@@ -75,22 +74,10 @@ pub fn route_request(
             };
             match method {
                 "tools/list" => reply(json!({ "tools": [tool_definition(version, settings)] })),
-                "resources/list" => reply(json!({ "resources": [] })),
-                "resources/templates/list" => reply(json!({ "resourceTemplates": [] })),
                 "prompts/list" => reply(json!({ "prompts": [] })),
-                "resources/read" => {
-                    let uri = jsonrpc::params_object(params)
-                        .and_then(|p| p.get("uri"))
-                        .and_then(Value::as_str);
-                    match uri {
-                        None => fail(INVALID_PARAMS, "resources/read needs a string \"uri\""),
-                        Some(uri) => Route::Now(Some(json!({
-                            "jsonrpc": "2.0", "id": id,
-                            "error": { "code": RESOURCE_NOT_FOUND, "message": format!("resource not found: {uri}"), "data": { "uri": uri } }
-                        }))),
-                    }
-                }
-                _ => tools_call_route(id, params),
+                "tools/call" => tools_call_route(id, params),
+                // Resources and completions may need SSH: a worker serves them.
+                _ => Route::Worker,
             }
         }
         _ => fail(
@@ -141,6 +128,7 @@ fn initialize_result(version: &str) -> Value {
         "capabilities": {
             "tools": { "listChanged": false },
             "resources": { "subscribe": false, "listChanged": false },
+            "completions": {},
             "prompts": { "listChanged": false },
         },
         "serverInfo": server_info,

@@ -31,6 +31,7 @@ use crate::control::Control;
 use crate::mcp::jsonrpc::{self, Message, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
 use crate::mcp::progress;
 use crate::mcp::protocol::{self, Route, SessionState};
+use crate::mcp::resources;
 use crate::scout::Scout;
 use crate::ssh::pool::lock;
 use crate::tool;
@@ -54,6 +55,7 @@ enum Input {
 /// A `tools/call` waiting for or held by a worker.
 struct Job {
     id: Value,
+    method: String,
     params: Option<Value>,
     version: &'static str,
     cancel: Control,
@@ -115,6 +117,7 @@ where
     let (job_tx, job_rx) = unbounded::<Job>();
     let (done_tx, done_rx) = unbounded::<()>();
     let inflight: InFlight = Arc::default();
+    resources::warn_unusable_aliases(&scout);
 
     spawn("scout-reader", move || read_lines(input, line_tx))?;
     let (writer_done_tx, writer_done_rx) = bounded::<()>(0);
@@ -243,7 +246,7 @@ impl MainLoop {
                     &params,
                 ) {
                     Route::Now(response) => reply.send(response),
-                    Route::Worker => self.queue(id, params, reply),
+                    Route::Worker => self.queue(id, method, params, reply),
                 }
             }
             Message::Notification { method, params } => {
@@ -259,7 +262,7 @@ impl MainLoop {
         }
     }
 
-    fn queue(&mut self, id: Value, params: Option<Value>, reply: Reply) {
+    fn queue(&mut self, id: Value, method: String, params: Option<Value>, reply: Reply) {
         let key = jsonrpc::id_key(&id);
         let version = self.state.version.unwrap_or(protocol::VERSIONS[0]);
         let cancel = match progress::token(&params) {
@@ -278,6 +281,7 @@ impl MainLoop {
         }
         if let Err(e) = self.jobs.send(Job {
             id,
+            method,
             params,
             version,
             cancel,
@@ -306,33 +310,50 @@ impl MainLoop {
 fn work(scout: &Scout, jobs: &Receiver<Job>, inflight: &InFlight) {
     for job in jobs.iter() {
         let key = jsonrpc::id_key(&job.id);
-        let result = if job.cancel.is_cancelled() {
+        let response = if job.cancel.is_cancelled() {
             None
         } else {
-            let args = jsonrpc::params_object(&job.params).and_then(|p| p.get("arguments"));
-            catch_unwind(AssertUnwindSafe(|| tool::call(scout, args, &job.cancel))).ok()
+            catch_unwind(AssertUnwindSafe(|| serve_job(scout, &job))).ok()
         };
         // Gone from the map means the client cancelled it: no response at all.
         if lock(inflight).remove(&key).is_none() {
             job.reply.send(None);
             continue;
         }
-        let response = match result {
-            Some(out) => jsonrpc::result(&job.id, tool_result(job.version, out)),
-            None if job.cancel.is_cancelled() => jsonrpc::result(
+        let response = match response {
+            Some(r) => r,
+            None if job.cancel.is_cancelled() && job.method == "tools/call" => jsonrpc::result(
                 &job.id,
                 json!({
                     "content": [{ "type": "text", "text": "Error: cancelled: the server is shutting down" }],
                     "isError": true,
                 }),
             ),
+            None if job.cancel.is_cancelled() => jsonrpc::error(
+                &job.id,
+                INTERNAL_ERROR,
+                "cancelled: the server is shutting down",
+            ),
             None => jsonrpc::error(
                 &job.id,
                 INTERNAL_ERROR,
-                "internal error while running the tool (see the server log)",
+                "internal error while serving the request (see the server log)",
             ),
         };
         job.reply.send(Some(response));
+    }
+}
+
+/// The response to one queued request.
+fn serve_job(scout: &Scout, job: &Job) -> Value {
+    if job.method == "tools/call" {
+        let args = jsonrpc::params_object(&job.params).and_then(|p| p.get("arguments"));
+        let out = tool::call(scout, args, &job.cancel);
+        return jsonrpc::result(&job.id, tool_result(job.version, out));
+    }
+    match resources::handle(scout, &job.method, &job.params, &job.cancel) {
+        Ok(result) => jsonrpc::result(&job.id, result),
+        Err(e) => e.response(&job.id),
     }
 }
 

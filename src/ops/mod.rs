@@ -5,6 +5,7 @@
 //! * [`fs`] reads files and lists directories over SFTP; [`run`] runs commands, `find` and trees.
 //! * [`diff`] computes unified line diffs; [`compare`] turns two files into a comparison.
 //! * [`transfer`] moves files over SFTP (download, upload, host-to-host relay).
+//! * [`services`] builds and parses the per-host docker / compose / zfs / syslog resources.
 //! * [`hosts`] is the inventory from ssh_config and the reachability check.
 
 pub mod command;
@@ -14,5 +15,6 @@ pub mod fs;
 pub mod hosts;
 pub mod remote_path;
 pub mod run;
+pub mod services;
 pub mod target;
 pub mod transfer;
