@@ -151,18 +151,25 @@ impl Scout {
 
     /// Reads a file, or lists a directory, at `path` on `host` (symlinks followed).
     pub fn view(&self, host: &str, path: &str) -> Result<View> {
+        self.view_with(host, path, &Control::new())
+    }
+
+    /// [`Scout::view`] with cancellation and progress (bytes read) for large files.
+    pub fn view_with(&self, host: &str, path: &str, control: &Control) -> Result<View> {
         let host = self.target_host(host, path)?;
         let max = self.settings().max_file_size;
-        self.pools()
-            .with_session(&host, |conn| fs::view(conn, path, max, MAX_ENTRIES))
+        self.pools().with_session(&host, |conn| {
+            fs::view(conn, path, max, MAX_ENTRIES, control)
+        })
     }
 
     /// Reads a file (up to `SCOUT_MAX_FILE_SIZE`, cut on a UTF-8 boundary).
     pub fn read(&self, host: &str, path: &str) -> Result<FileContent> {
         let host = self.target_host(host, path)?;
         let max = self.settings().max_file_size;
-        self.pools()
-            .with_session(&host, |conn| fs::read_file(conn, path, max))
+        self.pools().with_session(&host, |conn| {
+            fs::read_file(conn, path, max, &Control::new())
+        })
     }
 
     /// Lists a directory (at most [`MAX_ENTRIES`] entries, sorted by name).
@@ -427,7 +434,7 @@ impl Scout {
         };
         match query {
             Some(q) => self.run(&host, &path, q, control).map(Outcome::Command),
-            None => self.view(&host, &path).map(Outcome::View),
+            None => self.view_with(&host, &path, control).map(Outcome::View),
         }
     }
 

@@ -256,7 +256,7 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         let tree = scout.tree(&host, &path, depth, control)?;
         return Ok(format::tree(&host, &tree));
     }
-    match scout.view(&host, &path)? {
+    match scout.view_with(&host, &path, control)? {
         View::File(file) => Ok(format::file(&host, &file)),
         View::Directory(listing) => Ok(format::listing(&host, &listing)),
     }

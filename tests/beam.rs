@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{scout_client, tool_text, Fleet, TempDir};
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn target(fleet: &Fleet, alias: &str, rel: &str) -> String {
     format!("{alias}:{}", fleet.remote_root.join(rel).display())
@@ -252,11 +252,32 @@ fn a_200_mib_download_streams_in_bounded_memory() {
     let small = json!({"target": target(&fleet, "alpha", "small"), "beam": local.join("small"), "beam_direction": "download"});
     assert!(!c.call_text(small).1);
     let before = peak_rss_kib(c.pid());
-    let r = c.call_tool_timeout(
-        json!({"target": target(&fleet, "alpha", "big.img"), "beam": local.join("big.img"), "beam_direction": "download"}),
-        std::time::Duration::from_secs(120),
+    let id = c.send_request(
+        "tools/call",
+        json!({"name": "scout", "_meta": {"progressToken": "dl"},
+               "arguments": {"target": target(&fleet, "alpha", "big.img"), "beam": local.join("big.img"), "beam_direction": "download"}}),
     );
+    let r = c
+        .recv_response(&id, std::time::Duration::from_secs(120))
+        .expect("the download ends")["result"]
+        .clone();
     assert_eq!(r["isError"], false, "{}", tool_text(&r));
+    let progress: Vec<&Value> = c
+        .stashed()
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert!(!progress.is_empty(), "no progress for a 200 MiB transfer");
+    let done: Vec<u64> = progress
+        .iter()
+        .filter_map(|m| m["params"]["progress"].as_u64())
+        .collect();
+    assert!(done.windows(2).all(|w| w[0] < w[1]), "{done:?}");
+    assert!(progress.iter().all(|m| m["params"]["total"] == 200 << 20));
+    assert!(progress[0]["params"]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("of 200.0 MiB"));
     assert_eq!(
         fs::metadata(local.join("big.img")).unwrap().len(),
         200 << 20

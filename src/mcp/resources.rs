@@ -225,7 +225,7 @@ fn read(scout: &Scout, uri: &str, control: &Control) -> Reply {
         Location::Service { host, service } => {
             text(scout.service(&host, &service, control).map_err(rpc_error)?)
         }
-        Location::Path { host, path } => match scout.view(&host, &path).map_err(rpc_error)? {
+        Location::Path { host, path } => match scout.view_with(&host, &path, control).map_err(rpc_error)? {
             View::Directory(listing) => text(tool::format::listing(&host, &listing).text),
             View::File(file) if file.binary.is_some() && file.truncated => Err(RpcError::new(
                 INVALID_PARAMS,

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use ssh2::{FileStat, Sftp};
 
+use crate::control::{human_bytes, Control};
 use crate::error::Error;
 use crate::ops::remote_path;
 use crate::ssh::pool::Failure;
@@ -133,18 +134,24 @@ pub fn view(
     path: &str,
     max_file: u64,
     max_entries: usize,
+    control: &Control,
 ) -> Result<View, Failure> {
     let stat = stat(conn, path)?;
     if stat.is_dir() {
         return list_dir(conn, path, max_entries).map(View::Directory);
     }
-    read_stat(conn, path, &stat, max_file).map(View::File)
+    read_stat(conn, path, &stat, max_file, control).map(View::File)
 }
 
 /// Reads a file (not a directory).
-pub fn read_file(conn: &mut Connection, path: &str, max_file: u64) -> Result<FileContent, Failure> {
+pub fn read_file(
+    conn: &mut Connection,
+    path: &str,
+    max_file: u64,
+    control: &Control,
+) -> Result<FileContent, Failure> {
     let stat = stat(conn, path)?;
-    read_stat(conn, path, &stat, max_file)
+    read_stat(conn, path, &stat, max_file, control)
 }
 
 /// `stat` through SFTP, following symlinks.
@@ -177,6 +184,7 @@ fn read_stat(
     path: &str,
     stat: &FileStat,
     max_file: u64,
+    control: &Control,
 ) -> Result<FileContent, Failure> {
     let kind = EntryKind::from_mode(stat.perm.unwrap_or(0));
     match kind {
@@ -198,7 +206,7 @@ fn read_stat(
             .into())
         }
     }
-    let (mut bytes, read_all) = read_bytes(conn, path, max_file, stat.size.unwrap_or(0))?;
+    let (mut bytes, read_all) = read_bytes(conn, path, max_file, stat.size.unwrap_or(0), control)?;
     let size = stat.size.unwrap_or(0).max(bytes.len() as u64);
     let truncated = !read_all || bytes.len() as u64 > max_file;
     if truncated {
@@ -222,6 +230,7 @@ fn read_bytes(
     path: &str,
     max: u64,
     size_hint: u64,
+    control: &Control,
 ) -> Result<(Vec<u8>, bool), Failure> {
     let sftp_path = remote_path::sftp_path(path);
     let mut file = with_sftp(conn, &format!("open '{path}'"), |sftp| {
@@ -243,7 +252,16 @@ fn read_bytes(
         }
         match file.read(&mut chunk[..want]) {
             Ok(0) => return Ok((bytes, true)),
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                bytes.extend_from_slice(&chunk[..n]);
+                if control.is_cancelled() {
+                    return Err(Error::Cancelled.into());
+                }
+                let (done, total) = (bytes.len() as u64, size_hint.min(max));
+                control.report(done, Some(total), || {
+                    format!("read {} of {}", human_bytes(done), human_bytes(total))
+                });
+            }
             Err(e) => {
                 let err = conn.fail_io(&e, &format!("read '{path}'"));
                 return Err(Failure::idempotent(err, conn));
