@@ -8,6 +8,9 @@
 //! 3. cold first call: the read on a fresh scout-mcp process (connect + auth + read; spawn and
 //!    `initialize` are not timed) vs a fresh non-multiplexed `ssh alpha cat FILE`.
 //!
+//! 4. 64 MiB transfers on a warm session: download and upload (`beam`) vs `scp` and `sftp`
+//!    through the same ControlMaster, and a host-to-host copy vs `scp -3`.
+//!
 //! Run with `cargo bench --bench stdio`; `cargo bench --bench stdio -- --quick` is a short run
 //! (30 warm / 5 cold iterations instead of 200 / 20). `--warm N` and `--cold N` set the counts
 //! explicitly. Other arguments (cargo passes `--bench`) are ignored.
@@ -30,6 +33,10 @@ const DEFAULT_WARM: usize = 200;
 const DEFAULT_COLD: usize = 20;
 const QUICK_WARM: usize = 30;
 const QUICK_COLD: usize = 5;
+const DEFAULT_BULK: usize = 10;
+const QUICK_BULK: usize = 3;
+/// Size of the transfer scenarios.
+const BULK_BYTES: usize = 64 << 20;
 /// Untimed iterations before each warm scenario (fills caches, settles the pool and the mux).
 const WARM_UP: usize = 5;
 /// scout-mcp logs at this level during the bench (the fixture's env asks for `debug`).
@@ -40,6 +47,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 struct Options {
     warm: usize,
     cold: usize,
+    bulk: usize,
 }
 
 impl Options {
@@ -47,6 +55,7 @@ impl Options {
         let mut opts = Options {
             warm: DEFAULT_WARM,
             cold: DEFAULT_COLD,
+            bulk: DEFAULT_BULK,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -54,6 +63,7 @@ impl Options {
                 "--quick" => {
                     opts.warm = QUICK_WARM;
                     opts.cold = QUICK_COLD;
+                    opts.bulk = QUICK_BULK;
                 }
                 "--warm" => opts.warm = count(&arg, args.next()),
                 "--cold" => opts.cold = count(&arg, args.next()),
@@ -272,6 +282,159 @@ fn close(mut client: McpClient) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Transfers
+// ---------------------------------------------------------------------------------------------
+
+/// Runs an OpenSSH file tool (`scp`, `sftp`) with the fleet's config and the multiplexer.
+fn time_tool(
+    fleet: &Fleet,
+    tool: &str,
+    options: &[String],
+    args: &[String],
+    stdin: Option<&str>,
+) -> Duration {
+    let mut c = Command::new(tool);
+    c.arg("-F")
+        .arg(&fleet.ssh_config)
+        .args(["-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]);
+    for o in options {
+        c.arg("-o").arg(o);
+    }
+    c.args(args).env_remove("SSH_AUTH_SOCK");
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use std::io::Write;
+        pipe.write_all(input.as_bytes()).expect("sftp batch");
+    }
+    let out = child.wait_with_output().expect("wait");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn report_rate(title: &str, scout: (&str, &[Duration]), reference: (&str, &[Duration])) {
+    let mib = BULK_BYTES as f64 / (1 << 20) as f64;
+    println!("{title}");
+    for (label, samples) in [scout, reference] {
+        let s = Stats::of(samples);
+        println!(
+            "    {label:<48} n={:<4} median {}  ({:.0} MiB/s)",
+            s.n,
+            ms(s.median),
+            mib / s.median.as_secs_f64()
+        );
+    }
+    let ratio =
+        Stats::of(scout.1).median.as_secs_f64() / Stats::of(reference.1).median.as_secs_f64();
+    println!(
+        "    ratio of medians {ratio:.3}   goal <= 1.00: {}",
+        if ratio <= 1.0 { "met" } else { "NOT met" }
+    );
+    println!();
+}
+
+/// 64 MiB download, upload and host-to-host copy: scout-mcp (warm pooled session) vs scp/sftp
+/// through the warm ControlMaster, interleaved.
+fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
+    let data: Vec<u8> = (0..BULK_BYTES)
+        .map(|i| (i * 2_654_435_761usize >> 13) as u8)
+        .collect();
+    let remote = fleet
+        .write_remote_file("bench/bulk.bin", &data)
+        .display()
+        .to_string();
+    let local_dir = common::TempDir::new();
+    let local = local_dir.join("bulk.bin");
+    std::fs::write(&local, &data).expect("local bulk file");
+    let local = local.display().to_string();
+    let (down, up, copy) = (
+        local_dir.join("down.bin").display().to_string(),
+        // The remote root is writable by the login user; directories the bench creates are not.
+        fleet.remote_root.join("bulk.up").display().to_string(),
+        fleet.remote_root.join("bulk.copy").display().to_string(),
+    );
+    let mut client = scout(fleet, &[]);
+    let ok = |r: &Value| r["structuredContent"]["bytes"] == json!(BULK_BYTES);
+    let dl = json!({"target": format!("alpha:{remote}"), "beam": down, "beam_direction": "download", "overwrite": true});
+    let ul = json!({"target": format!("alpha:{up}"), "beam": local, "beam_direction": "upload", "overwrite": true});
+    let cp = json!({"beam_source": format!("alpha:{remote}"), "beam_target": format!("alpha:{copy}"), "overwrite": true});
+    let (mut sd, mut su, mut sc, mut rd, mut rs, mut ru, mut rc) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    time_call(&mut client, &dl, ok); // warm-up
+    for _ in 0..n {
+        sd.push(time_call(&mut client, &dl, ok));
+        rd.push(time_tool(
+            fleet,
+            "scp",
+            mux,
+            &[format!("alpha:{remote}"), down.clone()],
+            None,
+        ));
+        rs.push(time_tool(
+            fleet,
+            "sftp",
+            mux,
+            &["-b".into(), "-".into(), "alpha".into()],
+            Some(&format!("get {remote} {down}\n")),
+        ));
+        su.push(time_call(&mut client, &ul, ok));
+        ru.push(time_tool(
+            fleet,
+            "scp",
+            mux,
+            &[local.clone(), format!("alpha:{up}")],
+            None,
+        ));
+        sc.push(time_call(&mut client, &cp, ok));
+        rc.push(time_tool(
+            fleet,
+            "scp",
+            mux,
+            &[
+                "-3".into(),
+                format!("alpha:{remote}"),
+                format!("alpha:{copy}"),
+            ],
+            None,
+        ));
+    }
+    close(client);
+    report_rate(
+        "4a. 64 MiB download",
+        ("scout-mcp beam download", &sd),
+        ("scp (ControlMaster) alpha:FILE LOCAL", &rd),
+    );
+    report_rate(
+        "4b. 64 MiB download",
+        ("scout-mcp beam download", &sd),
+        ("sftp (ControlMaster) get FILE LOCAL", &rs),
+    );
+    report_rate(
+        "4c. 64 MiB upload",
+        ("scout-mcp beam upload", &su),
+        ("scp (ControlMaster) LOCAL alpha:FILE", &ru),
+    );
+    report_rate(
+        "4d. 64 MiB host-to-host copy",
+        ("scout-mcp beam_source -> beam_target", &sc),
+        ("scp -3 alpha:FILE alpha:COPY", &rc),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Machine
 // ---------------------------------------------------------------------------------------------
 
@@ -417,6 +580,8 @@ fn main() {
             0.5,
         );
     }
+    // 4. 64 MiB transfers.
+    bulk(&fleet, &mux_opts, opts.bulk);
     drop(mux);
 
     // 3. Cold first call.

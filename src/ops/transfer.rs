@@ -178,7 +178,6 @@ pub fn download(
             |e| remote_io_error(conn.alias(), remote, e),
             |e| local_error("write", &temp, e),
         )?;
-        out.sync_all().map_err(|e| local_error("write", &temp, e))?;
         place_local(&temp, &local.0, overwrite)?;
         Ok((bytes, sha))
     })();
