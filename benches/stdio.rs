@@ -350,7 +350,7 @@ fn report_rate(title: &str, scout: (&str, &[Duration]), reference: (&str, &[Dura
 /// through the warm ControlMaster, interleaved.
 fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
     let data: Vec<u8> = (0..BULK_BYTES)
-        .map(|i| (i * 2_654_435_761usize >> 13) as u8)
+        .map(|i| ((i * 2_654_435_761usize) >> 13) as u8)
         .collect();
     let remote = fleet
         .write_remote_file("bench/bulk.bin", &data)
