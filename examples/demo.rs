@@ -23,6 +23,13 @@ fn main() {
     );
     fleet.write_remote_file("app/bin/server", b"\x7fELF\x02\x01\x01\x00\x00\x00binary");
     let canary = fleet.write_remote_file("app/canary", b"untouched\n");
+    fleet.write_remote_file(
+        "app/config.prod.yaml",
+        b"listen: 8080\nworkers: 16\nlog_level: warn\n",
+    );
+    let local = common::TempDir::new();
+    let upload = local.join("notes.txt");
+    std::fs::write(&upload, b"uploaded by the demo\n").expect("local demo file");
 
     let env: Vec<(String, String)> = fleet
         .env()
@@ -79,6 +86,38 @@ fn main() {
             "An escape through find -exec, refused",
             json!({"target": format!("web:{root}/app"), "query": "find . -name '*.log' -exec rm '{}' ';'"}),
         ),
+        (
+            "Find files by name",
+            json!({"target": format!("web:{root}/app"), "find": "*.yaml"}),
+        ),
+        (
+            "Diff two files on two hosts",
+            json!({"target": format!("web:{root}/app/config.yaml"), "diff": format!("db:{root}/app/config.prod.yaml")}),
+        ),
+        (
+            "Diff a file against expected content",
+            json!({"target": format!("web:{root}/app/config.yaml"), "diff_content": "listen: 8080\nworkers: 4\nlog_level: info\n"}),
+        ),
+        (
+            "Broadcast a command to both hosts",
+            json!({"targets": [format!("web:{root}/app/logs"), format!("db:{root}/app/logs")], "query": "grep -c ERROR app.log"}),
+        ),
+        (
+            "Upload a local file (beam)",
+            json!({"target": format!("db:{root}/notes.txt"), "beam": upload, "beam_direction": "upload"}),
+        ),
+        (
+            "Copy it host to host",
+            json!({"beam_source": format!("db:{root}/notes.txt"), "beam_target": format!("web:{root}/notes-copy.txt")}),
+        ),
+        (
+            "Download it back (beam)",
+            json!({"target": format!("web:{root}/notes-copy.txt"), "beam": local.join("back.txt"), "beam_direction": "download"}),
+        ),
+        (
+            "Uploading again without overwrite is refused",
+            json!({"target": format!("db:{root}/notes.txt"), "beam": upload, "beam_direction": "upload"}),
+        ),
         ("An unknown host", json!({"target": "mail:/etc/hostname"})),
     ];
     for (title, args) in calls {
@@ -96,6 +135,25 @@ fn main() {
         }
         println!();
     }
+    println!("── Resources");
+    let list = client.request("resources/list", json!({}));
+    show_request("resources/list", &json!({}));
+    let uris: Vec<&str> = list["result"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uri"].as_str())
+        .collect();
+    println!("← {}\n", uris.join(", "));
+    let uri = format!("web://{}/app/config.yaml", root.trim_start_matches('/'));
+    show_request("resources/read", &json!({"uri": uri}));
+    let read = client.request("resources/read", json!({"uri": uri}));
+    println!(
+        "← {}",
+        read["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap_or("(no text)")
+    );
     let intact = std::fs::read(&canary)
         .map(|c| c == b"untouched\n")
         .unwrap_or(false);
