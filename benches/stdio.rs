@@ -11,6 +11,8 @@
 //! 4. 64 MiB transfers on a warm session: download and upload (`beam`) vs `scp` and `sftp`
 //!    through the same ControlMaster, and a host-to-host copy vs `scp -3`.
 //!
+//! 5. broadcast read (`targets`) of one file on 10 hosts vs on 1 host, warm sessions.
+//!
 //! Run with `cargo bench --bench stdio`; `cargo bench --bench stdio -- --quick` is a short run
 //! (30 warm / 5 cold iterations instead of 200 / 20). `--warm N` and `--cold N` set the counts
 //! explicitly. Other arguments (cargo passes `--bench`) are ignored.
@@ -617,5 +619,41 @@ fn main() {
             0.5,
         );
     }
+    // 5. Broadcast to 10 hosts vs 1.
+    broadcast(opts.warm);
     println!("load average at end: {}", load_average());
+}
+
+/// Wall time of a warm broadcast read to 10 hosts next to the same broadcast to one host.
+fn broadcast(n: usize) {
+    const HOSTS: usize = 10;
+    let aliases: Vec<String> = (0..HOSTS).map(|i| format!("h{i}")).collect();
+    let names: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    let fleet = Fleet::start(&names);
+    let file = fleet.write_remote_file("bench/motd", b"hello from the fleet\n");
+    let targets: Vec<String> = aliases
+        .iter()
+        .map(|a| format!("{a}:{}", file.display()))
+        .collect();
+    let one = json!({"targets": [targets[0].clone()]});
+    let all = json!({"targets": targets});
+    let mut client = scout(&fleet, &[]);
+    let ok = |k: usize| move |r: &Value| r["structuredContent"]["succeeded"] == json!(k);
+    time_call(&mut client, &all, ok(HOSTS)); // connect every host
+    for _ in 0..WARM_UP {
+        time_call(&mut client, &one, ok(1));
+        time_call(&mut client, &all, ok(HOSTS));
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        a.push(time_call(&mut client, &all, ok(HOSTS)));
+        b.push(time_call(&mut client, &one, ok(1)));
+    }
+    close(client);
+    report(
+        "5. warm broadcast read, 10 hosts vs 1 host (goal: at most half of 10 reads one after another)",
+        ("scout-mcp targets: 10 x host:FILE", &a),
+        ("scout-mcp targets: 1 x host:FILE", &b),
+        5.0,
+    );
 }
