@@ -389,10 +389,10 @@ pub fn mode_string(kind: EntryKind, mode: u32) -> String {
     chars.into_iter().collect()
 }
 
-/// `YYYY-MM-DD HH:MM` in UTC for seconds since the epoch.
-pub fn format_time(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
+/// `YYYY-MM-DD HH:MM` in UTC for seconds since the epoch (negative: before 1970).
+pub fn format_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}",

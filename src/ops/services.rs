@@ -745,7 +745,8 @@ fn parse_projects(out: &str) -> Result<Vec<Vec<String>>, String> {
     if trimmed.is_empty() {
         return Ok(Vec::new());
     }
-    let Json::Arr(items) = Json::parse(trimmed)? else {
+    let value: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| e.to_string())?;
+    let serde_json::Value::Array(items) = value else {
         return Err("not a JSON array".to_string());
     };
     Ok(items
@@ -753,10 +754,20 @@ fn parse_projects(out: &str) -> Result<Vec<Vec<String>>, String> {
         .map(|p| {
             ["Name", "Status", "ConfigFiles"]
                 .iter()
-                .map(|k| p.field(k).unwrap_or_default())
+                .map(|k| field(p, k).unwrap_or_default())
                 .collect()
         })
         .collect())
+}
+
+/// A scalar member of a JSON object, as text (`null`, arrays and objects: none).
+fn field(object: &serde_json::Value, key: &str) -> Option<String> {
+    match object.get(key)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// Splits the records of [`compose_files_command`] and shows each file under a header.
@@ -920,241 +931,9 @@ fn percent(field: &str) -> String {
 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC); anything else as it is.
 fn timestamp(field: &str) -> String {
-    let Ok(secs) = field.parse::<i64>() else {
-        return field.to_string();
-    };
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60
-    )
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON, just enough for `docker compose ls --format json` (std only).
-
-/// A parsed JSON value; numbers are kept as their text.
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(String),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-/// Deeper documents are refused instead of overflowing the stack.
-const MAX_JSON_DEPTH: usize = 64;
-
-impl Json {
-    fn parse(text: &str) -> Result<Json, String> {
-        let mut p = JsonParser { s: text, i: 0 };
-        let value = p.value(0)?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(format!("unexpected text at byte {}", p.i));
-        }
-        Ok(value)
-    }
-
-    /// A string (or other scalar) member of an object, as text.
-    fn field(&self, key: &str) -> Option<String> {
-        let Json::Obj(members) = self else {
-            return None;
-        };
-        match &members.iter().find(|(k, _)| k == key)?.1 {
-            Json::Str(s) | Json::Num(s) => Some(s.clone()),
-            Json::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    }
-}
-
-struct JsonParser<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl JsonParser<'_> {
-    fn ws(&mut self) {
-        let rest = &self.s[self.i..];
-        self.i += rest.len() - rest.trim_start_matches([' ', '\t', '\n', '\r']).len();
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.s.as_bytes().get(self.i).copied()
-    }
-
-    fn expect(&mut self, b: u8) -> Result<(), String> {
-        self.ws();
-        if self.peek() != Some(b) {
-            return Err(format!("expected '{}' at byte {}", b as char, self.i));
-        }
-        self.i += 1;
-        Ok(())
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
-        if depth > MAX_JSON_DEPTH {
-            return Err("JSON nested too deeply".to_string());
-        }
-        self.ws();
-        match self.peek() {
-            Some(b'[') => self.array(depth),
-            Some(b'{') => self.object(depth),
-            Some(b'"') => self.string().map(Json::Str),
-            Some(b't') => self.word("true", Json::Bool(true)),
-            Some(b'f') => self.word("false", Json::Bool(false)),
-            Some(b'n') => self.word("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => Ok(self.number()),
-            _ => Err(format!("unexpected character at byte {}", self.i)),
-        }
-    }
-
-    fn word(&mut self, word: &str, value: Json) -> Result<Json, String> {
-        if !self.s[self.i..].starts_with(word) {
-            return Err(format!("unexpected character at byte {}", self.i));
-        }
-        self.i += word.len();
-        Ok(value)
-    }
-
-    fn number(&mut self) -> Json {
-        let rest = &self.s[self.i..];
-        let len = rest
-            .find(|c: char| !matches!(c, '0'..='9' | '-' | '+' | '.' | 'e' | 'E'))
-            .unwrap_or(rest.len());
-        self.i += len;
-        Json::Num(rest[..len].to_string())
-    }
-
-    fn array(&mut self, depth: usize) -> Result<Json, String> {
-        self.i += 1;
-        let mut items = Vec::new();
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            return Ok(Json::Arr(items));
-        }
-        loop {
-            items.push(self.value(depth + 1)?);
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
-                }
-                _ => return Err(format!("expected ',' or ']' at byte {}", self.i)),
-            }
-        }
-    }
-
-    fn object(&mut self, depth: usize) -> Result<Json, String> {
-        self.i += 1;
-        let mut members = Vec::new();
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return Ok(Json::Obj(members));
-        }
-        loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(format!("expected a member name at byte {}", self.i));
-            }
-            let key = self.string()?;
-            self.expect(b':')?;
-            members.push((key, self.value(depth + 1)?));
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(Json::Obj(members));
-                }
-                _ => return Err(format!("expected ',' or '}}' at byte {}", self.i)),
-            }
-        }
-    }
-
-    /// A string starting at the opening quote; escapes decoded, `\u` surrogate pairs joined.
-    fn string(&mut self) -> Result<String, String> {
-        self.i += 1;
-        let mut out = String::new();
-        loop {
-            let rest = &self.s[self.i..];
-            let Some(stop) = rest.find(['"', '\\']) else {
-                return Err("unterminated string".to_string());
-            };
-            out.push_str(&rest[..stop]);
-            self.i += stop + 1;
-            if rest.as_bytes()[stop] == b'"' {
-                return Ok(out);
-            }
-            out.push(self.escape()?);
-        }
-    }
-
-    fn escape(&mut self) -> Result<char, String> {
-        let c = self.peek().ok_or("unterminated string")?;
-        self.i += 1;
-        Ok(match c {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => return self.unicode(),
-            _ => return Err(format!("invalid escape at byte {}", self.i - 1)),
-        })
-    }
-
-    fn unicode(&mut self) -> Result<char, String> {
-        let high = self.hex4()?;
-        if !(0xD800..0xDC00).contains(&high) {
-            return Ok(char::from_u32(high).unwrap_or('\u{fffd}'));
-        }
-        // A high surrogate is only a character together with the low one that follows.
-        if !self.s[self.i..].starts_with("\\u") {
-            return Ok('\u{fffd}');
-        }
-        self.i += 2;
-        let low = self.hex4()?;
-        if !(0xDC00..0xE000).contains(&low) {
-            return Ok('\u{fffd}');
-        }
-        let code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
-        Ok(char::from_u32(code).unwrap_or('\u{fffd}'))
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self
-            .s
-            .get(self.i..self.i + 4)
-            .ok_or("truncated \\u escape")?;
-        let value = u32::from_str_radix(digits, 16).map_err(|_| "invalid \\u escape")?;
-        self.i += 4;
-        Ok(value)
+    match field.parse::<i64>() {
+        Ok(secs) => crate::ops::fs::format_time(secs),
+        Err(_) => field.to_string(),
     }
 }
 
@@ -1931,17 +1710,19 @@ mod tests {
     }
 
     #[test]
-    fn json_parser() {
-        let text = r#" [ {"Name":"a\"b\\c\u00e9\ud83d\ude00","n":-1.5e3,"t":true,"x":null,
+    fn compose_json_fields() {
+        let text = r#" [ {"Name":"a\"b\\c\u00e9\ud83d\ude00","n":-1500,"t":true,"x":null,
                           "o":{"k":[]}} ] "#;
-        let v = Json::parse(text).unwrap();
-        let Json::Arr(items) = &v else { panic!() };
-        assert_eq!(items[0].field("Name").unwrap(), "a\"b\\cé😀");
-        assert_eq!(items[0].field("n").unwrap(), "-1.5e3");
-        assert_eq!(items[0].field("t").unwrap(), "true");
-        assert_eq!(items[0].field("x"), None);
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let serde_json::Value::Array(items) = &v else {
+            panic!()
+        };
+        assert_eq!(field(&items[0], "Name").unwrap(), "a\"b\\cé😀");
+        assert_eq!(field(&items[0], "n").unwrap(), "-1500");
+        assert_eq!(field(&items[0], "t").unwrap(), "true");
+        assert_eq!(field(&items[0], "x"), None);
+        assert_eq!(field(&items[0], "o"), None);
         for bad in [
-            "",
             "[",
             "[1,",
             "{\"a\"}",
@@ -1950,14 +1731,12 @@ mod tests {
             "\"abc",
             "[1] x",
             "tru",
+            "{}",
         ] {
-            assert!(Json::parse(bad).is_err(), "{bad}");
+            assert!(parse_projects(bad).is_err(), "{bad}");
         }
-        assert!(Json::parse(&"[".repeat(100_000)).is_err());
-        assert_eq!(
-            Json::parse(r#""\ud800x""#).unwrap(),
-            Json::Str("\u{fffd}x".to_string())
-        );
+        assert!(parse_projects(&"[".repeat(100_000)).is_err());
+        assert_eq!(parse_projects("").unwrap(), Vec::<Vec<String>>::new());
     }
 
     /// Deterministic pseudo-random bytes biased to the characters the parsers care about.
@@ -2024,7 +1803,7 @@ mod tests {
             for service in &services {
                 let _ = service.render("h", &stdout, &stderr, code);
             }
-            let _ = Json::parse(&String::from_utf8_lossy(&stdout));
+            let _ = parse_projects(&String::from_utf8_lossy(&stdout));
             let rest = String::from_utf8_lossy(&noise.bytes(40)).into_owned();
             for prefix in ["", "docker/", "compose/", "zfs/"] {
                 if let Some(Ok(service)) = Service::parse(&format!("{prefix}{rest}")) {

@@ -74,7 +74,7 @@ pub fn listing(host: &str, listing: &Listing) -> ToolOutput {
             "{} {:>width$} {} {}{link}\n",
             fs::mode_string(e.kind, e.mode),
             e.size,
-            fs::format_time(e.mtime),
+            fs::format_time(i64::try_from(e.mtime).unwrap_or(i64::MAX)),
             e.name
         ));
     }
