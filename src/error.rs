@@ -40,8 +40,6 @@ pub enum Error {
     Io(String),
     /// The request was cancelled by the client or by shutdown.
     Cancelled,
-    /// A mode or parameter that this version does not implement yet.
-    Unsupported(String),
 }
 
 impl fmt::Display for Error {
@@ -71,7 +69,6 @@ impl fmt::Display for Error {
             Error::Session { host, message } => write!(f, "{host}: SSH session failed: {message}"),
             Error::Io(m) => write!(f, "local I/O error: {m}"),
             Error::Cancelled => f.write_str("cancelled"),
-            Error::Unsupported(m) => write!(f, "not yet supported: {m}"),
         }
     }
 }

@@ -2,19 +2,18 @@
 //! broadcast). Sized by `SCOUT_MAX_CONCURRENCY` and started on first use: however many targets
 //! or broadcasts there are, no more threads than that exist, and none are spawned per call.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use crossbeam_channel::{unbounded, Sender};
 
 use crate::error::Error;
-use crate::ssh::pool::lock;
 
 type Task = Box<dyn FnOnce() + Send + 'static>;
 
 /// The fan-out pool. Dropping it lets its threads exit once the queued tasks are done.
 pub struct FanOut {
     size: usize,
-    queue: OnceLock<Result<Mutex<Sender<Task>>, String>>,
+    queue: OnceLock<Result<Sender<Task>, String>>,
 }
 
 impl FanOut {
@@ -30,10 +29,10 @@ impl FanOut {
     pub fn spawn(&self, task: impl FnOnce() + Send + 'static) -> Result<(), Error> {
         let queue = self
             .queue
-            .get_or_init(|| self.start().map(Mutex::new))
+            .get_or_init(|| self.start())
             .as_ref()
             .map_err(|e| Error::Io(format!("cannot start the fan-out threads: {e}")))?;
-        lock(queue)
+        queue
             .send(Box::new(task))
             .map_err(|_| Error::Io("the fan-out threads are gone".into()))
     }

@@ -244,8 +244,8 @@ impl Scout {
         if left.binary.is_none() && right.binary.is_none() {
             return Ok(compare::texts(&l, &left, &r, &right));
         }
-        let left_sum = self.hash(host, path)?;
-        let right_sum = self.hash(other_host, other_path)?;
+        let left_sum = self.sum(host, path, &left)?;
+        let right_sum = self.sum(other_host, other_path, &right)?;
         Ok(compare::binaries(&l, left_sum, &r, right_sum))
     }
 
@@ -254,7 +254,7 @@ impl Scout {
         let actual = self.read(host, path)?;
         let label = format!("{host}:{path}");
         if actual.binary.is_some() {
-            let sum = self.hash(host, path)?;
+            let sum = self.sum(host, path, &actual)?;
             let expected_sum = (
                 expected.len() as u64,
                 crate::sha256::hex(expected.as_bytes()),
@@ -267,6 +267,15 @@ impl Scout {
             ));
         }
         Ok(compare::with_expected(&label, &actual, expected))
+    }
+
+    /// Size and SHA-256 of a file already read: from its bytes when it was read whole, else
+    /// streamed again (it was cut at `SCOUT_MAX_FILE_SIZE`).
+    fn sum(&self, host: &str, path: &str, file: &FileContent) -> Result<(u64, String)> {
+        if file.truncated {
+            return self.hash(host, path);
+        }
+        Ok((file.bytes.len() as u64, crate::sha256::hex(&file.bytes)))
     }
 
     /// Size and SHA-256 of a remote file (streamed, any size).
@@ -546,11 +555,11 @@ impl Scout {
     }
 }
 
-/// Whether a local path exists (the `beam` fallback rule: an existing local file means upload),
-/// resolved like a transfer would resolve it.
-pub fn local_exists(local: &str, beam_dir: Option<&Path>) -> bool {
+/// Whether a local path is an existing regular file, resolved like a transfer would resolve it
+/// (the `beam` fallback rule: an existing local file means upload).
+pub fn local_is_file(local: &str, beam_dir: Option<&Path>) -> bool {
     LocalPath::resolve(local, beam_dir)
-        .map(|p| p.exists())
+        .map(|p| p.0.is_file())
         .unwrap_or(false)
 }
 

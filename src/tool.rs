@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::ops::fs::View;
 use crate::ops::target::Target;
 use crate::ops::transfer::Direction;
-use crate::scout::{check_depth, local_exists, Scout};
+use crate::scout::{check_depth, local_is_file, Scout};
 
 pub(crate) mod format;
 mod schema;
@@ -315,11 +315,7 @@ fn beam(
 ) -> Result<ToolOutput, Error> {
     let direction = match &args.beam_direction {
         Some(d) => Direction::parse(d)?,
-        None if local_exists(local, scout.settings().beam_dir.as_deref())
-            && !std::path::Path::new(local).is_dir() =>
-        {
-            Direction::Upload
-        }
+        None if local_is_file(local, scout.settings().beam_dir.as_deref()) => Direction::Upload,
         None => Direction::Download,
     };
     let t = match direction {

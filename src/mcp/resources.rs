@@ -193,7 +193,7 @@ fn locate(scout: &Scout, uri: &str) -> Result<Location, RpcError> {
             path: remote_path(&decode(path)?),
         });
     }
-    if !scheme_aliases(scout).iter().any(|a| a == scheme) {
+    if !is_scheme(scheme) || scout.host(scheme).is_err() {
         return Err(not_found());
     }
     let host = scheme.to_string();

@@ -164,7 +164,7 @@ pub fn stat(conn: &mut Connection, path: &str) -> Result<FileStat, Failure> {
 
 /// Runs one SFTP call; a failure that broke the session may be retried (SFTP calls made here
 /// only read).
-fn with_sftp<T>(
+pub(crate) fn with_sftp<T>(
     conn: &mut Connection,
     doing: &str,
     call: impl FnOnce(&Sftp) -> Result<T, ssh2::Error>,

@@ -17,10 +17,11 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ssh2::{OpenFlags, OpenType, RenameFlags, Sftp};
+use ssh2::{OpenFlags, OpenType, RenameFlags};
 
 use crate::control::{human_bytes, Control};
 use crate::error::Error;
+use crate::ops::fs::with_sftp;
 use crate::ops::remote_path;
 use crate::sha256::Sha256;
 use crate::ssh::pool::Failure;
@@ -109,10 +110,6 @@ impl LocalPath {
             )));
         }
         Ok(LocalPath(resolved))
-    }
-
-    pub fn exists(&self) -> bool {
-        self.0.exists()
     }
 
     /// `dir/name` when this path is an existing directory, else the path itself.
@@ -218,9 +215,10 @@ pub fn upload(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let remote = remote_destination(conn, remote, &name)?;
+    let (remote, exists) = remote_destination(conn, remote, &name)?;
     let destination = format!("{}:{remote}", conn.alias());
-    let written = write_remote(conn, &remote, overwrite, Some(meta.len()), control, |buf| {
+    let target = (remote.as_str(), exists, overwrite);
+    let written = write_remote(conn, target, Some(meta.len()), control, |buf| {
         input
             .read(buf)
             .map_err(|e| local_error("read", &local.0, e))
@@ -252,9 +250,10 @@ pub fn relay(
         Some(d) => d,
         None => src,
     };
-    let dst_path = remote_destination(dst, dst_path, file_name(src_path))?;
+    let (dst_path, exists) = remote_destination(dst, dst_path, file_name(src_path))?;
     let destination = format!("{}:{dst_path}", dst.alias());
-    let done = write_remote(dst, &dst_path, overwrite, size, control, |buf| {
+    let target = (dst_path.as_str(), exists, overwrite);
+    let done = write_remote(dst, target, size, control, |buf| {
         reader
             .read(buf)
             .map_err(|e| remote_io_error(&src_alias, src_path, e))
@@ -307,27 +306,22 @@ fn open_remote_source(
         ))
         .into());
     }
-    let file = sftp_call(conn, &format!("open '{path}'"), |sftp| {
+    let file = with_sftp(conn, &format!("open '{path}'"), |sftp| {
         sftp.open(Path::new(sftp_path))
     })?;
     Ok((file, stat.size))
 }
 
 /// Streams `next` (a reader of chunks) into a temporary remote file and renames it to `path`.
+/// `target` is the destination path, whether it exists, and whether it may be replaced.
 fn write_remote(
     conn: &mut Connection,
-    path: &str,
-    overwrite: bool,
+    (path, exists, overwrite): (&str, bool, bool),
     size: Option<u64>,
     control: &Control,
     mut next: impl FnMut(&mut [u8]) -> Result<usize, Error>,
 ) -> Result<(u64, String), Failure> {
     let sftp_path = PathBuf::from(remote_path::sftp_path(path));
-    let exists = conn
-        .sftp()
-        .map_err(Failure::from)?
-        .lstat(&sftp_path)
-        .is_ok();
     if exists && !overwrite {
         return Err(Error::Policy(format!(
             "{}:{path} already exists; pass overwrite: true to replace it",
@@ -336,7 +330,7 @@ fn write_remote(
         .into());
     }
     let temp = temp_sibling(&sftp_path);
-    let mut out = sftp_call(conn, &format!("create '{}'", temp.display()), |sftp| {
+    let mut out = with_sftp(conn, &format!("create '{}'", temp.display()), |sftp| {
         sftp.open_mode(
             &temp,
             OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
@@ -416,19 +410,25 @@ fn copy_from(
     }
 }
 
-/// The remote destination: `path`, or `path/name` when `path` is an existing directory.
-fn remote_destination(conn: &mut Connection, path: &str, name: &str) -> Result<String, Failure> {
-    let sftp_path = remote_path::sftp_path(path);
-    let is_dir = conn
-        .sftp()
-        .map_err(Failure::from)?
-        .stat(Path::new(&sftp_path))
-        .map(|s| s.is_dir())
-        .unwrap_or(false);
-    if is_dir && !name.is_empty() {
-        Ok(format!("{}/{name}", path.trim_end_matches('/')))
-    } else {
-        Ok(path.to_string())
+/// The remote destination — `path`, or `path/name` when `path` is an existing directory — and
+/// whether something already exists there. One `stat` in the common case; a second only for a
+/// directory.
+fn remote_destination(
+    conn: &mut Connection,
+    path: &str,
+    name: &str,
+) -> Result<(String, bool), Failure> {
+    let sftp = conn.sftp().map_err(Failure::from)?;
+    match sftp.stat(Path::new(&remote_path::sftp_path(path))) {
+        Ok(st) if st.is_dir() && !name.is_empty() => {
+            let inside = format!("{}/{name}", path.trim_end_matches('/'));
+            let exists = sftp
+                .lstat(Path::new(&remote_path::sftp_path(&inside)))
+                .is_ok();
+            Ok((inside, exists))
+        }
+        Ok(_) => Ok((path.to_string(), true)),
+        Err(_) => Ok((path.to_string(), false)),
     }
 }
 
@@ -478,15 +478,6 @@ fn file_name(path: &str) -> &str {
         .rsplit('/')
         .next()
         .unwrap_or(path)
-}
-
-fn sftp_call<T>(
-    conn: &mut Connection,
-    doing: &str,
-    call: impl FnOnce(&Sftp) -> Result<T, ssh2::Error>,
-) -> Result<T, Failure> {
-    let result = call(conn.sftp().map_err(Failure::from)?);
-    result.map_err(|e| Failure::from(conn.fail(&e, doing)))
 }
 
 fn local_error(doing: &str, path: &Path, e: std::io::Error) -> Error {

@@ -122,9 +122,9 @@ pub fn command(
     out: &ExecOutput,
     timeout: std::time::Duration,
 ) -> ToolOutput {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut text = stdout.to_string();
+    let stdout = out.stdout_lossy();
+    let stderr = out.stderr_lossy();
+    let mut text = stdout.clone();
     if !stderr.is_empty() {
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
