@@ -20,6 +20,7 @@ use crate::ops::target::Target;
 use crate::ops::transfer::{self, LocalPath, Transfer};
 use crate::settings::Settings;
 use crate::ssh::exec::{ExecLimits, ExecOutput};
+use crate::ssh::jump::Jumps;
 use crate::ssh::pool::{HostPoolState, PoolLimits, Pools};
 use crate::ssh::reaper::Reaper;
 use crate::ssh::session::ConnectOptions;
@@ -45,6 +46,9 @@ struct Inner {
     settings: Settings,
     inventory: Inventory,
     pools: Arc<Pools>,
+    /// Jump hubs for hosts behind `ProxyJump`; closed after the pools (their sessions ride on
+    /// the hubs' tunnels).
+    jumps: Arc<Jumps>,
     reachability: Reachability,
     fanout: FanOut,
     _reaper: Reaper,
@@ -53,6 +57,7 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.pools.shutdown();
+        self.jumps.close();
     }
 }
 
@@ -109,6 +114,16 @@ impl Scout {
             known_hosts: settings.known_hosts.clone(),
             strict: settings.strict_host_key_checking,
             home: settings.home.clone(),
+            jumps: None,
+        };
+        let jumps = Arc::new(Jumps::new(
+            inventory.config(),
+            opts.clone(),
+            settings.idle_timeout,
+        ));
+        let opts = ConnectOptions {
+            jumps: Some(jumps.clone()),
+            ..opts
         };
         let pools = Arc::new(Pools::new(limits, opts));
         let reaper = Reaper::start(pools.clone())
@@ -119,6 +134,7 @@ impl Scout {
                 settings,
                 inventory,
                 pools,
+                jumps,
                 reachability: Reachability::new(REACHABILITY_TTL),
                 fanout,
                 _reaper: reaper,
@@ -513,6 +529,7 @@ impl Scout {
     /// after this reconnect as needed. Dropping the last clone does the same.
     pub fn close(&self) {
         self.pools().shutdown();
+        self.inner.jumps.close();
     }
 
     fn pools(&self) -> &Pools {

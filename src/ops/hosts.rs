@@ -19,6 +19,8 @@ pub use crate::ssh::config::HostEntry;
 pub struct Inventory {
     hosts: BTreeMap<String, Arc<HostEntry>>,
     warnings: Vec<String>,
+    /// The whole config, for names that are not hosts of the inventory (jump hosts).
+    config: Option<Arc<SshConfig>>,
 }
 
 impl Inventory {
@@ -53,6 +55,7 @@ impl Inventory {
         Inventory {
             hosts,
             warnings: config.warnings().to_vec(),
+            config: Some(Arc::new(config.clone())),
         }
     }
 
@@ -67,6 +70,14 @@ impl Inventory {
 
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// The ssh_config the inventory came from (empty for a default inventory).
+    pub fn config(&self) -> SshConfig {
+        self.config
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(SshConfig::empty)
     }
 
     /// The host of `alias`, or an error naming the available hosts.

@@ -42,18 +42,23 @@ pub fn identity_files(host: &HostEntry, home: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Authenticates `session` as `host.user`; on failure the error lists every attempt.
-pub fn authenticate(session: &Session, host: &HostEntry, home: &Path) -> Result<(), Error> {
+/// Authenticates `session` as `host.user` and says which key worked; on failure the error
+/// lists every attempt.
+pub fn authenticate(session: &Session, host: &HostEntry, home: &Path) -> Result<String, Error> {
     let files = identity_files(host, home);
     let mut tried = Vec::new();
     if let Some(socket) = agent_socket(host) {
-        if try_agent(session, host, &socket, &files, &mut tried) {
-            return Ok(());
+        if let Some(key) = try_agent(session, host, &socket, &files, &mut tried) {
+            return Ok(format!(
+                "publickey as {}: ssh-agent key '{key}' ({})",
+                host.user,
+                socket.display()
+            ));
         }
     }
     for file in &files {
         if try_file(session, &host.user, file, &mut tried) {
-            return Ok(());
+            return Ok(format!("publickey as {}: {}", host.user, file.display()));
         }
     }
     Err(auth_failure(host, &tried))
@@ -65,23 +70,23 @@ fn try_agent(
     socket: &Path,
     files: &[PathBuf],
     tried: &mut Vec<String>,
-) -> bool {
+) -> Option<String> {
     let mut agent = match session.agent() {
         Ok(a) => a,
         Err(e) => {
             tried.push(format!("ssh-agent: unavailable ({e})"));
-            return false;
+            return None;
         }
     };
     if agent.set_identity_path(socket).is_err() || agent.connect().is_err() {
         tried.push(format!("ssh-agent at {}: cannot connect", socket.display()));
-        return false;
+        return None;
     }
     let identities = match agent.list_identities().and_then(|_| agent.identities()) {
         Ok(ids) => ids,
         Err(e) => {
             tried.push(format!("ssh-agent: cannot list keys ({e})"));
-            return false;
+            return None;
         }
     };
     // IdentitiesOnly: use only agent keys whose public half is one of the identity files.
@@ -96,14 +101,14 @@ fn try_agent(
         offered += 1;
         if agent.userauth(&host.user, &identity).is_ok() && session.authenticated() {
             let _ = agent.disconnect();
-            return true;
+            return Some(identity.comment().to_string());
         }
     }
     let _ = agent.disconnect();
     tried.push(format!(
         "ssh-agent: {offered} key(s) offered, none accepted"
     ));
-    false
+    None
 }
 
 fn try_file(session: &Session, user: &str, key: &Path, tried: &mut Vec<String>) -> bool {

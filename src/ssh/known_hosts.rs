@@ -24,8 +24,9 @@ pub struct HostKeyPolicy<'a> {
     pub mode: StrictHostKeyChecking,
 }
 
-/// Verifies the server's host key after the handshake. `Ok` means the key may be trusted.
-pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<(), Error> {
+/// Verifies the server's host key after the handshake. `Ok` means the key may be trusted, and
+/// says why (for `scout-mcp check`).
+pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<String, Error> {
     let refuse = |message: String| Error::HostKey {
         host: policy.alias.to_string(),
         message,
@@ -50,7 +51,7 @@ pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<(), Error> {
         )));
     }
     match known.check_port(policy.hostname, policy.port, key) {
-        CheckResult::Match => Ok(()),
+        CheckResult::Match => Ok(format!("{fingerprint} matches known_hosts")),
         CheckResult::Mismatch => Err(refuse(changed_message(policy, &entry_name, &fingerprint))),
         CheckResult::NotFound | CheckResult::Failure => match policy.mode {
             StrictHostKeyChecking::Yes => {
@@ -61,7 +62,9 @@ pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<(), Error> {
                     "{}: accepting unknown host key {fingerprint} (strict checking is off)",
                     policy.alias
                 );
-                Ok(())
+                Ok(format!(
+                    "{fingerprint} is NOT in known_hosts; accepted because strict checking is off"
+                ))
             }
             StrictHostKeyChecking::AcceptNew => {
                 append(policy, &entry_name, key_type_name(key_type), &key_b64)
@@ -70,7 +73,10 @@ pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<(), Error> {
                     "{}: accepted new host key {fingerprint} for {entry_name}",
                     policy.alias
                 );
-                Ok(())
+                Ok(format!(
+                    "{fingerprint} was new; recorded in {} (accept-new)",
+                    first_file(policy)
+                ))
             }
         },
     }

@@ -5,12 +5,17 @@
 //!   [`auth`], and the SFTP channel it keeps.
 //! * [`pool`] — one `r2d2::Pool` per host, the global cap, retry-once; [`reaper`] — the thread
 //!   that drops idle and dead sessions.
+//! * [`transport`] — TCP, or a tunnel through a [`jump`] host (`ProxyJump`); [`trace`] — stage
+//!   timings for `scout-mcp check`.
 //! * [`exec`] — a command on a checked-out session, with deadline, caps and cancellation.
 
 pub mod auth;
 pub mod config;
 pub mod exec;
+pub mod jump;
 pub mod known_hosts;
 pub mod pool;
 pub mod reaper;
 pub mod session;
+pub mod trace;
+pub mod transport;

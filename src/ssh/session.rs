@@ -6,7 +6,6 @@
 //! session can be shut down at the TCP level before it is dropped (a libssh2 drop on a frozen
 //! link would otherwise block forever).
 
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +15,9 @@ use ssh2::{Session, Sftp};
 use crate::error::Error;
 use crate::settings::StrictHostKeyChecking;
 use crate::ssh::config::HostEntry;
+use crate::ssh::jump::Jumps;
+use crate::ssh::trace::Trace;
+use crate::ssh::transport::{tcp_connect, Transport};
 use crate::ssh::{auth, known_hosts};
 
 /// Everything a connect needs besides the host itself.
@@ -28,6 +30,8 @@ pub struct ConnectOptions {
     /// `SCOUT_STRICT_HOST_KEY_CHECKING` when set (overrides the host's `StrictHostKeyChecking`).
     pub strict: Option<StrictHostKeyChecking>,
     pub home: PathBuf,
+    /// The jump hubs for hosts with `ProxyJump` (none: ProxyJump is refused with a message).
+    pub jumps: Option<Arc<Jumps>>,
 }
 
 /// A live, authenticated SSH session with its SFTP channel.
@@ -35,7 +39,7 @@ pub struct Connection {
     // Field order matters: the SFTP channel must be dropped before the session.
     sftp: Option<Sftp>,
     session: Session,
-    socket: TcpStream,
+    socket: Transport,
     alias: Arc<str>,
     broken: bool,
     retired: bool,
@@ -48,29 +52,16 @@ pub struct Connection {
 impl Connection {
     /// Connects, verifies the host key and authenticates, all within `connect_timeout`.
     pub fn open(host: &HostEntry, opts: &ConnectOptions) -> Result<Connection, Error> {
-        let deadline = Instant::now() + opts.connect_timeout;
-        let socket = tcp_connect(host, opts.connect_timeout)?;
-        let session = handshake(host, &socket, deadline, opts.connect_timeout)?;
-        let files = known_hosts_files(host, opts);
-        let mode = opts
-            .strict
-            .or_else(|| {
-                host.strict_host_key_checking
-                    .as_deref()
-                    .and_then(StrictHostKeyChecking::parse)
-            })
-            .unwrap_or(StrictHostKeyChecking::Yes);
-        let policy = known_hosts::HostKeyPolicy {
-            alias: &host.alias,
-            hostname: &host.hostname,
-            port: host.port,
-            files: &files,
-            mode,
-        };
-        known_hosts::verify(&session, &policy)?;
-        session.set_timeout(remaining_ms(deadline));
-        auth::authenticate(&session, host, &opts.home)
-            .map_err(|e| timeout_or(e, host, deadline, opts.connect_timeout, "authentication"))?;
+        Connection::open_traced(host, opts, &mut Trace::off())
+    }
+
+    /// [`Connection::open`], recording each stage in `trace` (for `scout-mcp check`).
+    pub fn open_traced(
+        host: &HostEntry,
+        opts: &ConnectOptions,
+        trace: &mut Trace,
+    ) -> Result<Connection, Error> {
+        let Established { session, socket } = establish(host, opts, trace)?;
         session.set_keepalive(
             false,
             opts.keepalive_interval
@@ -154,7 +145,7 @@ impl Connection {
     /// the drop of its channels) fails at once instead of waiting on the peer.
     pub fn abandon(&mut self) {
         self.broken = true;
-        let _ = self.socket.shutdown(Shutdown::Both);
+        self.socket.shutdown();
     }
 
     /// Takes a healthy session out of service (idle too long, evicted): the pool drops it at
@@ -236,7 +227,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         if self.broken {
             // Make every libssh2 call below fail at once instead of waiting on a dead peer.
-            let _ = self.socket.shutdown(Shutdown::Both);
+            self.socket.shutdown();
         } else {
             self.session.set_timeout(1000);
             self.sftp = None;
@@ -264,66 +255,88 @@ fn known_hosts_files(host: &HostEntry, opts: &ConnectOptions) -> Vec<PathBuf> {
     vec![opts.home.join(".ssh").join("known_hosts")]
 }
 
-fn tcp_connect(host: &HostEntry, timeout: Duration) -> Result<TcpStream, Error> {
-    let fail = |message: String| Error::Connect {
-        host: host.alias.clone(),
-        message,
-    };
-    let addrs: Vec<_> = (host.hostname.as_str(), host.port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            fail(format!(
-                "cannot resolve '{}': {e}. Check HostName in ssh_config",
-                host.hostname
-            ))
-        })?
-        .collect();
-    let mut last = None;
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
-            Ok(stream) => {
-                // Without TCP_NODELAY every small request/response pair stalls on delayed ACKs
-                // (44 ms instead of 1.7 ms per exec on loopback; see NOTES-ssh2-r2d2.md).
-                stream
-                    .set_nodelay(true)
-                    .map_err(|e| fail(format!("set TCP_NODELAY: {e}")))?;
-                set_tcp_keepalive(&stream);
-                return Ok(stream);
-            }
-            Err(e) => last = Some((addr, e)),
-        }
-    }
-    Err(match last {
-        Some((addr, e)) if e.kind() == std::io::ErrorKind::TimedOut => fail(format!(
-            "no answer from {addr} within {:.0} s (SCOUT_CONNECT_TIMEOUT). Is the host up and the port open?",
-            timeout.as_secs_f64()
-        )),
-        Some((addr, e)) => fail(format!(
-            "{addr}: {e}. Is sshd running there, and are HostName/Port in ssh_config right?"
-        )),
-        None => fail(format!("'{}' resolved to no address", host.hostname)),
-    })
+/// A session that passed the handshake, the host key check and authentication.
+pub(crate) struct Established {
+    pub session: Session,
+    pub socket: Transport,
 }
 
-/// Lets the kernel notice a peer that vanished without a FIN or RST while the session idles.
-fn set_tcp_keepalive(stream: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt with a pointer to a live c_int of the right size on our own socket.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_KEEPALIVE,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+/// Transport (TCP or a jump tunnel), handshake, host key, authentication: the stages every
+/// session goes through, each recorded in `trace`, all within the connect timeout.
+pub(crate) fn establish(
+    host: &HostEntry,
+    opts: &ConnectOptions,
+    trace: &mut Trace,
+) -> Result<Established, Error> {
+    let deadline = Instant::now() + opts.connect_timeout;
+    let socket = match crate::ssh::jump::hops(host) {
+        None => tcp_connect(host, opts.connect_timeout, trace)?,
+        Some(hops) => {
+            let jumps = opts.jumps.as_ref().ok_or_else(|| {
+                Error::Config(format!(
+                    "{}: ProxyJump {hops} is not available in this context",
+                    host.alias
+                ))
+            })?;
+            trace.step("tunnel", || {
+                let stream = jumps.tunnel(host, deadline)?;
+                Ok((
+                    Transport::Tunnel(stream),
+                    format!(
+                        "via {hops} (direct-tcpip to {}:{})",
+                        host.hostname, host.port
+                    ),
+                ))
+            })?
+        }
+    };
+    establish_over(host, opts, socket, deadline, trace)
+}
+
+/// The stages after the transport: handshake, host key, authentication, by `deadline`.
+pub(crate) fn establish_over(
+    host: &HostEntry,
+    opts: &ConnectOptions,
+    socket: Transport,
+    deadline: Instant,
+    trace: &mut Trace,
+) -> Result<Established, Error> {
+    let session = trace.step("handshake", || {
+        let session = handshake(host, &socket, deadline, opts.connect_timeout)?;
+        let banner = session.banner().unwrap_or("").to_string();
+        Ok((session, banner))
+    })?;
+    let files = known_hosts_files(host, opts);
+    let mode = opts
+        .strict
+        .or_else(|| {
+            host.strict_host_key_checking
+                .as_deref()
+                .and_then(StrictHostKeyChecking::parse)
+        })
+        .unwrap_or(StrictHostKeyChecking::Yes);
+    let policy = known_hosts::HostKeyPolicy {
+        alias: &host.alias,
+        hostname: &host.hostname,
+        port: host.port,
+        files: &files,
+        mode,
+    };
+    trace.step("host key", || {
+        Ok(((), known_hosts::verify(&session, &policy)?))
+    })?;
+    session.set_timeout(remaining_ms(deadline));
+    trace.step("auth", || {
+        let method = auth::authenticate(&session, host, &opts.home)
+            .map_err(|e| timeout_or(e, host, deadline, opts.connect_timeout, "authentication"))?;
+        Ok(((), method))
+    })?;
+    Ok(Established { session, socket })
 }
 
 fn handshake(
     host: &HostEntry,
-    socket: &TcpStream,
+    socket: &Transport,
     deadline: Instant,
     limit: Duration,
 ) -> Result<Session, Error> {

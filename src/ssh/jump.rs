@@ -1,0 +1,821 @@
+//! `ProxyJump`: reaching a host through one or more jump hosts (SPEC §5).
+//!
+//! libssh2 has no jump support, so a jumped session runs over one end of a Unix socket pair; the
+//! other end is relayed into a `direct-tcpip` channel of the jump host's session. One **hub**
+//! per jump host (per chain) owns that session on its own thread — libssh2 sessions must never be
+//! shared between threads — and relays every tunnel through it, in non-blocking mode, waiting
+//! in `poll(2)` on the jump socket and all tunnel ends at once. So ten pooled sessions to hosts
+//! behind one bastion cost one bastion session and one thread.
+//!
+//! A chain `ProxyJump a,b` is what OpenSSH does: `b` is reached through `a`'s hub, the target
+//! through `b`'s; `a` is resolved with its own ssh_config (its own `ProxyJump` included), `b`'s
+//! own `ProxyJump` is overridden by the chain. A hub closes its jump session when its last
+//! tunnel has been gone for the idle timeout (the pool's reaper closes the sessions through it),
+//! or at once when the jump session dies; the next connect starts a new hub.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use ssh2::{BlockDirections, Channel, Session};
+
+use crate::error::Error;
+use crate::ssh::config::{HostEntry, SshConfig};
+use crate::ssh::pool::lock;
+use crate::ssh::session::{establish_over, ConnectOptions, Established};
+use crate::ssh::trace::Trace;
+use crate::ssh::transport::{tcp_connect, Transport};
+
+/// Longest chain accepted, counting nested `ProxyJump`s of first hops (catches loops).
+const MAX_CHAIN: usize = 8;
+/// Bytes moved per read on a tunnel.
+const CHUNK: usize = 32 * 1024;
+
+/// The host's `ProxyJump` value, unless unset or `none`.
+pub fn hops(host: &HostEntry) -> Option<&str> {
+    host.proxy_jump
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("none"))
+}
+
+/// One hop of a `ProxyJump` list: `[ssh://][user@]host[:port]`.
+#[derive(Debug, PartialEq, Eq)]
+struct Hop {
+    user: Option<String>,
+    host: String,
+    port: Option<u16>,
+}
+
+fn parse_hop(text: &str) -> Result<Hop, String> {
+    let text = text.strip_prefix("ssh://").unwrap_or(text);
+    let (user, rest) = match text.rsplit_once('@') {
+        Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
+        Some(_) => return Err(format!("'{text}' has an empty user")),
+        None => (None, text),
+    };
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("'{text}': missing ']'"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            _ => (rest, None),
+        }
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("'{text}' has no valid host name"));
+    }
+    let port = port
+        .map(|p| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("'{text}': bad port '{p}'"))
+        })
+        .transpose()?;
+    Ok(Hop {
+        user,
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// The jump hubs of one `Scout`, keyed by chain.
+pub struct Jumps {
+    config: SshConfig,
+    /// For the jump sessions themselves (its `jumps` is unused: transports are built here).
+    opts: ConnectOptions,
+    linger: Duration,
+    hubs: Mutex<HashMap<String, Arc<Hub>>>,
+    /// One gate per chain: concurrent first connects through a chain wait for one jump session
+    /// instead of each opening their own (the only lock held across network I/O, and only by
+    /// connects that would otherwise duplicate it).
+    gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for Jumps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Jumps({} hubs)", lock(&self.hubs).len())
+    }
+}
+
+impl Jumps {
+    /// Hubs resolve jump hosts in `config`, connect them with `opts`, and close a jump session
+    /// `linger` after its last tunnel.
+    pub fn new(config: SshConfig, opts: ConnectOptions, linger: Duration) -> Jumps {
+        Jumps {
+            config,
+            opts,
+            linger,
+            hubs: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The jump hosts `host` is reached through, in connect order, each resolved as `ssh`
+    /// would (ssh_config, then `user@`/`:port` of the hop).
+    pub fn chain(&self, host: &HostEntry) -> Result<Vec<HostEntry>, Error> {
+        self.chain_at(host, 0)
+    }
+
+    fn chain_at(&self, host: &HostEntry, depth: usize) -> Result<Vec<HostEntry>, Error> {
+        let Some(spec) = hops(host) else {
+            return Ok(Vec::new());
+        };
+        let bad = |why: String| {
+            Error::Config(format!(
+                "{}: ProxyJump {spec}: {why}. Fix ProxyJump in ssh_config",
+                host.alias
+            ))
+        };
+        if depth >= MAX_CHAIN {
+            return Err(bad(format!(
+                "jump hosts nest more than {MAX_CHAIN} deep (do two hosts jump through each other?)"
+            )));
+        }
+        let mut chain = Vec::new();
+        for (i, text) in spec.split(',').enumerate() {
+            let hop = parse_hop(text.trim()).map_err(bad)?;
+            let mut entry = self.config.resolve(&hop.host);
+            if let Some(user) = hop.user {
+                entry.user = user;
+            }
+            if let Some(port) = hop.port {
+                entry.port = port;
+            }
+            if i == 0 {
+                chain.extend(self.chain_at(&entry, depth + 1)?);
+            }
+            entry.proxy_jump = None;
+            chain.push(entry);
+        }
+        if chain.len() > MAX_CHAIN {
+            return Err(bad(format!("more than {MAX_CHAIN} jump hosts")));
+        }
+        Ok(chain)
+    }
+
+    /// A stream connected to `host`'s sshd through its jump chain, ready for a handshake.
+    pub fn tunnel(&self, host: &HostEntry, deadline: Instant) -> Result<UnixStream, Error> {
+        let chain = self.chain(host)?;
+        self.open_through(&chain, host, deadline)
+    }
+
+    /// Closes every hub (and with it every tunnel and jump session).
+    pub fn close(&self) {
+        for (_, hub) in lock(&self.hubs).drain() {
+            hub.shutdown();
+        }
+    }
+
+    fn open_through(
+        &self,
+        chain: &[HostEntry],
+        dest: &HostEntry,
+        deadline: Instant,
+    ) -> Result<UnixStream, Error> {
+        // A hub may close between our lookup and our request (its last tunnel just ended):
+        // then one fresh hub is started.
+        for _ in 0..2 {
+            let hub = self.hub(chain, dest, deadline)?;
+            match hub.open(dest, deadline, self.opts.connect_timeout) {
+                Err(OpenError::HubGone) => continue,
+                Err(OpenError::Failed(e)) => return Err(e),
+                Ok(stream) => return Ok(stream),
+            }
+        }
+        Err(Error::Connect {
+            host: dest.alias.clone(),
+            message: "the jump host session closed while opening a tunnel; retry".into(),
+        })
+    }
+
+    fn hub(
+        &self,
+        chain: &[HostEntry],
+        dest: &HostEntry,
+        deadline: Instant,
+    ) -> Result<Arc<Hub>, Error> {
+        let Some((jump, before)) = chain.split_last() else {
+            return Err(Error::Config(format!(
+                "{}: empty ProxyJump chain",
+                dest.alias
+            )));
+        };
+        let key = chain
+            .iter()
+            .map(|h| format!("{}@{}:{}", h.user, h.hostname, h.port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let live =
+            |hubs: &HashMap<String, Arc<Hub>>| hubs.get(&key).filter(|h| h.is_alive()).cloned();
+        if let Some(hub) = live(&lock(&self.hubs)) {
+            return Ok(hub);
+        }
+        let gate = lock(&self.gates).entry(key.clone()).or_default().clone();
+        let _connecting = lock(&gate);
+        if let Some(hub) = live(&lock(&self.hubs)) {
+            return Ok(hub);
+        }
+        let established = self
+            .connect_jump(jump, before, deadline)
+            .map_err(|e| via_jump(e, &dest.alias))?;
+        let hub = Arc::new(Hub::start(jump, established, &self.opts, self.linger)?);
+        lock(&self.hubs).insert(key, hub.clone());
+        Ok(hub)
+    }
+
+    fn connect_jump(
+        &self,
+        jump: &HostEntry,
+        before: &[HostEntry],
+        deadline: Instant,
+    ) -> Result<Established, Error> {
+        let mut trace = Trace::off();
+        let socket = if before.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            tcp_connect(jump, left.max(Duration::from_millis(1)), &mut trace)?
+        } else {
+            Transport::Tunnel(self.open_through(before, jump, deadline)?)
+        };
+        establish_over(jump, &self.opts, socket, deadline, &mut trace)
+    }
+}
+
+/// An error of a jump host's own connect, reported for the host behind it.
+fn via_jump(e: Error, target: &str) -> Error {
+    let target = target.to_string();
+    match e {
+        Error::Connect { host, message } | Error::Session { host, message } => Error::Connect {
+            host: target,
+            message: format!("via jump host {host}: {message}"),
+        },
+        Error::HostKey { host, message } => Error::HostKey {
+            host: target,
+            message: format!("jump host {host}: {message}"),
+        },
+        Error::Auth { host, message } => Error::Auth {
+            host: target,
+            message: format!("jump host {host}: {message}"),
+        },
+        Error::Timeout { host, what, after } => Error::Timeout {
+            host: target,
+            what: format!("{what} of jump host {host}"),
+            after,
+        },
+        other => other,
+    }
+}
+
+enum OpenError {
+    /// The hub closed; a new one may succeed.
+    HubGone,
+    Failed(Error),
+}
+
+/// "Open a tunnel to `host:port`" (for the host `alias`), answered on `reply`.
+struct OpenRequest {
+    host: String,
+    port: u16,
+    alias: String,
+    reply: Sender<Result<UnixStream, OpenError>>,
+}
+
+enum Request {
+    Open(OpenRequest),
+    Shutdown,
+}
+
+/// The handle of a hub thread.
+struct Hub {
+    requests: Sender<Request>,
+    /// Written to wake the hub's `poll` after a request.
+    wake: UnixStream,
+    alive: Arc<AtomicBool>,
+}
+
+impl Hub {
+    fn start(
+        jump: &HostEntry,
+        established: Established,
+        opts: &ConnectOptions,
+        linger: Duration,
+    ) -> Result<Hub, Error> {
+        let io = |e: std::io::Error| Error::Io(format!("cannot start a jump relay: {e}"));
+        let (wake, wake_rx) = UnixStream::pair().map_err(io)?;
+        wake.set_nonblocking(true).map_err(io)?;
+        wake_rx.set_nonblocking(true).map_err(io)?;
+        let (requests, rx) = crossbeam_channel::unbounded();
+        let alive = Arc::new(AtomicBool::new(true));
+        let relay = Relay {
+            alias: jump.alias.clone(),
+            session: established.session,
+            socket: established.socket,
+            rx,
+            wake_rx,
+            alive: alive.clone(),
+            tunnels: Vec::new(),
+            closing: Vec::new(),
+            pending: VecDeque::new(),
+            linger,
+            keepalive: opts.keepalive_interval.max(Duration::from_secs(1)),
+        };
+        std::thread::Builder::new()
+            .name(format!("scout-jump-{}", jump.alias))
+            .spawn(move || relay.run())
+            .map_err(io)?;
+        Ok(Hub {
+            requests,
+            wake,
+            alive,
+        })
+    }
+
+    fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    fn open(
+        &self,
+        dest: &HostEntry,
+        deadline: Instant,
+        limit: Duration,
+    ) -> Result<UnixStream, OpenError> {
+        if !self.is_alive() {
+            return Err(OpenError::HubGone);
+        }
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let request = Request::Open(OpenRequest {
+            host: dest.hostname.clone(),
+            port: dest.port,
+            alias: dest.alias.clone(),
+            reply,
+        });
+        self.requests
+            .send(request)
+            .map_err(|_| OpenError::HubGone)?;
+        let _ = (&self.wake).write(&[1]);
+        match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Disconnected) => Err(OpenError::HubGone),
+            Err(RecvTimeoutError::Timeout) => Err(OpenError::Failed(Error::Timeout {
+                host: dest.alias.clone(),
+                what: "opening the tunnel through the jump host (SCOUT_CONNECT_TIMEOUT)".into(),
+                after: limit,
+            })),
+        }
+    }
+
+    fn shutdown(&self) {
+        let _ = self.requests.send(Request::Shutdown);
+        let _ = (&self.wake).write(&[1]);
+    }
+}
+
+/// The hub thread: owns the jump session and relays every tunnel through it.
+struct Relay {
+    alias: String,
+    session: Session,
+    socket: Transport,
+    rx: Receiver<Request>,
+    wake_rx: UnixStream,
+    alive: Arc<AtomicBool>,
+    tunnels: Vec<Tunnel>,
+    /// Channels of finished tunnels, closed politely without blocking.
+    closing: Vec<Channel>,
+    pending: VecDeque<OpenRequest>,
+    linger: Duration,
+    keepalive: Duration,
+}
+
+impl Relay {
+    fn run(mut self) {
+        self.session.set_blocking(false);
+        let mut idle_since = Instant::now();
+        let mut next_keepalive = Instant::now() + self.keepalive;
+        let mut spins = 0;
+        log::debug!("jump hub {} started", self.alias);
+        loop {
+            if !self.take_requests() {
+                break;
+            }
+            let progress = match self.open_pending() {
+                Ok(p) => p,
+                Err(e) => {
+                    log::info!("jump host {}: session lost ({e})", self.alias);
+                    break;
+                }
+            } | self.pump_all();
+            self.close_finished();
+            if progress {
+                spins = 0;
+                continue;
+            }
+            if self.is_idle() {
+                if idle_since.elapsed() >= self.linger {
+                    break;
+                }
+            } else {
+                idle_since = Instant::now();
+            }
+            // Data for one tunnel may have been read off the socket while serving another:
+            // it waits in libssh2's queue where poll cannot see it.
+            if spins < 2 && self.data_queued() {
+                spins += 1;
+                continue;
+            }
+            spins = 0;
+            if Instant::now() >= next_keepalive {
+                let _ = self.session.keepalive_send();
+                next_keepalive = Instant::now() + self.keepalive;
+            }
+            let wait = if self.is_idle() {
+                self.linger.saturating_sub(idle_since.elapsed())
+            } else {
+                // A safety net for queued data nobody saw; normally poll wakes first.
+                Duration::from_millis(200)
+            };
+            if !self.wait(wait.min(self.keepalive)) {
+                log::info!("jump host {}: connection closed", self.alias);
+                break;
+            }
+        }
+        self.finish();
+    }
+
+    /// Queues new open requests. False on shutdown.
+    fn take_requests(&mut self) -> bool {
+        let mut buf = [0u8; 64];
+        while matches!((&self.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
+        while let Ok(request) = self.rx.try_recv() {
+            match request {
+                Request::Open(open) => self.pending.push_back(open),
+                Request::Shutdown => return false,
+            }
+        }
+        true
+    }
+
+    /// Advances the oldest open request (libssh2 opens one channel at a time). Err when the
+    /// jump session itself failed.
+    fn open_pending(&mut self) -> Result<bool, ssh2::Error> {
+        let Some(OpenRequest {
+            host, port, alias, ..
+        }) = self.pending.front()
+        else {
+            return Ok(false);
+        };
+        let result = self.session.channel_direct_tcpip(host, *port, None);
+        let answer = match result {
+            Err(e) if e.code() == ssh2::ErrorCode::Session(libssh2_eagain()) => return Ok(false),
+            Ok(channel) => match new_tunnel(channel) {
+                Ok((tunnel, theirs)) => {
+                    self.tunnels.push(tunnel);
+                    Ok(theirs)
+                }
+                Err(e) => Err(OpenError::Failed(Error::Io(format!("tunnel socket: {e}")))),
+            },
+            // SSH_MSG_CHANNEL_OPEN_FAILURE: the jump host refused or could not connect.
+            Err(e) if e.code() == ssh2::ErrorCode::Session(-21) => {
+                Err(OpenError::Failed(Error::Connect {
+                    host: alias.clone(),
+                    message: format!(
+                        "jump host {} could not open a connection to {host}:{port} ({}). Check \
+                         that {host}:{port} is reachable from {} and that its sshd_config allows \
+                         forwarding there (AllowTcpForwarding, PermitOpen)",
+                        self.alias,
+                        e.message(),
+                        self.alias
+                    ),
+                }))
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(open) = self.pending.pop_front() {
+            let _ = open.reply.send(answer);
+        }
+        Ok(true)
+    }
+
+    /// Moves data on every tunnel; true if any byte moved or any state changed.
+    fn pump_all(&mut self) -> bool {
+        let mut progress = false;
+        for tunnel in &mut self.tunnels {
+            match tunnel.pump() {
+                Ok(p) => progress |= p,
+                Err(e) => {
+                    log::debug!("jump host {}: tunnel ended: {e}", self.alias);
+                    tunnel.failed = true;
+                    progress = true;
+                }
+            }
+        }
+        progress
+    }
+
+    fn close_finished(&mut self) {
+        let (done, open): (Vec<Tunnel>, Vec<Tunnel>) =
+            self.tunnels.drain(..).partition(Tunnel::is_done);
+        self.tunnels = open;
+        self.closing.extend(done.into_iter().map(|t| t.channel));
+        self.closing.retain_mut(|channel| {
+            matches!(channel.close(), Err(e) if e.code() == ssh2::ErrorCode::Session(libssh2_eagain()))
+        });
+    }
+
+    fn is_idle(&self) -> bool {
+        self.tunnels.is_empty() && self.pending.is_empty() && self.closing.is_empty()
+    }
+
+    fn data_queued(&self) -> bool {
+        self.tunnels
+            .iter()
+            .any(|t| t.down.is_empty() && !t.remote_eof && t.channel.read_window().available > 0)
+    }
+
+    /// Waits for the jump socket, a tunnel end or a request. False if the jump socket died.
+    fn wait(&self, timeout: Duration) -> bool {
+        // Read the jump socket unless every tunnel is waiting for its local end to drain.
+        let wants_read = self.tunnels.is_empty()
+            && (!self.pending.is_empty() || !self.closing.is_empty())
+            || self
+                .tunnels
+                .iter()
+                .any(|t| t.down.is_empty() || !t.up.is_empty());
+        let mut socket_events = 0;
+        if wants_read {
+            socket_events |= libc::POLLIN;
+        }
+        if matches!(
+            self.session.block_directions(),
+            BlockDirections::Outbound | BlockDirections::Both
+        ) {
+            socket_events |= libc::POLLOUT;
+        }
+        let mut fds = vec![
+            pollfd(self.socket.as_raw_fd(), socket_events),
+            pollfd(self.wake_rx.as_raw_fd(), libc::POLLIN),
+        ];
+        fds.extend(self.tunnels.iter().map(Tunnel::pollfd));
+        let ms = timeout.as_millis().clamp(1, 60_000) as libc::c_int;
+        // SAFETY: `fds` is a live, correctly sized array of pollfd; poll writes only `revents`.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
+        }
+        fds[0].revents & (libc::POLLERR | libc::POLLNVAL) == 0
+    }
+
+    fn finish(mut self) {
+        self.alive.store(false, Ordering::Release);
+        for open in self.pending.drain(..) {
+            let _ = open.reply.send(Err(OpenError::HubGone));
+        }
+        while let Ok(Request::Open(open)) = self.rx.try_recv() {
+            let _ = open.reply.send(Err(OpenError::HubGone));
+        }
+        // Dropping the tunnel ends makes the sessions through them fail at once.
+        self.tunnels.clear();
+        self.closing.clear();
+        self.session.set_blocking(true);
+        self.session.set_timeout(1000);
+        let _ = self
+            .session
+            .disconnect(None, "scout-mcp closing jump session", None);
+        log::debug!("jump hub {} closed", self.alias);
+    }
+}
+
+fn pollfd(fd: std::os::fd::RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+fn libssh2_eagain() -> i32 {
+    // LIBSSH2_ERROR_EAGAIN
+    -37
+}
+
+/// A socket pair for a new channel: our end (non-blocking) in the tunnel, theirs returned.
+fn new_tunnel(channel: Channel) -> std::io::Result<(Tunnel, UnixStream)> {
+    let (ours, theirs) = UnixStream::pair()?;
+    ours.set_nonblocking(true)?;
+    Ok((
+        Tunnel {
+            channel,
+            local: ours,
+            up: Vec::new(),
+            down: Vec::new(),
+            local_eof: false,
+            eof_sent: false,
+            remote_eof: false,
+            failed: false,
+        },
+        theirs,
+    ))
+}
+
+/// One relayed connection: a local socket end and its `direct-tcpip` channel.
+struct Tunnel {
+    channel: Channel,
+    local: UnixStream,
+    /// Read from the local end, not yet accepted by the channel.
+    up: Vec<u8>,
+    /// Read from the channel, not yet written to the local end.
+    down: Vec<u8>,
+    local_eof: bool,
+    eof_sent: bool,
+    remote_eof: bool,
+    failed: bool,
+}
+
+impl Tunnel {
+    /// Moves what can be moved without blocking, both ways.
+    fn pump(&mut self) -> std::io::Result<bool> {
+        let mut progress = false;
+        let mut buf = [0u8; CHUNK];
+        if self.up.is_empty() && !self.local_eof {
+            match self.local.read(&mut buf) {
+                Ok(0) => {
+                    self.local_eof = true;
+                    progress = true;
+                }
+                Ok(n) => {
+                    self.up.extend_from_slice(&buf[..n]);
+                    progress = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !self.up.is_empty() {
+            match self.channel.write(&self.up) {
+                Ok(n) => {
+                    self.up.drain(..n);
+                    progress |= n > 0;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.local_eof && self.up.is_empty() && !self.eof_sent {
+            match self.channel.send_eof() {
+                Ok(()) => {
+                    self.eof_sent = true;
+                    progress = true;
+                }
+                Err(e) if e.code() == ssh2::ErrorCode::Session(libssh2_eagain()) => {}
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        }
+        if self.down.is_empty() && !self.remote_eof {
+            match self.channel.read(&mut buf) {
+                Ok(0) => {
+                    self.remote_eof = self.channel.eof();
+                    progress |= self.remote_eof;
+                    if self.remote_eof {
+                        let _ = self.local.shutdown(std::net::Shutdown::Write);
+                    }
+                }
+                Ok(n) => {
+                    self.down.extend_from_slice(&buf[..n]);
+                    progress = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !self.down.is_empty() {
+            match self.local.write(&self.down) {
+                Ok(n) => {
+                    self.down.drain(..n);
+                    progress |= n > 0;
+                    if self.down.is_empty() && self.remote_eof {
+                        let _ = self.local.shutdown(std::net::Shutdown::Write);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(progress)
+    }
+
+    fn is_done(&self) -> bool {
+        self.failed || (self.eof_sent && self.remote_eof && self.down.is_empty())
+    }
+
+    fn pollfd(&self) -> libc::pollfd {
+        let mut events = 0;
+        if self.up.is_empty() && !self.local_eof {
+            events |= libc::POLLIN;
+        }
+        if !self.down.is_empty() {
+            events |= libc::POLLOUT;
+        }
+        pollfd(self.local.as_raw_fd(), events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hop(user: Option<&str>, host: &str, port: Option<u16>) -> Hop {
+        Hop {
+            user: user.map(String::from),
+            host: host.to_string(),
+            port,
+        }
+    }
+
+    #[test]
+    fn hops_parse_like_openssh() {
+        assert_eq!(parse_hop("bastion"), Ok(hop(None, "bastion", None)));
+        assert_eq!(
+            parse_hop("ops@bastion:2222"),
+            Ok(hop(Some("ops"), "bastion", Some(2222)))
+        );
+        assert_eq!(
+            parse_hop("ssh://ops@10.0.0.1:22"),
+            Ok(hop(Some("ops"), "10.0.0.1", Some(22)))
+        );
+        assert_eq!(
+            parse_hop("[fe80::1]:2200"),
+            Ok(hop(None, "fe80::1", Some(2200)))
+        );
+        assert_eq!(parse_hop("fe80::1"), Ok(hop(None, "fe80::1", None)));
+        assert_eq!(parse_hop("a@b@host"), Ok(hop(Some("a@b"), "host", None)));
+        for bad in ["", "@host", "host:", "host:0", "host:99999", "[::1", "a b"] {
+            assert!(parse_hop(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    fn config(text: &str) -> SshConfig {
+        let ctx = crate::ssh::config::ParseContext {
+            home: "/home/me".into(),
+            local_user: "me".into(),
+        };
+        SshConfig::parse_str(text, std::path::Path::new("test"), &ctx).expect("config parses")
+    }
+
+    fn jumps(text: &str) -> Jumps {
+        let opts = ConnectOptions {
+            connect_timeout: Duration::from_secs(1),
+            keepalive_interval: Duration::from_secs(15),
+            known_hosts: None,
+            strict: None,
+            home: "/home/me".into(),
+            jumps: None,
+        };
+        Jumps::new(config(text), opts, Duration::from_secs(1))
+    }
+
+    fn names(chain: &[HostEntry]) -> Vec<String> {
+        chain
+            .iter()
+            .map(|h| format!("{}@{}:{}", h.user, h.hostname, h.port))
+            .collect()
+    }
+
+    #[test]
+    fn chains_follow_first_hops_own_proxyjump_and_override_later_ones() {
+        let j = jumps(
+            "Host target\n  ProxyJump b1,ops@b2:2200\n\
+             Host b1\n  HostName 10.0.0.1\n  ProxyJump edge\n\
+             Host b2\n  HostName 10.0.0.2\n  ProxyJump ignored-because-chained\n\
+             Host edge\n  User gate\n",
+        );
+        let target = j.config.resolve("target");
+        let chain = j.chain(&target).expect("chain");
+        assert_eq!(
+            names(&chain),
+            ["gate@edge:22", "me@10.0.0.1:22", "ops@10.0.0.2:2200"]
+        );
+        assert!(chain.iter().all(|h| h.proxy_jump.is_none()));
+    }
+
+    #[test]
+    fn loops_and_bad_hops_are_config_errors_not_hangs() {
+        let j = jumps("Host a\n  ProxyJump b\nHost b\n  ProxyJump a\nHost c\n  ProxyJump x:port\n");
+        let err = j.chain(&j.config.resolve("a")).expect_err("loop");
+        assert!(err.to_string().contains("nest more than"), "{err}");
+        let err = j.chain(&j.config.resolve("c")).expect_err("bad port");
+        assert!(err.to_string().contains("bad port"), "{err}");
+        let none = jumps("Host d\n  ProxyJump none\n");
+        assert!(none
+            .chain(&none.config.resolve("d"))
+            .expect("none")
+            .is_empty());
+    }
+}
