@@ -116,6 +116,15 @@ fn try_file(session: &Session, user: &str, key: &Path, tried: &mut Vec<String>) 
         tried.push(format!("{}: file not found", key.display()));
         return false;
     }
+    if key_is_encrypted(key) {
+        tried.push(format!(
+            "{}: the key is encrypted with a passphrase, which scout never asks for: load it \
+             into ssh-agent with `ssh-add {}`",
+            key.display(),
+            key.display()
+        ));
+        return false;
+    }
     let public = key.with_file_name(format!(
         "{}.pub",
         key.file_name()
@@ -134,6 +143,33 @@ fn try_file(session: &Session, user: &str, key: &Path, tried: &mut Vec<String>) 
             false
         }
     }
+}
+
+/// Whether a private key file is protected by a passphrase: OpenSSH's own format names its
+/// cipher (`none` when plain); PEM files say `ENCRYPTED`. Unreadable files count as plain (the
+/// attempt then reports the real error).
+fn key_is_encrypted(key: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(key) else {
+        return false;
+    };
+    if text.contains("ENCRYPTED") {
+        return true;
+    }
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let Some(bytes) = base64::decode(body.trim()) else {
+        return false;
+    };
+    // "openssh-key-v1\0", then the cipher name as an SSH string (u32 length + bytes).
+    let Some(rest) = bytes.strip_prefix(b"openssh-key-v1\0") else {
+        return false;
+    };
+    let Some(len) = rest
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    else {
+        return false;
+    };
+    rest.get(4..4 + len).is_some_and(|cipher| cipher != b"none")
 }
 
 /// libssh2 reports an encrypted key without passphrase as "Unsupported private key format"

@@ -84,7 +84,10 @@ mod tests {
         assert_eq!(stages.len(), 2);
         assert_eq!(stages[0].name, "tcp");
         assert_eq!(stages[0].outcome, Ok("connected".to_string()));
-        assert_eq!(stages[1].outcome, Err("local I/O error: no key".to_string()));
+        assert_eq!(
+            stages[1].outcome,
+            Err("local I/O error: no key".to_string())
+        );
 
         let mut off = Trace::off();
         let c: Result<u8, Error> = off.step("tcp", || Ok((2, String::new())));

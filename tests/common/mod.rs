@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 #![allow(unused_imports)]
 
+pub mod agent;
 pub mod mcp;
 pub mod sshd;
 
+pub use agent::Agent;
 pub use mcp::{tool_text, McpClient};
 pub use sshd::{Fleet, Sshd, TempDir};
 
