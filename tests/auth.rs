@@ -116,7 +116,7 @@ fn identities_only_keeps_agent_keys_that_are_not_configured_out() {
     let file = format!("IdentityFile {}", stranger.display());
 
     // Without IdentitiesOnly the agent's (authorized) key is offered and accepted.
-    set_identity(&fleet, &[file.clone()]);
+    set_identity(&fleet, std::slice::from_ref(&file));
     let (text, is_error) = try_login(&fleet, &home, &[("SSH_AUTH_SOCK", &sock)]);
     assert!(!is_error, "{text}");
 
