@@ -1,8 +1,9 @@
-//! The command line (SPEC §7): serve MCP on stdio, or `hosts`, `call`, `--help`, `--version`.
+//! The command line (SPEC §7): serve MCP on stdio, or `hosts`, `check`, `call`, `--help`,
+//! `--version`.
 //!
 //! Every flag mirrors an environment variable (see [`crate::settings::VARS`]); a flag wins over
-//! its variable. Exit codes: 0 ok, 1 a `call` whose result is an error, 2 usage or configuration
-//! error (message on stderr).
+//! its variable. Exit codes: 0 ok, 1 a `call` whose result is an error (or a failed `check`),
+//! 2 usage or configuration error (message on stderr).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -21,6 +22,8 @@ use crate::tool;
 pub enum Command {
     Serve,
     Hosts,
+    /// `check [HOST…]`: connect to each host stage by stage and report.
+    Check(Vec<String>),
     Call {
         target: String,
         query: Option<String>,
@@ -86,6 +89,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
     let command = match positional.first().map(String::as_str) {
         None | Some("serve") => Command::Serve,
         Some("hosts") if positional.len() == 1 => Command::Hosts,
+        Some("check") => Command::Check(positional[1..].to_vec()),
         Some("call") if (2..=3).contains(&positional.len()) => Command::Call {
             target: positional[1].clone(),
             query: positional.get(2).cloned(),
@@ -126,6 +130,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     match invocation.command {
         Command::Hosts => print(&hosts::format(&scout.hosts())),
+        Command::Check(aliases) => check(&scout, &aliases),
         Command::Call { target, query } => call(&scout, target, query),
         _ => serve(scout),
     }
@@ -162,6 +167,22 @@ fn call(scout: &Scout, target: String, query: Option<String>) -> i32 {
     }
 }
 
+/// Exit 0 when every host passed, 1 when one failed, 2 for an unknown host.
+fn check(scout: &Scout, aliases: &[String]) -> i32 {
+    match scout.check(aliases) {
+        Err(e) => fail(&e.to_string()),
+        Ok(checks) if checks.is_empty() => fail("no hosts to check: the ssh_config has none"),
+        Ok(checks) => {
+            let code = print(&crate::ops::check::format(&checks));
+            if checks.iter().all(|c| c.ok()) {
+                code
+            } else {
+                1
+            }
+        }
+    }
+}
+
 /// Logs go to stderr: level from SCOUT_LOG_LEVEL, else RUST_LOG, else `warn`.
 fn init_logging(level: &str) {
     let explicit = std::env::var("SCOUT_LOG_LEVEL").is_ok();
@@ -194,6 +215,7 @@ pub fn help() -> String {
         "scout-mcp {} — an MCP server for SSH hosts\n\n\
          USAGE:\n  scout-mcp [OPTIONS]                   serve MCP over stdio (what MCP clients run)\n  \
          scout-mcp hosts [OPTIONS]             print the configured hosts and whether they answer\n  \
+         scout-mcp check [HOST...]             connect to each host (default: all) stage by stage and say what to fix\n  \
          scout-mcp call TARGET [QUERY]         one tool call, e.g. `scout-mcp call web1:/etc/hostname`\n  \
          scout-mcp --help | --version\n\nOPTIONS (each mirrors an environment variable; the flag wins):\n",
         env!("CARGO_PKG_VERSION")
@@ -213,7 +235,9 @@ pub fn help() -> String {
             v.flag, v.env, "", v.help
         ));
     }
-    text.push_str("\nExit codes: 0 ok, 1 the call failed, 2 usage or configuration error.\n");
+    text.push_str(
+        "\nExit codes: 0 ok, 1 the call (or a check) failed, 2 usage or configuration error.\n",
+    );
     text
 }
 
@@ -260,6 +284,14 @@ mod tests {
             Some("5")
         );
         assert_eq!(parse(&args(&["hosts"])).unwrap().command, Command::Hosts);
+        assert_eq!(
+            parse(&args(&["check", "web", "db"])).unwrap().command,
+            Command::Check(vec!["web".into(), "db".into()])
+        );
+        assert_eq!(
+            parse(&args(&["check"])).unwrap().command,
+            Command::Check(vec![])
+        );
         assert_eq!(parse(&args(&["-V"])).unwrap().command, Command::Version);
     }
 

@@ -55,6 +55,7 @@ pub mod util;
 
 pub use control::{Control, Progress};
 pub use error::{Error, Result};
+pub use ops::check::HostCheck;
 pub use ops::compare::Comparison;
 pub use ops::fs::{Entry, EntryKind, FileContent, Listing, View};
 pub use ops::hosts::{HostEntry, HostStatus};

@@ -10,6 +10,7 @@ use crossbeam_channel::{unbounded, RecvTimeoutError};
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::fanout::FanOut;
+use crate::ops::check::HostCheck;
 use crate::ops::command::PolicyMode;
 use crate::ops::compare::{self, Comparison};
 use crate::ops::fs::{self, FileContent, Listing, View};
@@ -160,9 +161,53 @@ impl Scout {
     pub fn hosts(&self) -> Vec<HostStatus> {
         let entries: Vec<Arc<HostEntry>> = self.inner.inventory.entries().cloned().collect();
         let timeout = self.settings().connect_timeout.min(Duration::from_secs(2));
-        self.inner
-            .reachability
-            .check(&entries, timeout, self.settings().max_concurrency)
+        let first_hop = |h: &HostEntry| {
+            let chain = self.inner.jumps.chain(h).ok()?;
+            let first = chain.into_iter().next()?;
+            Some((first.alias, first.hostname, first.port))
+        };
+        self.inner.reachability.check(
+            &entries,
+            &first_hop,
+            timeout,
+            self.settings().max_concurrency,
+        )
+    }
+
+    /// Checks each of `aliases` (every host when empty) like `scout-mcp check`: opens a fresh
+    /// session stage by stage (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec),
+    /// timing each, and names the fix for a failure. Hosts are checked in parallel.
+    pub fn check(&self, aliases: &[String]) -> Result<Vec<HostCheck>> {
+        let hosts: Vec<Arc<HostEntry>> = if aliases.is_empty() {
+            self.inner.inventory.entries().cloned().collect()
+        } else {
+            aliases
+                .iter()
+                .map(|a| self.inner.inventory.get(a))
+                .collect::<Result<_>>()?
+        };
+        let opts = self.pools().connect_options();
+        let mut checks = Vec::with_capacity(hosts.len());
+        for chunk in hosts.chunks(self.settings().max_concurrency.max(1)) {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|h| {
+                        let chain = self.inner.jumps.chain(h).map_err(|e| e.to_string());
+                        (h, s.spawn(move || crate::ops::check::check(h, opts, chain)))
+                    })
+                    .collect();
+                for (h, handle) in handles {
+                    checks.push(handle.join().unwrap_or_else(|_| HostCheck {
+                        alias: h.alias.clone(),
+                        settings: Vec::new(),
+                        stages: Vec::new(),
+                        fix: Some("internal error: the check crashed; see the log".into()),
+                    }));
+                }
+            });
+        }
+        Ok(checks)
     }
 
     /// Reads a file, or lists a directory, at `path` on `host` (symlinks followed).

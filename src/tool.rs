@@ -62,6 +62,8 @@ struct Args {
     beam_target: Option<String>,
     beam_direction: Option<String>,
     overwrite: bool,
+    /// `hosts` mode: check these hosts (empty: every host).
+    check: Option<Vec<String>>,
 }
 
 const PARAMS: &[&str] = &[
@@ -78,6 +80,7 @@ const PARAMS: &[&str] = &[
     "beam_target",
     "beam_direction",
     "overwrite",
+    "check",
 ];
 
 impl Args {
@@ -113,6 +116,7 @@ impl Args {
             beam_target: string(map, "beam_target")?,
             beam_direction: string(map, "beam_direction")?,
             overwrite: boolean(map, "overwrite")?.unwrap_or(false),
+            check: check_hosts(map)?,
         })
     }
 }
@@ -179,6 +183,21 @@ fn string_list(map: &Map<String, Value>, name: &str) -> Result<Option<Vec<String
     }
 }
 
+/// `check`: `true` (every host), a host alias, or an array of aliases; `false` means no check.
+fn check_hosts(map: &Map<String, Value>) -> Result<Option<Vec<String>>, Error> {
+    match map.get("check") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Bool(true)) => Ok(Some(Vec::new())),
+        Some(Value::String(alias)) => Ok(Some(vec![alias.clone()])),
+        Some(Value::Array(_)) => string_list(map, "check"),
+        Some(other) => Err(wrong_type(
+            "check",
+            "true (every host), a host alias, or an array of aliases",
+            other,
+        )),
+    }
+}
+
 /// Runs one call of the tool.
 pub fn call(scout: &Scout, arguments: Option<&Value>, control: &Control) -> ToolOutput {
     match Args::parse(arguments).and_then(|args| dispatch(scout, &args, control)) {
@@ -204,6 +223,11 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         )?;
         return Ok(format::transfer("Copied", &t));
     }
+    if args.check.is_some() && args.target != "hosts" {
+        return Err(Error::InvalidArgument(
+            "'check' goes with target \"hosts\": {\"target\": \"hosts\", \"check\": true}".into(),
+        ));
+    }
     if let Some(targets) = &args.targets {
         let items = scout.broadcast(targets, args.query.as_deref(), control)?;
         return Ok(format::broadcast(
@@ -218,7 +242,12 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         ));
     }
     let (host, path) = match Target::parse(&args.target)? {
-        Target::Hosts => return Ok(format::hosts(&scout.hosts())),
+        Target::Hosts => {
+            return Ok(match &args.check {
+                Some(aliases) => format::checks(&scout.check(aliases)?),
+                None => format::hosts(&scout.hosts()),
+            })
+        }
         Target::Path { host, path } => (host, path),
     };
     scout.host(&host)?;

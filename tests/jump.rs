@@ -49,6 +49,13 @@ fn a_host_behind_a_jump_host_is_reached_only_through_it() {
     assert!(text.contains("reached through the bastion"), "{text}");
     assert_eq!(fleet.sshd("bastion").log_count(ACCEPTED), 1);
     assert_eq!(fleet.sshd("inner").log_count(ACCEPTED), 1);
+    // The host list probes a jumped host at its jump host, and says so.
+    let (text, _) = c.call_text(json!({"target": "hosts"}));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("inner"))
+        .unwrap_or_default();
+    assert!(line.contains("reachable via jump host bastion"), "{text}");
     drop(c);
 
     // The same call with the bastion forbidding that destination: refused by the bastion.

@@ -242,3 +242,24 @@ fn a_rejected_key_names_the_host_and_what_to_do() {
         "{text}"
     );
 }
+
+#[test]
+fn a_hosts_connect_timeout_in_ssh_config_wins_over_the_default() {
+    let mut fleet = Fleet::start(&["alpha"]);
+    let config = std::fs::read_to_string(&fleet.ssh_config).unwrap();
+    std::fs::write(
+        &fleet.ssh_config,
+        config.replace("Host alpha\n", "Host alpha\n  ConnectTimeout 1\n"),
+    )
+    .unwrap();
+    // Frozen: the kernel still accepts the TCP connection, the SSH handshake never answers.
+    fleet.sshd("alpha").freeze();
+    let mut c = scout_client(&fleet, &[("SCOUT_CONNECT_TIMEOUT", "60")]);
+    let (text, is_error) = c.call_text(json!({"target": "alpha:/"}));
+    fleet.sshd("alpha").thaw();
+    assert!(is_error, "{text}");
+    assert!(
+        text.contains("(ConnectTimeout in ssh_config)") && text.contains("1.0 s"),
+        "{text}"
+    );
+}

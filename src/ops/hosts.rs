@@ -99,9 +99,14 @@ pub struct HostStatus {
     pub user: String,
     pub hostname: String,
     pub port: u16,
+    /// The first jump host, for a host behind `ProxyJump`: that is what was probed.
+    pub via: Option<String>,
     /// `Ok(connect time)` or the reason the TCP connect failed.
     pub reachable: Result<Duration, String>,
 }
+
+/// Where a host behind `ProxyJump` is probed: its first jump host's (alias, host name, port).
+pub type FirstHop<'a> = dyn Fn(&HostEntry) -> Option<(String, String, u16)> + Sync + 'a;
 
 /// When a host was probed, and how long its TCP connect took (or why it failed).
 type Probe = (Instant, Result<Duration, String>);
@@ -122,10 +127,12 @@ impl Reachability {
     }
 
     /// Checks every host (in parallel, at most `concurrency` at once), using cached results
-    /// younger than the TTL.
+    /// younger than the TTL. A host behind `ProxyJump` is probed at its first jump host, given
+    /// by `first_hop` (alias, host name, port): its own address may be reachable only from there.
     pub fn check(
         &self,
         hosts: &[Arc<HostEntry>],
+        first_hop: &FirstHop,
         timeout: Duration,
         concurrency: usize,
     ) -> Vec<HostStatus> {
@@ -145,7 +152,13 @@ impl Reachability {
                 let handles: Vec<_> = chunk
                     .iter()
                     .map(|h| {
-                        s.spawn(move || (h.alias.clone(), probe(&h.hostname, h.port, timeout)))
+                        s.spawn(move || {
+                            let result = match first_hop(h) {
+                                Some((_, name, port)) => probe(&name, port, timeout),
+                                None => probe(&h.hostname, h.port, timeout),
+                            };
+                            (h.alias.clone(), result)
+                        })
                     })
                     .collect();
                 handles.into_iter().filter_map(|h| h.join().ok()).collect()
@@ -163,6 +176,7 @@ impl Reachability {
                 user: h.user.clone(),
                 hostname: h.hostname.clone(),
                 port: h.port,
+                via: first_hop(h).map(|(alias, _, _)| alias),
                 reachable: cache
                     .get(&h.alias)
                     .map(|(_, r)| r.clone())
@@ -196,9 +210,14 @@ pub fn format(statuses: &[HostStatus]) -> String {
     let width = statuses.iter().map(|s| s.alias.len()).max().unwrap_or(0);
     let mut out = format!("{} host(s):\n", statuses.len());
     for s in statuses {
+        let via = s
+            .via
+            .as_ref()
+            .map(|v| format!(" via jump host {v}"))
+            .unwrap_or_default();
         let state = match &s.reachable {
-            Ok(t) => format!("reachable ({:.1} ms)", t.as_secs_f64() * 1000.0),
-            Err(e) => format!("unreachable: {e}"),
+            Ok(t) => format!("reachable{via} ({:.1} ms)", t.as_secs_f64() * 1000.0),
+            Err(e) => format!("unreachable{via}: {e}"),
         };
         out.push_str(&format!(
             "{:width$}  {}@{}:{}  {state}\n",

@@ -12,7 +12,7 @@ use crate::util::base64;
 
 /// Where the agent socket is: `IdentityAgent` from ssh_config (`none` disables the agent,
 /// `SSH_AUTH_SOCK` means the environment), else `$SSH_AUTH_SOCK`. An empty value means no agent.
-fn agent_socket(host: &HostEntry) -> Option<PathBuf> {
+pub(crate) fn agent_socket(host: &HostEntry) -> Option<PathBuf> {
     let from_env = || {
         std::env::var_os("SSH_AUTH_SOCK")
             .filter(|s| !s.is_empty())

@@ -113,7 +113,7 @@ impl ParseContext {
 }
 
 /// What one alias resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HostEntry {
     pub alias: String,
     pub hostname: String,

@@ -186,7 +186,11 @@ impl Jumps {
         // then one fresh hub is started.
         for _ in 0..2 {
             let hub = self.hub(chain, dest, deadline)?;
-            match hub.open(dest, deadline, self.opts.connect_timeout) {
+            match hub.open(
+                dest,
+                deadline,
+                crate::ssh::session::connect_limit(dest, &self.opts),
+            ) {
                 Err(OpenError::HubGone) => continue,
                 Err(OpenError::Failed(e)) => return Err(e),
                 Ok(stream) => return Ok(stream),
@@ -326,7 +330,8 @@ impl Hub {
             closing: Vec::new(),
             pending: VecDeque::new(),
             linger,
-            keepalive: opts.keepalive_interval.max(Duration::from_secs(1)),
+            keepalive: crate::ssh::session::keepalive_interval(jump, opts)
+                .max(Duration::from_secs(1)),
         };
         std::thread::Builder::new()
             .name(format!("scout-jump-{}", jump.alias))
@@ -368,7 +373,10 @@ impl Hub {
             Err(RecvTimeoutError::Disconnected) => Err(OpenError::HubGone),
             Err(RecvTimeoutError::Timeout) => Err(OpenError::Failed(Error::Timeout {
                 host: dest.alias.clone(),
-                what: "opening the tunnel through the jump host (SCOUT_CONNECT_TIMEOUT)".into(),
+                what: format!(
+                    "opening the tunnel through the jump host ({})",
+                    crate::ssh::session::connect_limit_name(dest)
+                ),
                 after: limit,
             })),
         }

@@ -273,6 +273,11 @@ impl Pools {
         }
     }
 
+    /// How sessions are opened (for checks that open their own).
+    pub fn connect_options(&self) -> &ConnectOptions {
+        &self.shared.opts
+    }
+
     pub fn limits(&self) -> &PoolLimits {
         &self.shared.limits
     }
@@ -460,7 +465,7 @@ impl Pools {
             }
         }
         for conn in kept.iter_mut() {
-            if conn.idle_for() >= self.shared.limits.keepalive_interval && !conn.keepalive() {
+            if conn.idle_for() >= conn.keepalive_every() && !conn.keepalive() {
                 log::info!("{}: keepalive failed; dropping the session", conn.alias());
             }
         }

@@ -45,6 +45,8 @@ pub struct Connection {
     retired: bool,
     created: Instant,
     last_used: Instant,
+    /// How often the reaper sends a keepalive on this idle session (ServerAliveInterval).
+    keepalive_every: Duration,
     /// Set by the pool: releases this session's slot in the global count when dropped.
     pub(crate) slot: Option<crate::ssh::pool::SessionSlot>,
 }
@@ -64,7 +66,7 @@ impl Connection {
         let Established { session, socket } = establish(host, opts, trace)?;
         session.set_keepalive(
             false,
-            opts.keepalive_interval
+            keepalive_interval(host, opts)
                 .as_secs()
                 .clamp(1, u64::from(u32::MAX)) as u32,
         );
@@ -78,11 +80,16 @@ impl Connection {
             retired: false,
             created: now,
             last_used: now,
+            keepalive_every: keepalive_interval(host, opts),
             slot: None,
         };
         // The first channel of a session pays sshd's one-time setup (~40 ms): pay it here, on the
         // cold path, rather than on the first warm read.
-        if let Err(e) = conn.sftp() {
+        let sftp = trace.step("sftp", || {
+            conn.sftp()?;
+            Ok(((), "subsystem started".to_string()))
+        });
+        if let Err(e) = sftp {
             log::warn!(
                 "{}: SFTP is not available ({e}); reads will fail",
                 host.alias
@@ -168,6 +175,11 @@ impl Connection {
         self.last_used.elapsed()
     }
 
+    /// Idle time after which the reaper sends a keepalive.
+    pub fn keepalive_every(&self) -> Duration {
+        self.keepalive_every
+    }
+
     pub fn age(&self) -> Duration {
         self.created.elapsed()
     }
@@ -236,9 +248,45 @@ impl Drop for Connection {
     }
 }
 
+/// The connect timeout of `host`: its ssh_config `ConnectTimeout`, else SCOUT_CONNECT_TIMEOUT.
+pub(crate) fn connect_limit(host: &HostEntry, opts: &ConnectOptions) -> Duration {
+    host.connect_timeout
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(opts.connect_timeout)
+}
+
+/// Which setting [`connect_limit`] came from, for messages.
+pub(crate) fn connect_limit_name(host: &HostEntry) -> &'static str {
+    if host.connect_timeout.is_some_and(|s| s > 0) {
+        "ConnectTimeout in ssh_config"
+    } else {
+        "SCOUT_CONNECT_TIMEOUT"
+    }
+}
+
+/// The keepalive interval of `host`: its `ServerAliveInterval`, else SCOUT_KEEPALIVE_INTERVAL.
+pub(crate) fn keepalive_interval(host: &HostEntry, opts: &ConnectOptions) -> Duration {
+    host.server_alive_interval
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(opts.keepalive_interval)
+}
+
+/// SCOUT_STRICT_HOST_KEY_CHECKING if set, else the host's StrictHostKeyChecking, else `yes`.
+pub(crate) fn strict_mode(host: &HostEntry, opts: &ConnectOptions) -> StrictHostKeyChecking {
+    opts.strict
+        .or_else(|| {
+            host.strict_host_key_checking
+                .as_deref()
+                .and_then(StrictHostKeyChecking::parse)
+        })
+        .unwrap_or(StrictHostKeyChecking::Yes)
+}
+
 /// The known_hosts files to consult: SCOUT_KNOWN_HOSTS, else the host's UserKnownHostsFile,
 /// else ~/.ssh/known_hosts.
-fn known_hosts_files(host: &HostEntry, opts: &ConnectOptions) -> Vec<PathBuf> {
+pub(crate) fn known_hosts_files(host: &HostEntry, opts: &ConnectOptions) -> Vec<PathBuf> {
     if let Some(path) = &opts.known_hosts {
         return vec![path.clone()];
     }
@@ -268,9 +316,10 @@ pub(crate) fn establish(
     opts: &ConnectOptions,
     trace: &mut Trace,
 ) -> Result<Established, Error> {
-    let deadline = Instant::now() + opts.connect_timeout;
+    let limit = connect_limit(host, opts);
+    let deadline = Instant::now() + limit;
     let socket = match crate::ssh::jump::hops(host) {
-        None => tcp_connect(host, opts.connect_timeout, trace)?,
+        None => tcp_connect(host, limit, trace)?,
         Some(hops) => {
             let jumps = opts.jumps.as_ref().ok_or_else(|| {
                 Error::Config(format!(
@@ -302,19 +351,12 @@ pub(crate) fn establish_over(
     trace: &mut Trace,
 ) -> Result<Established, Error> {
     let session = trace.step("handshake", || {
-        let session = handshake(host, &socket, deadline, opts.connect_timeout)?;
+        let session = handshake(host, &socket, deadline, connect_limit(host, opts))?;
         let banner = session.banner().unwrap_or("").to_string();
         Ok((session, banner))
     })?;
     let files = known_hosts_files(host, opts);
-    let mode = opts
-        .strict
-        .or_else(|| {
-            host.strict_host_key_checking
-                .as_deref()
-                .and_then(StrictHostKeyChecking::parse)
-        })
-        .unwrap_or(StrictHostKeyChecking::Yes);
+    let mode = strict_mode(host, opts);
     let policy = known_hosts::HostKeyPolicy {
         alias: &host.alias,
         hostname: &host.hostname,
@@ -327,8 +369,15 @@ pub(crate) fn establish_over(
     })?;
     session.set_timeout(remaining_ms(deadline));
     trace.step("auth", || {
-        let method = auth::authenticate(&session, host, &opts.home)
-            .map_err(|e| timeout_or(e, host, deadline, opts.connect_timeout, "authentication"))?;
+        let method = auth::authenticate(&session, host, &opts.home).map_err(|e| {
+            timeout_or(
+                e,
+                host,
+                deadline,
+                connect_limit(host, opts),
+                "authentication",
+            )
+        })?;
         Ok(((), method))
     })?;
     Ok(Established { session, socket })
@@ -365,10 +414,12 @@ fn handshake(
 /// `e`, or a timeout error naming the connect timeout if the deadline has passed (libssh2 then
 /// reports the expiry as whatever call it was in).
 fn timeout_or(e: Error, host: &HostEntry, deadline: Instant, limit: Duration, what: &str) -> Error {
-    if Instant::now() >= deadline {
+    // libssh2's timer counts whole milliseconds (rounded down by `remaining_ms`) and may fire
+    // a little before our deadline: a failure that close to it is the timeout.
+    if Instant::now() + Duration::from_millis(50) >= deadline {
         Error::Timeout {
             host: host.alias.clone(),
-            what: format!("{what} (SCOUT_CONNECT_TIMEOUT)"),
+            what: format!("{what} ({})", connect_limit_name(host)),
             after: limit,
         }
     } else {

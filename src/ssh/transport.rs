@@ -75,8 +75,9 @@ pub fn tcp_connect(
     trace.step("tcp", || {
         let stream = connect_any(&addrs, timeout).map_err(|(addr, e)| match addr {
             Some(addr) if e.kind() == std::io::ErrorKind::TimedOut => fail(format!(
-                "no answer from {addr} within {:.0} s (SCOUT_CONNECT_TIMEOUT). Is the host up and the port open?",
-                timeout.as_secs_f64()
+                "no answer from {addr} within {:.0} s ({}). Is the host up and the port open?",
+                timeout.as_secs_f64(),
+                crate::ssh::session::connect_limit_name(host)
             )),
             Some(addr) => fail(format!(
                 "{addr}: {e}. Is sshd running there, and are HostName/Port in ssh_config right?"

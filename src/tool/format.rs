@@ -22,6 +22,7 @@ pub fn hosts(statuses: &[HostStatus]) -> ToolOutput {
         .map(|s| {
             json!({
                 "alias": s.alias, "user": s.user, "hostname": s.hostname, "port": s.port,
+                "via": s.via,
                 "reachable": s.reachable.is_ok(),
                 "error": s.reachable.as_ref().err(),
             })
@@ -30,6 +31,36 @@ pub fn hosts(statuses: &[HostStatus]) -> ToolOutput {
     ToolOutput::ok(
         crate::ops::hosts::format(statuses),
         json!({ "mode": "hosts", "hosts": items }),
+    )
+}
+
+pub fn checks(checks: &[crate::ops::check::HostCheck]) -> ToolOutput {
+    let items: Vec<Value> = checks
+        .iter()
+        .map(|c| {
+            let settings: serde_json::Map<String, Value> = c
+                .settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            let stages: Vec<Value> = c
+                .stages
+                .iter()
+                .map(|s| {
+                    json!({
+                        "stage": s.name,
+                        "ms": s.elapsed.as_secs_f64() * 1000.0,
+                        "ok": s.outcome.is_ok(),
+                        "detail": match &s.outcome { Ok(d) | Err(d) => d },
+                    })
+                })
+                .collect();
+            json!({ "alias": c.alias, "ok": c.ok(), "settings": settings, "stages": stages, "fix": c.fix })
+        })
+        .collect();
+    ToolOutput::ok(
+        crate::ops::check::format(checks),
+        json!({ "mode": "check", "hosts": items }),
     )
 }
 

@@ -19,7 +19,11 @@ pub fn input_schema() -> Value {
             "beam_direction": { "type": "string", "enum": ["upload", "download"], "description": "direction of a beam transfer (default: upload if the local file exists, else download)" },
             "overwrite": { "type": "boolean", "default": false, "description": "allow a transfer to replace an existing file" },
             "beam_source": { "type": "string", "description": "host:/path to copy from (host-to-host copy, with beam_target)" },
-            "beam_target": { "type": "string", "description": "host:/path to copy to (host-to-host copy, with beam_source)" }
+            "beam_target": { "type": "string", "description": "host:/path to copy to (host-to-host copy, with beam_source)" },
+            "check": {
+                "type": ["boolean", "string", "array"], "items": { "type": "string" },
+                "description": "with target \"hosts\": connect to hosts stage by stage (DNS, TCP, handshake, host key, auth, exec) and say what to fix; true = every host, or one alias, or an array of aliases"
+            }
         },
         "additionalProperties": false
     })
@@ -43,12 +47,17 @@ pub fn output_schema() -> Value {
     json!({
         "type": "object",
         "properties": { "mode": { "type": "string", "enum": [
-            "hosts", "read", "list", "tree", "find", "query", "diff", "beam", "broadcast", "error"
+            "hosts", "check", "read", "list", "tree", "find", "query", "diff", "beam", "broadcast", "error"
         ] } },
         "required": ["mode"],
         "oneOf": [
             mode("hosts", &["hosts"], json!({ "hosts": { "type": "array", "items": { "type": "object", "properties": {
-                "alias": s, "user": s, "hostname": s, "port": n, "reachable": b, "error": opt_s } } } })),
+                "alias": s, "user": s, "hostname": s, "port": n, "via": opt_s, "reachable": b, "error": opt_s } } } })),
+            mode("check", &["hosts"], json!({ "hosts": { "type": "array", "items": { "type": "object", "properties": {
+                "alias": s, "ok": b, "settings": { "type": "object" }, "fix": opt_s,
+                "stages": { "type": "array", "items": { "type": "object", "properties": {
+                    "stage": s, "ms": { "type": "number" }, "ok": b, "detail": s } } } },
+                "required": ["alias", "ok", "stages"] } } })),
             mode("read", &["host", "path", "size", "truncated", "binary"], json!({
                 "host": s, "path": s, "size": n, "truncated": b, "binary": b, "content": opt_s })),
             mode("list", &["host", "path", "total", "entries"], json!({
@@ -80,6 +89,7 @@ pub fn output_schema() -> Value {
 pub fn description() -> String {
     "Look at and act on SSH hosts from ~/.ssh/config. One tool, several modes (first match wins):\n\
      - List hosts: {\"target\": \"hosts\"}\n\
+     - Diagnose connections: {\"target\": \"hosts\", \"check\": [\"web1\"]} (true = every host; each stage timed, with the fix for a failure)\n\
      - Read a file: {\"target\": \"web1:/etc/nginx/nginx.conf\"} (capped at SCOUT_MAX_FILE_SIZE; binary files are described, not dumped)\n\
      - List a directory: {\"target\": \"web1:/var/log\"} (ls -la style; relative paths and ~ start at the login directory)\n\
      - Tree: {\"target\": \"web1:~/app\", \"tree\": true, \"depth\": 2}\n\

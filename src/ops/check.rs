@@ -1,0 +1,273 @@
+//! The connection doctor: `scout-mcp check [HOST…]` and the `hosts` mode's `check`.
+//!
+//! A check opens a fresh session (never a pooled one, which would hide connect problems) with
+//! the same code as every real connect, records each stage with its time, runs `true` over it,
+//! and for a failure names the one thing to fix.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::control::Control;
+use crate::settings::StrictHostKeyChecking;
+use crate::ssh::config::HostEntry;
+use crate::ssh::exec::{self, ExecLimits};
+use crate::ssh::session::{self, ConnectOptions, Connection};
+use crate::ssh::trace::{Stage, Trace};
+use crate::ssh::{auth, jump};
+
+/// What a check found for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCheck {
+    pub alias: String,
+    /// The resolved settings, as `ssh -G` names them (`hostname`, `user`, `port`, …).
+    pub settings: Vec<(&'static str, String)>,
+    /// The stages that ran, in order; the last one failed if the check failed.
+    pub stages: Vec<Stage>,
+    /// For a failure, the one thing to fix.
+    pub fix: Option<String>,
+}
+
+impl HostCheck {
+    /// Whether every stage passed.
+    pub fn ok(&self) -> bool {
+        self.fix.is_none()
+    }
+
+    /// Time spent in all stages.
+    pub fn total(&self) -> Duration {
+        self.stages.iter().map(|s| s.elapsed).sum()
+    }
+}
+
+/// Checks `host`: settings, then resolve, TCP (or tunnel), handshake, host key, auth, SFTP and
+/// an exec round trip.
+pub fn check(
+    host: &HostEntry,
+    opts: &ConnectOptions,
+    chain: Result<Vec<HostEntry>, String>,
+) -> HostCheck {
+    let settings = resolved_settings(host, opts, &chain);
+    let mut trace = Trace::on();
+    let connected = Connection::open_traced(host, opts, &mut trace);
+    if let Ok(mut conn) = connected {
+        let limits = ExecLimits {
+            timeout: session::connect_limit(host, opts),
+            max_output: 4096,
+        };
+        let _ = trace.step("exec", || {
+            let out =
+                exec::run(&mut conn, "true", &limits, &Control::new()).map_err(|f| f.error)?;
+            if out.success() {
+                Ok(((), "`true` exited 0".to_string()))
+            } else {
+                Err(crate::error::Error::Remote {
+                    host: host.alias.clone(),
+                    message: format!(
+                        "`true` failed (exit {:?}): {}",
+                        out.exit_code,
+                        out.stderr_lossy().trim()
+                    ),
+                })
+            }
+        });
+    }
+    let stages = trace.into_stages();
+    let fix = stages
+        .iter()
+        .find_map(|s| s.outcome.as_ref().err().map(|e| fix_for(s.name, e, host)));
+    HostCheck {
+        alias: host.alias.clone(),
+        settings,
+        stages,
+        fix,
+    }
+}
+
+/// The settings a connect uses, after SCOUT_* overrides, like a short `ssh -G`.
+fn resolved_settings(
+    host: &HostEntry,
+    opts: &ConnectOptions,
+    chain: &Result<Vec<HostEntry>, String>,
+) -> Vec<(&'static str, String)> {
+    let paths = |files: &[PathBuf]| {
+        files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let identity_files = auth::identity_files(host, &opts.home);
+    let proxy = match (jump::hops(host), chain) {
+        (None, _) => "none".to_string(),
+        (Some(_), Ok(hops)) => hops
+            .iter()
+            .map(|h| format!("{}@{}:{}", h.user, h.hostname, h.port))
+            .collect::<Vec<_>>()
+            .join(" -> "),
+        (Some(spec), Err(e)) => format!("{spec} (unusable: {e})"),
+    };
+    let strict = match session::strict_mode(host, opts) {
+        StrictHostKeyChecking::Yes => "yes",
+        StrictHostKeyChecking::AcceptNew => "accept-new",
+        StrictHostKeyChecking::No => "no",
+    };
+    vec![
+        ("hostname", host.hostname.clone()),
+        ("user", host.user.clone()),
+        ("port", host.port.to_string()),
+        (
+            "identityfile",
+            if identity_files.is_empty() {
+                "none".into()
+            } else {
+                paths(&identity_files)
+            },
+        ),
+        ("identitiesonly", yes_no(host.identities_only).into()),
+        (
+            "identityagent",
+            auth::agent_socket(host)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none".into()),
+        ),
+        ("proxyjump", proxy),
+        (
+            "connecttimeout",
+            format!("{} s", session::connect_limit(host, opts).as_secs()),
+        ),
+        (
+            "serveraliveinterval",
+            format!("{} s", session::keepalive_interval(host, opts).as_secs()),
+        ),
+        ("stricthostkeychecking", strict.into()),
+        (
+            "userknownhostsfile",
+            paths(&session::known_hosts_files(host, opts)),
+        ),
+    ]
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// The one thing to fix after stage `stage` failed with `error`. The errors already end with
+/// what to do; where they name a command (`ssh-keygen -R …`, `ssh-add …`), that command is it.
+fn fix_for(stage: &str, error: &str, host: &HostEntry) -> String {
+    if let Some(command) = quoted_command(error) {
+        return format!("run `{command}`");
+    }
+    match stage {
+        "resolve" => format!(
+            "make '{}' resolvable, or set `HostName` of {} in ssh_config to an address",
+            host.hostname, host.alias
+        ),
+        "tcp" => format!(
+            "start sshd on {}:{} or fix `HostName`/`Port` of {} in ssh_config (or open the firewall between)",
+            host.hostname, host.port, host.alias
+        ),
+        "tunnel" => format!("fix the jump host of {}: {error}", host.alias),
+        "handshake" => "the server offers no algorithm this build supports: check its sshd_config \
+                        (KexAlgorithms, HostKeyAlgorithms, Ciphers)"
+            .into(),
+        "auth" => format!(
+            "authorize your public key for {} on {} (e.g. `ssh-copy-id {}`), or load the right key \
+             into ssh-agent",
+            host.user, host.alias, host.alias
+        ),
+        "sftp" => "enable the SFTP subsystem in the host's sshd_config (`Subsystem sftp \
+                   internal-sftp`)"
+            .into(),
+        "exec" => format!(
+            "the account {} cannot run commands: check its login shell and any ForceCommand",
+            host.user
+        ),
+        _ => error.to_string(),
+    }
+}
+
+/// The first `…`-quoted command in a message.
+fn quoted_command(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len]).filter(|c| c.starts_with("ssh"))
+}
+
+/// The report of one or more checks, as text.
+pub fn format(checks: &[HostCheck]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let verdict = if c.ok() {
+            "OK".to_string()
+        } else {
+            let failed = c
+                .stages
+                .iter()
+                .find(|s| s.outcome.is_err())
+                .map_or("?", |s| s.name);
+            format!("FAILED at {failed}")
+        };
+        out.push_str(&format!(
+            "{}: {verdict} ({:.1} ms)\n",
+            c.alias,
+            c.total().as_secs_f64() * 1000.0
+        ));
+        for (key, value) in &c.settings {
+            out.push_str(&format!("  {key:<22}{value}\n"));
+        }
+        for s in &c.stages {
+            let (mark, text) = match &s.outcome {
+                Ok(detail) => ("ok  ", detail.as_str()),
+                Err(e) => ("FAIL", e.as_str()),
+            };
+            out.push_str(&format!(
+                "  {mark} {:<10}{:>9.1} ms  {text}\n",
+                s.name,
+                s.elapsed.as_secs_f64() * 1000.0
+            ));
+        }
+        if let Some(fix) = &c.fix {
+            out.push_str(&format!("  fix: {fix}\n"));
+        }
+        out.push('\n');
+    }
+    let ok = checks.iter().filter(|c| c.ok()).count();
+    out.push_str(&format!("{ok}/{} host(s) OK\n", checks.len()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fix_prefers_a_command_named_by_the_error() {
+        let host = HostEntry {
+            alias: "web".into(),
+            hostname: "10.0.0.5".into(),
+            user: "ops".into(),
+            port: 2222,
+            ..HostEntry::default()
+        };
+        assert_eq!(
+            fix_for(
+                "host key",
+                "HOST KEY CHANGED … remove it with `ssh-keygen -R '[10.0.0.5]:2222' -f kh` and verify",
+                &host
+            ),
+            "run `ssh-keygen -R '[10.0.0.5]:2222' -f kh`"
+        );
+        let tcp = fix_for("tcp", "connection refused", &host);
+        assert!(
+            tcp.contains("10.0.0.5:2222") && tcp.contains("web"),
+            "{tcp}"
+        );
+        // A backticked word that is not a command does not count.
+        let auth = fix_for("auth", "no `IdentityFile` configured", &host);
+        assert!(auth.contains("ssh-copy-id web"), "{auth}");
+    }
+}
