@@ -59,6 +59,10 @@ fn main() {
     let calls = [
         ("List the hosts", json!({"target": "hosts"})),
         (
+            "Check a host stage by stage (the doctor)",
+            json!({"target": "hosts", "check": "web"}),
+        ),
+        (
             "Read a file",
             json!({"target": format!("web:{root}/app/config.yaml")}),
         ),
