@@ -45,7 +45,9 @@ fn sshd_killed_during_a_query_fails_it_and_the_next_call_reconnects() {
         "tools/call",
         call_args(json!({"target": "alpha:/", "query": "sleep 3081; echo never"})),
     );
-    assert!(wait_until(Duration::from_secs(10), || process_running("sleep 3081")));
+    assert!(wait_until(Duration::from_secs(10), || process_running(
+        "sleep 3081"
+    )));
 
     // The whole server dies: the per-connection processes, then the listener.
     fleet.sshd("alpha").drop_connections();
@@ -54,7 +56,9 @@ fn sshd_killed_during_a_query_fails_it_and_the_next_call_reconnects() {
     let text = tool_text(&response["result"]);
     assert_eq!(response["result"]["isError"], true, "{text}");
     assert!(text.contains("alpha"), "{text}");
-    let _ = std::process::Command::new("pkill").args(["-f", "sleep 3081"]).status();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "sleep 3081"])
+        .status();
 
     // While it is down: a clear connect error.
     let (text, is_error) = c.call_text(json!({"target": "alpha:/"}));
@@ -127,7 +131,10 @@ fn blackhole() -> (u16, Vec<std::net::TcpStream>, i32) {
         addr.sin_family = libc::AF_INET as libc::sa_family_t;
         addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
         let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        assert_eq!(libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len), 0);
+        assert_eq!(
+            libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len),
+            0
+        );
         assert_eq!(libc::listen(fd, 0), 0);
         let mut bound: libc::sockaddr_in = std::mem::zeroed();
         let mut blen = len;
@@ -136,7 +143,8 @@ fn blackhole() -> (u16, Vec<std::net::TcpStream>, i32) {
     };
     let mut fillers = Vec::new();
     for _ in 0..8 {
-        match TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)) {
+        match TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
+        {
             Ok(s) => fillers.push(s),
             Err(_) => return (port, fillers, fd),
         }
