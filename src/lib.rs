@@ -55,11 +55,12 @@ pub mod util;
 
 pub use control::{Control, Progress};
 pub use error::{Error, Result};
+pub use ops::command::{CommandPolicy, PolicyMode};
 pub use ops::compare::Comparison;
 pub use ops::fs::{Entry, EntryKind, FileContent, Listing, View};
 pub use ops::hosts::{HostEntry, HostStatus};
 pub use ops::run::{FindResult, Tree};
 pub use ops::transfer::{Direction, Transfer};
 pub use scout::{BroadcastItem, Outcome, Scout};
-pub use settings::Settings;
+pub use settings::{Settings, SettingsBuilder, StrictHostKeyChecking};
 pub use ssh::exec::ExecOutput;

@@ -102,8 +102,9 @@ impl std::str::FromStr for PolicyMode {
 }
 
 /// The command policy: the mode plus the operator's extra allowed commands.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandPolicy {
+    /// What `query` may run: one allowlisted command, anything through the shell, or nothing.
     pub mode: PolicyMode,
     /// From `SCOUT_ALLOWED_COMMANDS`; see [`parse_allowed_commands`].
     pub extra_allowed: Vec<String>,
