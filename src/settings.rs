@@ -220,6 +220,13 @@ pub enum StrictHostKeyChecking {
 
 impl StrictHostKeyChecking {
     /// Parses both scout's and OpenSSH's spellings.
+    ///
+    /// ```
+    /// use scout_mcp::StrictHostKeyChecking;
+    /// assert_eq!(StrictHostKeyChecking::parse("accept-new"), Some(StrictHostKeyChecking::AcceptNew));
+    /// assert_eq!(StrictHostKeyChecking::parse("ask"), Some(StrictHostKeyChecking::Yes));
+    /// assert_eq!(StrictHostKeyChecking::parse("maybe"), None);
+    /// ```
     pub fn parse(value: &str) -> Option<Self> {
         match value.trim().to_ascii_lowercase().as_str() {
             "yes" | "true" | "ask" => Some(Self::Yes),
