@@ -25,6 +25,28 @@ pub struct Progress {
 type Sink = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// A cancellation flag plus an optional progress sink. Cloning shares both.
+///
+/// Hand one to a long operation ([`Scout::run`](crate::Scout::run),
+/// [`Scout::broadcast`](crate::Scout::broadcast), transfers) and keep a clone: cancel it from
+/// another thread to stop the operation, and watch progress through the sink.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use scout_mcp::Control;
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let sink = seen.clone();
+/// let control = Control::new().with_progress(move |p| sink.lock().unwrap().push(p.message.clone()));
+///
+/// // What an operation does while it works:
+/// control.report(1, Some(2), || "1/2 hosts done".into());
+/// assert_eq!(*seen.lock().unwrap(), ["1/2 hosts done"]);
+///
+/// // What the caller does from another thread to stop it:
+/// let remote = control.clone();
+/// std::thread::spawn(move || remote.cancel()).join().unwrap();
+/// assert!(control.is_cancelled());
+/// ```
 #[derive(Clone, Default)]
 pub struct Control {
     cancelled: Arc<AtomicBool>,
@@ -57,6 +79,7 @@ impl Control {
         self.cancelled.store(true, Ordering::Release);
     }
 
+    /// Whether [`Control::cancel`] was called on this control or on a clone or part of it.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
     }
@@ -88,6 +111,10 @@ impl Control {
 }
 
 /// Formats a byte count for progress messages and results (`1.5 MiB`).
+///
+/// ```
+/// assert_eq!(scout_mcp::control::human_bytes(1536), "1.5 KiB");
+/// ```
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {

@@ -2,6 +2,20 @@
 //!
 //! Every variant renders as a sentence an operator or an agent can act on: it names the host and
 //! says what to do. The MCP adapter turns these into `isError` tool results, never protocol errors.
+//!
+//! ```
+//! use std::time::Duration;
+//! use scout_mcp::Error;
+//!
+//! let e = Error::UnknownHost { alias: "web3".into(), available: vec!["web1".into(), "web2".into()] };
+//! assert_eq!(e.to_string(), "unknown host 'web3'. Available hosts: web1, web2");
+//!
+//! let e = Error::Timeout { host: "db".into(), what: "command".into(), after: Duration::from_secs(30) };
+//! assert_eq!(e.to_string(), "db: command timed out after 30.0 s");
+//!
+//! // Match on the variant to react; print it to tell a human.
+//! assert!(matches!(Error::Cancelled, Error::Cancelled));
+//! ```
 
 use std::fmt;
 use std::time::Duration;
@@ -11,7 +25,9 @@ use std::time::Duration;
 pub enum Error {
     /// The alias is not a host of the ssh_config (or it is filtered by the allow/block lists).
     UnknownHost {
+        /// The alias asked for.
         alias: String,
+        /// The aliases that are hosts, sorted (empty: none is configured).
         available: Vec<String>,
     },
     /// A tool argument is malformed (bad target, bad path, wrong type, out-of-range value).
@@ -19,23 +35,51 @@ pub enum Error {
     /// The configuration (environment, flags, ssh_config) is unusable.
     Config(String),
     /// DNS or TCP connect failed, or the SSH handshake did not complete.
-    Connect { host: String, message: String },
+    Connect {
+        /// The host alias.
+        host: String,
+        /// What failed and, where known, what to do.
+        message: String,
+    },
     /// The host key is unknown, changed, revoked or could not be verified.
-    HostKey { host: String, message: String },
+    HostKey {
+        /// The host alias.
+        host: String,
+        /// What is wrong with the key and the command that fixes it.
+        message: String,
+    },
     /// No authentication method was accepted.
-    Auth { host: String, message: String },
+    Auth {
+        /// The host alias.
+        host: String,
+        /// What was tried (agent, identity files) and what to check.
+        message: String,
+    },
     /// An operation ran past its deadline.
     Timeout {
+        /// The host alias.
         host: String,
+        /// What timed out, e.g. "command" or "waiting for a session".
         what: String,
+        /// The deadline that passed.
         after: Duration,
     },
     /// The command policy refused a command.
     Policy(String),
     /// The remote side answered with a failure (no such file, permission denied, ...).
-    Remote { host: String, message: String },
+    Remote {
+        /// The host alias.
+        host: String,
+        /// The remote failure, e.g. "/etc/x: no such file or directory".
+        message: String,
+    },
     /// The SSH session failed while in use (connection lost, protocol error).
-    Session { host: String, message: String },
+    Session {
+        /// The host alias.
+        host: String,
+        /// What the session was doing when it failed.
+        message: String,
+    },
     /// A local I/O failure.
     Io(String),
     /// The request was cancelled by the client or by shutdown.

@@ -26,6 +26,23 @@
 //!
 //! `docs/ARCHITECTURE.md` tells how a request flows through these pieces.
 //!
+//! ## Configuration
+//!
+//! [`Scout::from_env`] reads the `SCOUT_*` variables like the server does; [`Settings::builder`]
+//! configures everything in code instead (ssh_config, known_hosts, host key policy, limits,
+//! command policy, read-only mode, allow/block lists), and [`Scout::new`] takes the result.
+//! Nothing connects until an operation needs a host.
+//!
+//! ## Threads
+//!
+//! Every method blocks. [`Scout`] is `Send + Sync` and cheap to clone; clones share one pool of
+//! sessions per host, so call it from as many threads as you like. Dropping the last clone
+//! disconnects the idle sessions and stops the reaper thread. `Scout` never installs a
+//! logger and never writes to stdout; it logs through the `log` crate.
+//!
+//! `examples/` has three short programs (`read_all_hosts`, `broadcast`, `threads`);
+//! `scripts/with-fleet` runs them against throwaway local sshd servers.
+//!
 //! ## Example
 //!
 //! ```no_run
@@ -56,11 +73,12 @@ pub mod util;
 pub use control::{Control, Progress};
 pub use error::{Error, Result};
 pub use ops::check::HostCheck;
+pub use ops::command::{CommandPolicy, PolicyMode};
 pub use ops::compare::Comparison;
 pub use ops::fs::{Entry, EntryKind, FileContent, Listing, View};
 pub use ops::hosts::{HostEntry, HostStatus};
 pub use ops::run::{FindResult, Tree};
 pub use ops::transfer::{Direction, Transfer};
 pub use scout::{BroadcastItem, Outcome, Scout};
-pub use settings::Settings;
+pub use settings::{Settings, SettingsBuilder, StrictHostKeyChecking};
 pub use ssh::exec::ExecOutput;

@@ -1,5 +1,9 @@
 //! [`Scout`]: the blocking library API. The MCP server is one user of it; any Rust program
 //! without an async runtime is another.
+//!
+//! Every method blocks the calling thread until the remote work is done (or its timeout or
+//! [`Control`] stops it). For concurrency, call from several threads: a `Scout` is cheap to
+//! clone and its clones share one set of session pools. `examples/threads.rs` shows it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,11 +41,30 @@ const REACHABILITY_TTL: Duration = Duration::from_secs(5);
 
 /// A fleet of SSH hosts with pooled sessions. `Send + Sync` and cheap to clone: clones share
 /// the same pools, so share it across threads freely. When the last clone is dropped, every
-/// idle session is closed.
+/// idle session is closed and the reaper thread is stopped and joined.
+///
+/// ```no_run
+/// // no_run: needs an ssh_config whose host "web1" is reachable.
+/// use scout_mcp::{Control, Scout, Settings};
+///
+/// let settings = Settings::builder().ssh_config("/etc/scout/ssh_config").build()?;
+/// let scout = Scout::new(settings)?;
+/// let hostname = scout.read("web1", "/etc/hostname")?;
+/// let uptime = scout.run("web1", "/", "cat /proc/uptime", &Control::new())?;
+/// println!("{:?} up {}", hostname.text(), uptime.stdout_lossy());
+/// # Ok::<(), scout_mcp::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Scout {
     inner: Arc<Inner>,
 }
+
+// `Scout` must stay shareable across threads: a compile error here, not a surprise in a user's
+// program, if a field ever makes it `!Send` or `!Sync`.
+const _: () = {
+    const fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Scout>();
+};
 
 struct Inner {
     settings: Settings,
@@ -56,6 +79,10 @@ struct Inner {
 }
 
 impl Drop for Inner {
+    // Runs when the last `Scout` clone goes. Idle sessions are disconnected here; the fields
+    // then drop: `FanOut` lets its threads exit (not joined: this may run on one of them, when a
+    // broadcast task held the last clone), and `Reaper` stops and joins its thread, which holds
+    // the other reference to the pools, so they are freed before this returns.
     fn drop(&mut self) {
         self.pools.shutdown();
         self.jumps.close();
@@ -67,6 +94,7 @@ impl Drop for Inner {
 pub struct BroadcastItem {
     /// The target as given (`host:path`).
     pub target: String,
+    /// What was read or run there, or why that target failed.
     pub result: Result<Outcome>,
 }
 
@@ -92,11 +120,14 @@ pub enum Outcome {
 
 impl Scout {
     /// A `Scout` configured from the environment (`SCOUT_*` variables, `~/.ssh/config`).
+    /// Connects to nothing yet.
     pub fn from_env() -> Result<Scout> {
         Scout::new(Settings::from_env()?)
     }
 
-    /// A `Scout` with explicit settings. Reads the ssh_config; connects to nothing yet.
+    /// A `Scout` with explicit settings (see [`Settings::builder`]). Reads the ssh_config and
+    /// starts the reaper thread; connects to nothing yet. Fails with [`Error::Config`] when the
+    /// ssh_config cannot be read.
     pub fn new(settings: Settings) -> Result<Scout> {
         let inventory = Inventory::load(&settings)?;
         for warning in inventory.warnings() {
@@ -143,6 +174,7 @@ impl Scout {
         })
     }
 
+    /// The settings this `Scout` was built with.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
     }
@@ -278,6 +310,19 @@ impl Scout {
 
     /// Runs `query` in directory `dir` under the command policy. A non-zero exit is a result,
     /// not an error; a timeout returns the partial output with `timed_out` set.
+    ///
+    /// ```no_run
+    /// // no_run: needs a reachable host "web1".
+    /// # let scout = scout_mcp::Scout::from_env()?;
+    /// let control = scout_mcp::Control::new();
+    /// let out = scout.run("web1", "/var/log", "grep -c error syslog", &control)?;
+    /// match out.exit_code {
+    ///     Some(0) => println!("{} errors", out.stdout_lossy().trim()),
+    ///     Some(1) => println!("no errors"), // grep found nothing: a result, not an Err
+    ///     other => println!("grep failed ({other:?}): {}", out.stderr_lossy()),
+    /// }
+    /// # Ok::<(), scout_mcp::Error>(())
+    /// ```
     pub fn run(&self, host: &str, dir: &str, query: &str, control: &Control) -> Result<ExecOutput> {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
@@ -414,6 +459,20 @@ impl Scout {
     /// at most `SCOUT_MAX_CONCURRENCY` at once — and returns one item per target, in the order
     /// given. A failed target is a failed item, not an error of the whole call; progress is
     /// reported as targets finish.
+    ///
+    /// ```no_run
+    /// // no_run: needs reachable hosts "web1" and "web2".
+    /// # let scout = scout_mcp::Scout::from_env()?;
+    /// let targets = ["web1:/", "web2:/"].map(String::from);
+    /// for item in scout.broadcast(&targets, Some("df -h ."), &scout_mcp::Control::new())? {
+    ///     match &item.result {
+    ///         Ok(scout_mcp::Outcome::Command(out)) => println!("{}: {}", item.target, out.stdout_lossy()),
+    ///         Ok(other) => println!("{}: {other:?}", item.target),
+    ///         Err(e) => println!("{}: {e}", item.target),
+    ///     }
+    /// }
+    /// # Ok::<(), scout_mcp::Error>(())
+    /// ```
     pub fn broadcast(
         &self,
         targets: &[String],
@@ -626,6 +685,11 @@ pub fn local_is_file(local: &str, beam_dir: Option<&Path>) -> bool {
 }
 
 /// `depth` must be 1–10 (SPEC §3.6).
+///
+/// ```
+/// assert!(scout_mcp::scout::check_depth(10).is_ok());
+/// assert!(scout_mcp::scout::check_depth(0).is_err());
+/// ```
 pub fn check_depth(depth: u32) -> Result<()> {
     if (1..=10).contains(&depth) {
         Ok(())
@@ -644,6 +708,45 @@ mod tests {
     fn scout_can_be_shared_across_threads() {
         fn shareable<T: Send + Sync + Clone>() {}
         shareable::<Scout>();
+    }
+
+    /// A `Scout` over a one-host ssh_config in a fresh temporary directory (no sshd needed:
+    /// nothing connects until an operation runs).
+    fn offline_scout(reaper_period_ms: u64) -> (Scout, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "scout-unit-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("ssh_config");
+        std::fs::write(&config, "Host alpha\n  HostName 127.0.0.1\n").unwrap();
+        let settings = Settings::builder()
+            .ssh_config(&config)
+            // The reaper wakes every idle/2: keep it busy while the test drops the Scout.
+            .idle_timeout(Duration::from_millis(2 * reaper_period_ms))
+            .build()
+            .unwrap();
+        (Scout::new(settings).unwrap(), dir)
+    }
+
+    #[test]
+    fn dropping_the_last_clone_stops_the_reaper_and_frees_the_pools() {
+        let (scout, dir) = offline_scout(10);
+        let pools = Arc::downgrade(&scout.inner.pools);
+        let clone = scout.clone();
+        let from_thread = std::thread::spawn(move || clone.aliases()).join().unwrap();
+        assert_eq!(from_thread, vec!["alpha"]);
+        assert!(pools.upgrade().is_some());
+        std::thread::sleep(Duration::from_millis(30)); // let the reaper run a few passes
+        drop(scout);
+        // The reaper thread holds the other reference to the pools: it is gone only when the
+        // thread has ended (Reaper's Drop joins it).
+        assert!(
+            pools.upgrade().is_none(),
+            "the pools outlived the last Scout: the reaper thread is still running"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -3,6 +3,31 @@
 //! Every setting has an environment variable and a command-line flag with the same meaning; the
 //! table [`VARS`] is the single source for both (and for `--help`). Values are validated once at
 //! startup: a bad value is a configuration error naming the variable, never a surprise later.
+//!
+//! A program that embeds the library does not need the environment: [`Settings::builder`]
+//! starts from the documented defaults and [`SettingsBuilder::build`] applies the same bounds.
+//!
+//! ```
+//! use std::time::Duration;
+//! use scout_mcp::{PolicyMode, Settings, StrictHostKeyChecking};
+//!
+//! let settings = Settings::builder()
+//!     .ssh_config("/etc/scout/ssh_config")
+//!     .known_hosts("/etc/scout/known_hosts")
+//!     .strict_host_key_checking(StrictHostKeyChecking::Yes)
+//!     .allowlist(["web*", "db1"])
+//!     .command_policy(PolicyMode::Allowlist)
+//!     .allowed_commands(["uptime"])
+//!     .read_only(true)
+//!     .command_timeout(Duration::from_secs(10))
+//!     .max_sessions_per_host(2)
+//!     .build()?;
+//! assert_eq!(settings.max_sessions_per_host, 2);
+//! assert!(settings.read_only);
+//! // Whatever was not set keeps its documented default.
+//! assert_eq!(settings.max_file_size, 1024 * 1024);
+//! # Ok::<(), scout_mcp::Error>(())
+//! ```
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,12 +39,25 @@ use crate::ops::command::{CommandPolicy, PolicyMode};
 /// One setting: its environment variable, its flag, an optional legacy variable, a default.
 #[derive(Debug, Clone, Copy)]
 pub struct Var {
+    /// The environment variable, e.g. `SCOUT_COMMAND_TIMEOUT`.
     pub env: &'static str,
+    /// The command-line flag of the same meaning, e.g. `--command-timeout`.
     pub flag: &'static str,
+    /// The variable read when `env` is unset (the Python server's `MCP_CAT_*` names).
     pub legacy: Option<&'static str>,
+    /// The default as text, as `--help` shows it (empty: no value).
     pub default: &'static str,
+    /// One line for `--help` and the README table.
     pub help: &'static str,
 }
+
+/// Upper bound of every duration setting: one day. A longer timeout is a typo, not a wish.
+const MAX_SECONDS: f64 = 86_400.0;
+/// Upper bound of `SCOUT_MAX_POOL_SIZE`.
+const MAX_POOL_SIZE: u64 = 100_000;
+/// Upper bound of the per-host session cap, the workers and the broadcast concurrency: each is
+/// a thread or a socket, and more than this on one machine is a mistake.
+const MAX_THREADS: u64 = 1024;
 
 const fn var(
     env: &'static str,
@@ -182,6 +220,13 @@ pub enum StrictHostKeyChecking {
 
 impl StrictHostKeyChecking {
     /// Parses both scout's and OpenSSH's spellings.
+    ///
+    /// ```
+    /// use scout_mcp::StrictHostKeyChecking;
+    /// assert_eq!(StrictHostKeyChecking::parse("accept-new"), Some(StrictHostKeyChecking::AcceptNew));
+    /// assert_eq!(StrictHostKeyChecking::parse("ask"), Some(StrictHostKeyChecking::Yes));
+    /// assert_eq!(StrictHostKeyChecking::parse("maybe"), None);
+    /// ```
     pub fn parse(value: &str) -> Option<Self> {
         match value.trim().to_ascii_lowercase().as_str() {
             "yes" | "true" | "ask" => Some(Self::Yes),
@@ -193,28 +238,56 @@ impl StrictHostKeyChecking {
 }
 
 /// All runtime settings, validated.
-#[derive(Debug, Clone)]
+///
+/// Build them from the environment ([`Settings::from_env`]), from any lookup plus flag
+/// overrides ([`Settings::from_lookup`]), or in code ([`Settings::builder`]). The fields are
+/// public for reading; a program that changes them directly skips the bounds check that
+/// [`SettingsBuilder::build`] does, so prefer [`Settings::into_builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// The OpenSSH client config listing the hosts (`SCOUT_SSH_CONFIG`, default
+    /// `~/.ssh/config`).
     pub ssh_config: PathBuf,
+    /// The known_hosts file (`SCOUT_KNOWN_HOSTS`); `None`: each host's `UserKnownHostsFile`,
+    /// else `~/.ssh/known_hosts`.
     pub known_hosts: Option<PathBuf>,
     /// `None` when SCOUT_STRICT_HOST_KEY_CHECKING is unset: the host's ssh_config value decides,
     /// else `yes`.
     pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    /// Glob patterns on aliases: when not empty, only matching aliases are hosts
+    /// (`SCOUT_ALLOWLIST`).
     pub allowlist: Vec<String>,
+    /// Glob patterns on aliases that are hidden (`SCOUT_BLOCKLIST`).
     pub blocklist: Vec<String>,
+    /// What `query` may run (`SCOUT_COMMAND_POLICY`, `SCOUT_ALLOWED_COMMANDS`).
     pub command_policy: CommandPolicy,
+    /// Refuse uploads, host-to-host copies and the shell policy (`SCOUT_READ_ONLY`).
     pub read_only: bool,
+    /// When set, local transfer paths must lie inside this directory (`SCOUT_BEAM_DIR`).
     pub beam_dir: Option<PathBuf>,
+    /// Bytes of a file read before it is cut (`SCOUT_MAX_FILE_SIZE`).
     pub max_file_size: u64,
+    /// Bytes kept of a command's stdout, and of its stderr (`SCOUT_MAX_OUTPUT_SIZE`).
     pub max_output_size: usize,
+    /// How long a command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
     pub command_timeout: Duration,
+    /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
     pub connect_timeout: Duration,
+    /// How long an idle session is kept (`SCOUT_IDLE_TIMEOUT`).
     pub idle_timeout: Duration,
+    /// Time between keepalives on idle sessions (`SCOUT_KEEPALIVE_INTERVAL`).
     pub keepalive_interval: Duration,
+    /// Sessions open at once across all hosts (`SCOUT_MAX_POOL_SIZE`).
     pub max_pool_size: usize,
+    /// Sessions open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`).
     pub max_sessions_per_host: u32,
+    /// Worker threads of the MCP server (`SCOUT_WORKERS`); the library itself does not use it.
     pub workers: usize,
+    /// Hosts checked at once by [`Scout::hosts`](crate::Scout::hosts) and targets handled at
+    /// once by a broadcast (`SCOUT_MAX_CONCURRENCY`).
     pub max_concurrency: usize,
+    /// The binary's log level (`SCOUT_LOG_LEVEL`). The library never installs a logger: it
+    /// logs through the `log` crate to whatever logger the program set up.
     pub log_level: String,
     /// The local home directory (for `~` in local paths and ssh_config).
     pub home: PathBuf,
@@ -226,6 +299,63 @@ impl Settings {
     /// Settings from the process environment.
     pub fn from_env() -> Result<Settings> {
         Self::from_lookup(|name| std::env::var(name).ok(), &HashMap::new())
+    }
+
+    /// The documented defaults (the same as an empty environment), with the local home
+    /// directory and user name filled in.
+    ///
+    /// ```
+    /// let s = scout_mcp::Settings::defaults();
+    /// assert_eq!(s.max_sessions_per_host, 4);
+    /// assert_eq!(s.command_timeout, std::time::Duration::from_secs(30));
+    /// assert!(s.ssh_config.ends_with(".ssh/config"));
+    /// ```
+    pub fn defaults() -> Settings {
+        let home = crate::local::home_dir();
+        Settings {
+            ssh_config: home.join(".ssh/config"),
+            known_hosts: None,
+            strict_host_key_checking: None,
+            allowlist: Vec::new(),
+            blocklist: Vec::new(),
+            command_policy: CommandPolicy::default(),
+            read_only: false,
+            beam_dir: None,
+            max_file_size: 1024 * 1024,
+            max_output_size: 1024 * 1024,
+            command_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(15),
+            max_pool_size: 100,
+            max_sessions_per_host: 4,
+            workers: 8,
+            max_concurrency: 16,
+            log_level: "warn".to_string(),
+            local_user: crate::local::user_name(),
+            home,
+        }
+    }
+
+    /// A builder starting from [`Settings::defaults`]: configure scout in code, without
+    /// environment variables.
+    pub fn builder() -> SettingsBuilder {
+        SettingsBuilder {
+            settings: Settings::defaults(),
+        }
+    }
+
+    /// A builder starting from these settings, e.g. to adjust what came from the environment.
+    ///
+    /// ```
+    /// # fn main() -> scout_mcp::Result<()> {
+    /// let base = scout_mcp::Settings::defaults(); // or Settings::from_env()?
+    /// let strict = base.into_builder().read_only(true).build()?;
+    /// assert!(strict.read_only);
+    /// # Ok(()) }
+    /// ```
+    pub fn into_builder(self) -> SettingsBuilder {
+        SettingsBuilder { settings: self }
     }
 
     /// Settings from `lookup` (the environment), with `overrides` (from flags, keyed by env name)
@@ -283,16 +413,221 @@ impl Settings {
             connect_timeout: raw.seconds("SCOUT_CONNECT_TIMEOUT")?,
             idle_timeout: raw.seconds("SCOUT_IDLE_TIMEOUT")?,
             keepalive_interval: raw.seconds("SCOUT_KEEPALIVE_INTERVAL")?,
-            max_pool_size: raw.number("SCOUT_MAX_POOL_SIZE", 1, 100_000)? as usize,
-            max_sessions_per_host: raw.number("SCOUT_MAX_SESSIONS_PER_HOST", 1, 1024)? as u32,
-            workers: raw.number("SCOUT_WORKERS", 1, 1024)? as usize,
-            max_concurrency: raw.number("SCOUT_MAX_CONCURRENCY", 1, 1024)? as usize,
+            max_pool_size: raw.number("SCOUT_MAX_POOL_SIZE", 1, MAX_POOL_SIZE)? as usize,
+            max_sessions_per_host: raw.number("SCOUT_MAX_SESSIONS_PER_HOST", 1, MAX_THREADS)?
+                as u32,
+            workers: raw.number("SCOUT_WORKERS", 1, MAX_THREADS)? as usize,
+            max_concurrency: raw.number("SCOUT_MAX_CONCURRENCY", 1, MAX_THREADS)? as usize,
             log_level: raw.log_level()?,
             local_user: crate::local::user_name(),
             home,
         };
         Ok(settings)
     }
+}
+
+/// Settings in code: chainable setters over [`Settings::defaults`], checked by
+/// [`build`](SettingsBuilder::build) against the same bounds as the environment variables.
+///
+/// Paths starting with `~/` are expanded against the local home directory, as in the
+/// environment variables.
+///
+/// ```
+/// use std::time::Duration;
+/// let scout_settings = scout_mcp::Settings::builder()
+///     .connect_timeout(Duration::from_secs(3))
+///     .max_pool_size(20)
+///     .build()?;
+/// assert_eq!(scout_settings.max_pool_size, 20);
+///
+/// // Out-of-range values are refused when building, naming the setting and its variable.
+/// let err = scout_mcp::Settings::builder().max_sessions_per_host(0).build().unwrap_err();
+/// assert!(err.to_string().contains("max_sessions_per_host (SCOUT_MAX_SESSIONS_PER_HOST)"));
+/// # Ok::<(), scout_mcp::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a SettingsBuilder does nothing until .build() is called"]
+pub struct SettingsBuilder {
+    settings: Settings,
+}
+
+impl SettingsBuilder {
+    /// The OpenSSH client config listing the hosts (`SCOUT_SSH_CONFIG`).
+    pub fn ssh_config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.ssh_config = self.expand(path.into());
+        self
+    }
+
+    /// The known_hosts file for every host (`SCOUT_KNOWN_HOSTS`). Unset: each host's
+    /// `UserKnownHostsFile`, else `~/.ssh/known_hosts`.
+    pub fn known_hosts(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.known_hosts = Some(self.expand(path.into()));
+        self
+    }
+
+    /// How unknown and changed host keys are treated (`SCOUT_STRICT_HOST_KEY_CHECKING`).
+    /// Unset: each host's `StrictHostKeyChecking`, else [`StrictHostKeyChecking::Yes`].
+    pub fn strict_host_key_checking(mut self, mode: StrictHostKeyChecking) -> Self {
+        self.settings.strict_host_key_checking = Some(mode);
+        self
+    }
+
+    /// Only aliases matching one of these glob patterns are hosts (`SCOUT_ALLOWLIST`).
+    pub fn allowlist<S: Into<String>>(mut self, patterns: impl IntoIterator<Item = S>) -> Self {
+        self.settings.allowlist = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Aliases matching one of these glob patterns are hidden (`SCOUT_BLOCKLIST`).
+    pub fn blocklist<S: Into<String>>(mut self, patterns: impl IntoIterator<Item = S>) -> Self {
+        self.settings.blocklist = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// What `run` and broadcast queries may run (`SCOUT_COMMAND_POLICY`).
+    pub fn command_policy(mut self, mode: PolicyMode) -> Self {
+        self.settings.command_policy.mode = mode;
+        self
+    }
+
+    /// Extra commands for the allowlist policy (`SCOUT_ALLOWED_COMMANDS`). They get no
+    /// argument checks: the caller vouches for them.
+    pub fn allowed_commands<S: Into<String>>(
+        mut self,
+        commands: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.settings.command_policy.extra_allowed = commands.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Refuse uploads, host-to-host copies and the shell policy (`SCOUT_READ_ONLY`).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.settings.read_only = read_only;
+        self
+    }
+
+    /// Confine local transfer paths to this directory (`SCOUT_BEAM_DIR`).
+    pub fn beam_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.settings.beam_dir = Some(self.expand(dir.into()));
+        self
+    }
+
+    /// Bytes of a file read before it is cut (`SCOUT_MAX_FILE_SIZE`, at least 1).
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.settings.max_file_size = bytes;
+        self
+    }
+
+    /// Bytes kept of a command's stdout, and of its stderr (`SCOUT_MAX_OUTPUT_SIZE`, at
+    /// least 1).
+    pub fn max_output_size(mut self, bytes: usize) -> Self {
+        self.settings.max_output_size = bytes;
+        self
+    }
+
+    /// How long a command may run (`SCOUT_COMMAND_TIMEOUT`, more than 0, at most a day).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.command_timeout = timeout;
+        self
+    }
+
+    /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an idle session is kept (`SCOUT_IDLE_TIMEOUT`).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.idle_timeout = timeout;
+        self
+    }
+
+    /// Time between keepalives on idle sessions (`SCOUT_KEEPALIVE_INTERVAL`).
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.settings.keepalive_interval = interval;
+        self
+    }
+
+    /// Sessions open at once across all hosts (`SCOUT_MAX_POOL_SIZE`, 1 to 100000).
+    pub fn max_pool_size(mut self, sessions: usize) -> Self {
+        self.settings.max_pool_size = sessions;
+        self
+    }
+
+    /// Sessions open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`, 1 to 1024).
+    pub fn max_sessions_per_host(mut self, sessions: u32) -> Self {
+        self.settings.max_sessions_per_host = sessions;
+        self
+    }
+
+    /// Worker threads of the MCP server (`SCOUT_WORKERS`, 1 to 1024).
+    pub fn workers(mut self, threads: usize) -> Self {
+        self.settings.workers = threads;
+        self
+    }
+
+    /// Hosts checked, and broadcast targets handled, at once (`SCOUT_MAX_CONCURRENCY`, 1 to
+    /// 1024).
+    pub fn max_concurrency(mut self, threads: usize) -> Self {
+        self.settings.max_concurrency = threads;
+        self
+    }
+
+    /// The settings, or [`Error::Config`] naming the first value out of bounds.
+    pub fn build(self) -> Result<Settings> {
+        let s = &self.settings;
+        check_count("max_file_size", s.max_file_size, 1, u64::MAX)?;
+        check_count("max_output_size", s.max_output_size as u64, 1, u64::MAX)?;
+        check_duration("command_timeout", s.command_timeout)?;
+        check_duration("connect_timeout", s.connect_timeout)?;
+        check_duration("idle_timeout", s.idle_timeout)?;
+        check_duration("keepalive_interval", s.keepalive_interval)?;
+        check_count("max_pool_size", s.max_pool_size as u64, 1, MAX_POOL_SIZE)?;
+        let per_host = u64::from(s.max_sessions_per_host);
+        check_count("max_sessions_per_host", per_host, 1, MAX_THREADS)?;
+        check_count("workers", s.workers as u64, 1, MAX_THREADS)?;
+        check_count("max_concurrency", s.max_concurrency as u64, 1, MAX_THREADS)?;
+        Ok(self.settings)
+    }
+
+    fn expand(&self, path: PathBuf) -> PathBuf {
+        match path.to_str() {
+            Some(text) => expand_tilde(text, &self.settings.home),
+            None => path,
+        }
+    }
+}
+
+/// The builder's bound check: the message names the setter and its environment variable.
+fn check_count(name: &str, value: u64, min: u64, max: u64) -> Result<()> {
+    if (min..=max).contains(&value) {
+        return Ok(());
+    }
+    Err(out_of_bounds(
+        name,
+        &value.to_string(),
+        &format!("a whole number from {min} to {max}"),
+    ))
+}
+
+fn check_duration(name: &str, value: Duration) -> Result<()> {
+    let secs = value.as_secs_f64();
+    if secs > 0.0 && secs <= MAX_SECONDS {
+        return Ok(());
+    }
+    Err(out_of_bounds(
+        name,
+        &format!("{value:?}"),
+        "more than 0 s and at most 86400 s",
+    ))
+}
+
+fn out_of_bounds(name: &str, value: &str, expected: &str) -> Error {
+    let env = format!("SCOUT_{}", name.to_ascii_uppercase());
+    Error::Config(format!(
+        "invalid {name} ({env}): {value}; expected {expected}"
+    ))
 }
 
 /// Looks a setting up: flag override, then the variable, then its legacy name, then the default.
@@ -344,7 +679,7 @@ impl Raw<'_> {
     fn seconds(&self, env: &str) -> Result<Duration> {
         let v = self.get(env);
         match v.parse::<f64>() {
-            Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+            Ok(s) if s.is_finite() && s > 0.0 && s <= MAX_SECONDS => Ok(Duration::from_secs_f64(s)),
             _ => Err(bad(
                 env,
                 &v,
@@ -487,6 +822,114 @@ mod tests {
             assert_eq!(parse_bool(v), Some(false), "{v}");
         }
         assert_eq!(parse_bool("2"), None);
+    }
+
+    #[test]
+    fn defaults_equal_an_empty_environment() {
+        // Settings::defaults() spells the defaults out; VARS has them as text for --help and
+        // the environment. They must not drift apart.
+        assert_eq!(Settings::defaults(), settings(&[]).unwrap());
+        assert_eq!(Settings::builder().build().unwrap(), Settings::defaults());
+    }
+
+    #[test]
+    fn the_builder_sets_every_field_it_names() {
+        let home = Settings::defaults().home;
+        let s = Settings::builder()
+            .ssh_config("~/fleet/ssh_config")
+            .known_hosts("/k")
+            .strict_host_key_checking(StrictHostKeyChecking::AcceptNew)
+            .allowlist(["web*"])
+            .blocklist(vec!["web9".to_string()])
+            .command_policy(PolicyMode::Shell)
+            .allowed_commands(["uptime"])
+            .read_only(true)
+            .beam_dir("/b")
+            .max_file_size(10)
+            .max_output_size(20)
+            .command_timeout(Duration::from_millis(1500))
+            .connect_timeout(Duration::from_secs(2))
+            .idle_timeout(Duration::from_secs(3))
+            .keepalive_interval(Duration::from_secs(4))
+            .max_pool_size(5)
+            .max_sessions_per_host(6)
+            .workers(7)
+            .max_concurrency(8)
+            .build()
+            .unwrap();
+        assert_eq!(s.ssh_config, home.join("fleet/ssh_config"));
+        assert_eq!(s.known_hosts, Some(PathBuf::from("/k")));
+        assert_eq!(
+            s.strict_host_key_checking,
+            Some(StrictHostKeyChecking::AcceptNew)
+        );
+        assert_eq!(
+            (s.allowlist, s.blocklist),
+            (vec!["web*".into()], vec!["web9".into()])
+        );
+        assert_eq!(s.command_policy.mode, PolicyMode::Shell);
+        assert_eq!(s.command_policy.extra_allowed, vec!["uptime"]);
+        assert!(s.read_only);
+        assert_eq!(s.beam_dir, Some(PathBuf::from("/b")));
+        assert_eq!((s.max_file_size, s.max_output_size), (10, 20));
+        assert_eq!(s.command_timeout, Duration::from_millis(1500));
+        assert_eq!(s.connect_timeout, Duration::from_secs(2));
+        assert_eq!(s.idle_timeout, Duration::from_secs(3));
+        assert_eq!(s.keepalive_interval, Duration::from_secs(4));
+        assert_eq!(s.max_pool_size, 5);
+        assert_eq!(s.max_sessions_per_host, 6);
+        assert_eq!((s.workers, s.max_concurrency), (7, 8));
+    }
+
+    #[test]
+    fn the_builder_refuses_what_the_environment_refuses() {
+        let cases: Vec<(SettingsBuilder, &str)> = vec![
+            (Settings::builder().max_file_size(0), "SCOUT_MAX_FILE_SIZE"),
+            (
+                Settings::builder().max_output_size(0),
+                "SCOUT_MAX_OUTPUT_SIZE",
+            ),
+            (
+                Settings::builder().command_timeout(Duration::ZERO),
+                "SCOUT_COMMAND_TIMEOUT",
+            ),
+            (
+                Settings::builder().connect_timeout(Duration::from_secs(86_401)),
+                "SCOUT_CONNECT_TIMEOUT",
+            ),
+            (
+                Settings::builder().idle_timeout(Duration::ZERO),
+                "SCOUT_IDLE_TIMEOUT",
+            ),
+            (
+                Settings::builder().keepalive_interval(Duration::ZERO),
+                "SCOUT_KEEPALIVE_INTERVAL",
+            ),
+            (Settings::builder().max_pool_size(0), "SCOUT_MAX_POOL_SIZE"),
+            (
+                Settings::builder().max_sessions_per_host(1025),
+                "SCOUT_MAX_SESSIONS_PER_HOST",
+            ),
+            (Settings::builder().workers(0), "SCOUT_WORKERS"),
+            (
+                Settings::builder().max_concurrency(0),
+                "SCOUT_MAX_CONCURRENCY",
+            ),
+        ];
+        for (builder, env) in cases {
+            let err = builder.build().unwrap_err().to_string();
+            assert!(err.contains(env), "{env}: {err}");
+            // The message points at a variable that really exists.
+            assert!(VARS.iter().any(|v| v.env == env), "{env} is not a variable");
+        }
+    }
+
+    #[test]
+    fn into_builder_keeps_what_was_configured() {
+        let s = settings(&[("SCOUT_WORKERS", "3")]).unwrap();
+        let s = s.into_builder().read_only(true).build().unwrap();
+        assert_eq!(s.workers, 3);
+        assert!(s.read_only);
     }
 
     #[test]

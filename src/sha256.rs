@@ -30,6 +30,7 @@ impl Sha256 {
         Sha256 { ctx }
     }
 
+    /// Feeds more bytes into the digest.
     pub fn update(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
@@ -69,6 +70,13 @@ impl Drop for Sha256 {
 }
 
 /// SHA-256 of `bytes` in hex.
+///
+/// ```
+/// assert_eq!(
+///     scout_mcp::sha256::hex(b"abc"),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+/// ```
 pub fn hex(bytes: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(bytes);

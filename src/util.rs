@@ -5,6 +5,13 @@
 pub mod base64 {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+    /// Encodes `data` with padding.
+    ///
+    /// ```
+    /// use scout_mcp::util::base64;
+    /// assert_eq!(base64::encode(b"scout"), "c2NvdXQ=");
+    /// assert_eq!(base64::decode("c2NvdXQ").as_deref(), Some(&b"scout"[..]));
+    /// ```
     pub fn encode(data: &[u8]) -> String {
         let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
         for chunk in data.chunks(3) {
@@ -47,6 +54,11 @@ pub mod base64 {
 
 /// Cuts `bytes` to at most `max` bytes without splitting a UTF-8 sequence, when the bytes are
 /// valid UTF-8 up to the cut. Returns the length to keep.
+///
+/// ```
+/// // "é" is two bytes: a cut after 2 bytes would split it, so 1 byte is kept.
+/// assert_eq!(scout_mcp::util::utf8_cut("aé".as_bytes(), 2), 1);
+/// ```
 pub fn utf8_cut(bytes: &[u8], max: usize) -> usize {
     if bytes.len() <= max {
         return bytes.len();
@@ -99,6 +111,12 @@ mod tests {
 
 /// Shell-style glob match of a whole string: `*` any run, `?` one character. Used for the
 /// allow/block lists on host aliases.
+///
+/// ```
+/// use scout_mcp::util::glob_match;
+/// assert!(glob_match("web*", "web12"));
+/// assert!(glob_match("db?", "db1") && !glob_match("db?", "db10"));
+/// ```
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti) = (0, 0);

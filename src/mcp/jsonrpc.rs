@@ -2,10 +2,15 @@
 
 use serde_json::{json, Map, Value};
 
+/// JSON-RPC: the line is not valid JSON (or not UTF-8).
 pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC: valid JSON, but not a request object.
 pub const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC: no such method.
 pub const METHOD_NOT_FOUND: i64 = -32601;
+/// JSON-RPC: the method exists, its parameters are wrong.
 pub const INVALID_PARAMS: i64 = -32602;
+/// JSON-RPC: the server failed (a bug, or a worker that panicked).
 pub const INTERNAL_ERROR: i64 = -32603;
 /// MCP: resource not found.
 pub const RESOURCE_NOT_FOUND: i64 = -32002;
@@ -15,21 +20,29 @@ pub const RESOURCE_NOT_FOUND: i64 = -32002;
 pub enum Message {
     /// A request: must be answered exactly once, with this id.
     Request {
+        /// The id to echo (a string or a number).
         id: Value,
+        /// The method name, e.g. `tools/call`.
         method: String,
+        /// The `params` member, if present.
         params: Option<Value>,
     },
     /// A notification: never answered.
     Notification {
+        /// The method name, e.g. `notifications/cancelled`.
         method: String,
+        /// The `params` member, if present.
         params: Option<Value>,
     },
     /// A response from the client (we send no requests, so these are ignored).
     Response,
     /// Not a valid message: answered with this error (id null if unknown).
     Invalid {
+        /// The request's id when it could be read, else null.
         id: Value,
+        /// [`PARSE_ERROR`] or [`INVALID_REQUEST`].
         code: i64,
+        /// What is wrong with the message.
         message: String,
     },
 }

@@ -30,7 +30,9 @@ const STATIC_SERVICES: &[&str] = &["docker", "compose", "zfs", "zfs/snapshots", 
 /// A JSON-RPC error for a resource method.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RpcError {
+    /// A JSON-RPC error code, e.g. [`RESOURCE_NOT_FOUND`].
     pub code: i64,
+    /// The error message sent to the client.
     pub message: String,
 }
 

@@ -6,7 +6,7 @@
 //! * **main loop** — waits on input, signals and writer failure at once (`select!`). Parses each
 //!   line, answers what needs no SSH immediately (`initialize`, `ping`, `tools/list`, errors…) —
 //!   so a `ping` is answered even when every worker is busy — and queues `tools/call` as a
-//!   [`Job`] on an unbounded crossbeam channel, where it waits for a free worker.
+//!   `Job` on an unbounded crossbeam channel, where it waits for a free worker.
 //! * **workers** — a fixed number of threads (`SCOUT_WORKERS`) that run jobs through
 //!   [`crate::tool::call`] and send the response.
 //! * **writer** — the only owner of stdout: one JSON message per line, flushed at once.

@@ -13,6 +13,7 @@ pub struct Comparison {
     pub left: String,
     /// `host:path` of the second side, or "expected content".
     pub right: String,
+    /// Identical, a unified diff, or sizes and SHA-256 sums.
     pub outcome: Outcome,
     /// A side was longer than `SCOUT_MAX_FILE_SIZE`: only the first part was compared.
     pub truncated: bool,
@@ -21,21 +22,28 @@ pub struct Comparison {
 /// The result of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Both sides have the same content.
     Identical,
     /// A unified diff (3 lines of context) with `--- left` / `+++ right` headers.
     Differ {
+        /// The diff text, GNU `diff -u` shape.
         unified: String,
     },
     /// At least one side is binary: compared by size and SHA-256 of the whole file.
     Binary {
+        /// Size of the first side in bytes.
         left_size: u64,
+        /// SHA-256 of the first side, lowercase hex.
         left_sha256: String,
+        /// Size of the second side in bytes.
         right_size: u64,
+        /// SHA-256 of the second side, lowercase hex.
         right_sha256: String,
     },
 }
 
 impl Comparison {
+    /// Whether both sides have the same content (for binaries: the same size and SHA-256).
     pub fn identical(&self) -> bool {
         match &self.outcome {
             Outcome::Identical => true,

@@ -26,6 +26,7 @@ pub struct FileContent {
     pub size: u64,
     /// The bytes kept: all of them, or the first `max_file_size` cut on a UTF-8 boundary.
     pub bytes: Vec<u8>,
+    /// The file was longer than `max_file_size`: `bytes` holds its beginning only.
     pub truncated: bool,
     /// `Some(kind)` when the file is binary (NUL bytes or invalid UTF-8): `bytes` is then not text.
     pub binary: Option<&'static str>,
@@ -44,13 +45,21 @@ impl FileContent {
 /// The type of a directory entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A regular file.
     File,
+    /// A directory.
     Directory,
+    /// A symbolic link (not followed in listings).
     Symlink,
+    /// A named pipe.
     Fifo,
+    /// A character device.
     CharDevice,
+    /// A block device.
     BlockDevice,
+    /// A Unix domain socket.
     Socket,
+    /// Anything `stat` reports that is none of the above.
     Other,
 }
 
@@ -98,10 +107,13 @@ impl EntryKind {
 /// One directory entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The file name (no directory part).
     pub name: String,
+    /// File, directory, symlink, ...
     pub kind: EntryKind,
     /// Permission bits (`0o7777`).
     pub mode: u32,
+    /// Size in bytes, as the SFTP listing reports it (a symlink's own size).
     pub size: u64,
     /// Modification time, seconds since the epoch.
     pub mtime: u64,
@@ -112,7 +124,9 @@ pub struct Entry {
 /// A directory listing, sorted by name, possibly capped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
+    /// The directory, as the caller gave it.
     pub path: String,
+    /// The entries shown, sorted by name, at most the cap.
     pub entries: Vec<Entry>,
     /// How many entries the directory has (may exceed `entries.len()`).
     pub total: usize,
@@ -121,7 +135,9 @@ pub struct Listing {
 /// A path seen through `stat`: a file's content or a directory's listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum View {
+    /// The path is a file (or a symlink to one): its content.
     File(FileContent),
+    /// The path is a directory (or a symlink to one): its listing.
     Directory(Listing),
 }
 

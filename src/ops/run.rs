@@ -42,7 +42,9 @@ fn require_dir(conn: &mut Connection, dir: &str, why: &str) -> Result<(), Failur
 pub struct FindResult {
     /// The directory searched, as the caller gave it.
     pub path: String,
+    /// The name glob, as given (`find -name`).
     pub pattern: String,
+    /// How many levels were searched (1–10).
     pub depth: u32,
     /// Matching paths, sorted, at most `max_results`.
     pub matches: Vec<String>,
@@ -134,10 +136,13 @@ fn check_pattern(pattern: &str) -> Result<(), Error> {
 /// A directory tree to `depth` levels, rendered like `tree`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tree {
+    /// The root directory, as the caller gave it.
     pub path: String,
     /// Rendered lines (root first), capped.
     pub lines: Vec<String>,
+    /// Directories found below the root, shown or not.
     pub directories: usize,
+    /// Other entries found below the root, shown or not.
     pub files: usize,
     /// Entries not shown because of the cap.
     pub omitted: usize,

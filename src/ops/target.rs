@@ -9,12 +9,27 @@ pub enum Target {
     /// The host list.
     Hosts,
     /// A path on a host.
-    Path { host: String, path: String },
+    Path {
+        /// The host alias (before the first `:`).
+        host: String,
+        /// The path (after the first `:`), validated.
+        path: String,
+    },
 }
 
 impl Target {
     /// Parses a target: trimmed; `hosts` in any case; else split at the first `:` into a host
     /// alias and a path, both trimmed and non-empty, the path validated.
+    ///
+    /// ```
+    /// use scout_mcp::ops::target::Target;
+    /// assert_eq!(Target::parse(" HOSTS ").unwrap(), Target::Hosts);
+    /// assert_eq!(
+    ///     Target::parse("web1:/var/log").unwrap(),
+    ///     Target::Path { host: "web1".into(), path: "/var/log".into() }
+    /// );
+    /// assert!(Target::parse("web1").is_err());
+    /// ```
     pub fn parse(target: &str) -> Result<Target, Error> {
         let target = target.trim();
         if target.eq_ignore_ascii_case("hosts") {

@@ -59,7 +59,9 @@ pub struct Transfer {
     pub source: String,
     /// Where it was written.
     pub destination: String,
+    /// Bytes written.
     pub bytes: u64,
+    /// Wall time of the transfer.
     pub elapsed: Duration,
     /// SHA-256 of the bytes written, in hex.
     pub sha256: String,

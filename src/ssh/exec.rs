@@ -30,6 +30,7 @@ const STOP_WAIT: Duration = Duration::from_secs(2);
 /// Limits of one command run.
 #[derive(Debug, Clone)]
 pub struct ExecLimits {
+    /// How long the command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
     pub timeout: Duration,
     /// Bytes kept of stdout, and separately of stderr.
     pub max_output: usize,
@@ -38,19 +39,31 @@ pub struct ExecLimits {
 /// What a command produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecOutput {
+    /// What the command wrote to stdout, up to `max_output` bytes.
     pub stdout: Vec<u8>,
+    /// What the command wrote to stderr, up to `max_output` bytes.
     pub stderr: Vec<u8>,
     /// Bytes the command wrote to stdout in total (may exceed `stdout.len()`).
     pub stdout_total: u64,
+    /// Bytes the command wrote to stderr in total (may exceed `stderr.len()`).
     pub stderr_total: u64,
     /// `None` when the command was stopped (timeout, cancel) or killed by a signal.
     pub exit_code: Option<i32>,
+    /// The signal that killed the command, as sshd names it (e.g. `TERM`).
     pub exit_signal: Option<String>,
+    /// The command ran past its timeout and was stopped; the output is what came before.
     pub timed_out: bool,
+    /// The command was cancelled through its [`Control`] and stopped.
     pub cancelled: bool,
 }
 
 impl ExecOutput {
+    /// Whether stdout or stderr was cut at `max_output`.
+    ///
+    /// ```
+    /// let out = scout_mcp::ExecOutput { stdout: b"abc".to_vec(), stdout_total: 10, ..Default::default() };
+    /// assert!(out.truncated());
+    /// ```
     pub fn truncated(&self) -> bool {
         self.stdout_total > self.stdout.len() as u64 || self.stderr_total > self.stderr.len() as u64
     }

@@ -26,6 +26,7 @@ pub fn period(idle_timeout: Duration) -> Duration {
 }
 
 impl Reaper {
+    /// Starts the `scout-reaper` thread over `pools`; it runs until the handle is dropped.
     pub fn start(pools: Arc<Pools>) -> std::io::Result<Reaper> {
         let (stop, stopped) = bounded::<()>(1);
         let every = period(pools.limits().idle_timeout);
