@@ -116,7 +116,7 @@ pub const VARS: &[Var] = &[
         "SCOUT_ALLOWED_COMMANDS",
         "--allowed-commands",
         "",
-        "extra commands for the allowlist policy (comma-separated)",
+        "extra commands for the allowlist policy (separated by commas and/or blanks)",
     ),
     var(
         "SCOUT_READ_ONLY",
@@ -403,7 +403,9 @@ impl Settings {
             blocklist: list(&raw.get("SCOUT_BLOCKLIST")),
             command_policy: CommandPolicy {
                 mode: policy_mode,
-                extra_allowed: list(&raw.get("SCOUT_ALLOWED_COMMANDS")),
+                extra_allowed: crate::ops::command::parse_allowed_commands(
+                    &raw.get("SCOUT_ALLOWED_COMMANDS"),
+                ),
             },
             read_only: raw.boolean("SCOUT_READ_ONLY")?,
             beam_dir: raw.path("SCOUT_BEAM_DIR", &home),
