@@ -41,15 +41,18 @@ pub struct PoolLimits {
     pub checkout_wait: Duration,
 }
 
-/// One unit of the global session count; released when the session is dropped.
+/// One unit of the global session count and of its host's; released when the session is
+/// dropped.
 #[derive(Debug)]
 pub struct SessionSlot {
     live: Arc<AtomicUsize>,
+    host_live: Arc<AtomicUsize>,
 }
 
 impl Drop for SessionSlot {
     fn drop(&mut self) {
         self.live.fetch_sub(1, Ordering::AcqRel);
+        self.host_live.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -58,6 +61,7 @@ impl Drop for SessionSlot {
 struct Manager {
     host: Arc<HostEntry>,
     handoff: Arc<Mutex<Vec<Connection>>>,
+    host_live: Arc<AtomicUsize>,
     shared: Weak<Shared>,
 }
 
@@ -70,7 +74,7 @@ impl r2d2::ManageConnection for Manager {
             return Ok(conn);
         }
         match self.shared.upgrade() {
-            Some(shared) => shared.open(&self.host),
+            Some(shared) => shared.open(&self.host, &self.host_live),
             None => Err(Error::Session {
                 host: self.host.alias.clone(),
                 message: "shutting down".into(),
@@ -104,6 +108,10 @@ impl std::fmt::Debug for Manager {
 struct HostPool {
     pool: r2d2::Pool<Manager>,
     handoff: Arc<Mutex<Vec<Connection>>>,
+    /// Sessions of this host that exist anywhere (in r2d2, being opened, or handed over).
+    /// r2d2's own count misses a session between the handoff and r2d2's bookkeeping, which let
+    /// a second "first" session slip past the per-host cap.
+    host_live: Arc<AtomicUsize>,
     /// The worker-driven first connect: who is doing it, and how it ended.
     first: Mutex<FirstConnect>,
     first_done: Condvar,
@@ -123,7 +131,7 @@ struct FirstConnect {
 impl HostPool {
     /// Whether the host has no session at all (none pooled, none being handed over).
     fn is_empty(&self) -> bool {
-        self.pool.state().connections == 0 && lock(&self.handoff).is_empty()
+        self.host_live.load(Ordering::Acquire) == 0
     }
 }
 
@@ -191,14 +199,18 @@ struct Shared {
 impl Shared {
     /// Opens a session for `host` within the global cap, evicting an idle session of another
     /// host when the cap is reached.
-    fn open(&self, host: &HostEntry) -> Result<Connection, Error> {
-        let slot = self.acquire_slot(&host.alias)?;
+    fn open(&self, host: &HostEntry, host_live: &Arc<AtomicUsize>) -> Result<Connection, Error> {
+        let slot = self.acquire_slot(&host.alias, host_live)?;
         let mut conn = Connection::open(host, &self.opts)?;
         conn.slot = Some(slot);
         Ok(conn)
     }
 
-    fn acquire_slot(&self, for_host: &str) -> Result<SessionSlot, Error> {
+    fn acquire_slot(
+        &self,
+        for_host: &str,
+        host_live: &Arc<AtomicUsize>,
+    ) -> Result<SessionSlot, Error> {
         loop {
             let n = self.live.load(Ordering::Acquire);
             if n < self.limits.max_total {
@@ -207,8 +219,10 @@ impl Shared {
                     .compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
+                    host_live.fetch_add(1, Ordering::AcqRel);
                     return Ok(SessionSlot {
                         live: self.live.clone(),
+                        host_live: host_live.clone(),
                     });
                 }
                 continue;
@@ -372,7 +386,7 @@ impl Pools {
         }
         first.in_progress = true;
         drop(first);
-        let opened = self.shared.open(host);
+        let opened = self.shared.open(host, &hp.host_live);
         let mut first = lock(&hp.first);
         first.in_progress = false;
         first.attempts += 1;
@@ -397,9 +411,11 @@ impl Pools {
             return hp.clone();
         }
         let handoff = Arc::new(Mutex::new(Vec::new()));
+        let host_live = Arc::new(AtomicUsize::new(0));
         let manager = Manager {
             host: host.clone(),
             handoff: handoff.clone(),
+            host_live: host_live.clone(),
             shared: Arc::downgrade(&self.shared),
         };
         let pool = r2d2::Pool::builder()
@@ -417,6 +433,7 @@ impl Pools {
         let hp = Arc::new(HostPool {
             pool,
             handoff,
+            host_live,
             first: Mutex::new(FirstConnect::default()),
             first_done: Condvar::new(),
             reaping: AtomicBool::new(false),
