@@ -343,7 +343,10 @@ impl Pools {
         if let Some(conn) = hp.pool.try_get() {
             return Ok(ready(conn));
         }
-        if !hp.reaping.load(Ordering::Acquire) && hp.is_empty() {
+        // No session yet, or the first one is being opened: join that attempt rather than
+        // asking r2d2, which does not count the session a worker is opening and would open
+        // more beside it.
+        if !hp.reaping.load(Ordering::Acquire) && (hp.is_empty() || lock(&hp.first).in_progress) {
             self.open_first(&hp, host)?;
         }
         let wait = self.shared.limits.checkout_wait;
