@@ -20,22 +20,31 @@ use crate::tool;
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
+    /// Serve MCP over stdio (the default).
     Serve,
+    /// Print the hosts and whether they answer.
     Hosts,
     /// `check [HOST…]`: connect to each host stage by stage and report.
     Check(Vec<String>),
+    /// One tool call: `call TARGET [QUERY]`.
     Call {
+        /// `host:/path` or `hosts`.
         target: String,
+        /// A command to run in the target's directory.
         query: Option<String>,
     },
+    /// `--help`.
     Help,
+    /// `--version`.
     Version,
 }
 
 /// Parsed command line: the command and the flag values keyed by environment variable name.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Invocation {
+    /// What to do.
     pub command: Command,
+    /// Flag values, keyed by the environment variable each flag mirrors.
     pub overrides: HashMap<String, String>,
 }
 

@@ -55,6 +55,7 @@
 //! # Ok::<(), scout_mcp::Error>(())
 //! ```
 #![deny(clippy::print_stdout)]
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod control;

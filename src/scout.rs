@@ -137,7 +137,6 @@ impl Scout {
             max_total: settings.max_pool_size,
             per_host: settings.max_sessions_per_host,
             idle_timeout: settings.idle_timeout,
-            keepalive_interval: settings.keepalive_interval,
             checkout_wait: settings.command_timeout + settings.connect_timeout,
         };
         let opts = ConnectOptions {

@@ -23,8 +23,11 @@ pub const NAME: &str = "scout";
 /// What a call produced: text for the agent, the same facts as data, and whether it failed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutput {
+    /// The text content for the agent.
     pub text: String,
+    /// The same facts as `structuredContent` (with a `mode`).
     pub structured: Value,
+    /// Whether the call failed (`isError`).
     pub is_error: bool,
 }
 

@@ -18,6 +18,7 @@ use crate::ssh::{auth, jump};
 /// What a check found for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostCheck {
+    /// The host alias checked.
     pub alias: String,
     /// The resolved settings, as `ssh -G` names them (`hostname`, `user`, `port`, …).
     pub settings: Vec<(&'static str, String)>,

@@ -64,10 +64,12 @@ impl Inventory {
         self.hosts.keys().cloned().collect()
     }
 
+    /// The resolved hosts, sorted by alias.
     pub fn entries(&self) -> impl Iterator<Item = &Arc<HostEntry>> {
         self.hosts.values()
     }
 
+    /// Non-fatal remarks from parsing the ssh_config (`file:line: message`).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -95,9 +97,13 @@ impl Inventory {
 /// One line of the host list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostStatus {
+    /// The host alias.
     pub alias: String,
+    /// Resolved remote user.
     pub user: String,
+    /// Resolved `HostName`.
     pub hostname: String,
+    /// Resolved `Port`.
     pub port: u16,
     /// The first jump host, for a host behind `ProxyJump`: that is what was probed.
     pub via: Option<String>,
@@ -119,6 +125,7 @@ pub struct Reachability {
 }
 
 impl Reachability {
+    /// An empty cache whose results stay valid for `ttl`.
     pub fn new(ttl: Duration) -> Reachability {
         Reachability {
             cache: Mutex::new(HashMap::new()),

@@ -115,17 +115,27 @@ impl ParseContext {
 /// What one alias resolves to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HostEntry {
+    /// The alias as given (what `Host` patterns are matched against).
     pub alias: String,
+    /// Where to connect: `HostName` with tokens expanded, lowercased; else the alias.
     pub hostname: String,
+    /// Remote user: `User`, else the local user.
     pub user: String,
+    /// `Port`, else 22.
     pub port: u16,
     /// Empty when none is configured: the caller applies its defaults.
     pub identity_files: Vec<PathBuf>,
+    /// `IdentitiesOnly`: offer only agent keys matching the identity files.
     pub identities_only: bool,
+    /// `IdentityAgent` as written (`none`, `SSH_AUTH_SOCK`, or a path).
     pub identity_agent: Option<String>,
+    /// `ProxyJump` as written (`none` resolves to `None`).
     pub proxy_jump: Option<String>,
+    /// `ConnectTimeout` in seconds.
     pub connect_timeout: Option<u64>,
+    /// `ServerAliveInterval` in seconds.
     pub server_alive_interval: Option<u64>,
+    /// `ServerAliveCountMax` (parsed, not used: see docs/CONFIGURATION.md).
     pub server_alive_count_max: Option<u32>,
     /// Lowercased as written: yes, no, true, false, ask, off or accept-new.
     pub strict_host_key_checking: Option<String>,
@@ -136,9 +146,11 @@ pub struct HostEntry {
 /// A config file the user must fix.
 #[derive(Debug)]
 pub struct ConfigError {
+    /// The file that holds the problem.
     pub path: PathBuf,
     /// 1-based; 0 when the error is about the file as a whole.
     pub line: usize,
+    /// What is wrong and what to do.
     pub message: String,
 }
 

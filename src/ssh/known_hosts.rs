@@ -16,11 +16,15 @@ use crate::util::base64;
 
 /// What a connection needs to decide about a host key.
 pub struct HostKeyPolicy<'a> {
+    /// The host alias (for messages).
     pub alias: &'a str,
+    /// The host name the entries are looked up by.
     pub hostname: &'a str,
+    /// The port (`[host]:port` entries when not 22).
     pub port: u16,
     /// Files to consult, in order; the first one is where `accept-new` appends.
     pub files: &'a [PathBuf],
+    /// What to do with an unknown key.
     pub mode: StrictHostKeyChecking,
 }
 

@@ -33,10 +33,12 @@ use crate::ssh::session::{ConnectOptions, Connection};
 /// Limits of the pool.
 #[derive(Debug, Clone)]
 pub struct PoolLimits {
+    /// Sessions alive across all hosts (`SCOUT_MAX_POOL_SIZE`).
     pub max_total: usize,
+    /// Sessions per host (`SCOUT_MAX_SESSIONS_PER_HOST`).
     pub per_host: u32,
+    /// How long a session may stay idle before the reaper closes it.
     pub idle_timeout: Duration,
-    pub keepalive_interval: Duration,
     /// How long a request waits for a busy host's session to come back.
     pub checkout_wait: Duration,
 }
@@ -158,7 +160,9 @@ impl DerefMut for Checkout {
 /// operation again on a fresh session (nothing happened on the remote side yet).
 #[derive(Debug)]
 pub struct Failure {
+    /// What went wrong.
     pub error: Error,
+    /// Whether the operation may run again on a fresh session (nothing happened yet).
     pub retry: bool,
 }
 
@@ -184,7 +188,9 @@ impl Failure {
 /// Snapshot of one host's pool, for tests, `check` and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostPoolState {
+    /// Sessions r2d2 holds for the host (idle and checked out).
     pub sessions: u32,
+    /// Of those, the idle ones.
     pub idle: u32,
 }
 
@@ -268,6 +274,7 @@ pub struct Pools {
 }
 
 impl Pools {
+    /// No pools yet: each host's is built on first use.
     pub fn new(limits: PoolLimits, opts: ConnectOptions) -> Pools {
         let shared = Shared {
             hosts: Mutex::new(HashMap::new()),
@@ -292,6 +299,7 @@ impl Pools {
         &self.shared.opts
     }
 
+    /// The limits the pools were built with.
     pub fn limits(&self) -> &PoolLimits {
         &self.shared.limits
     }
@@ -301,6 +309,7 @@ impl Pools {
         self.shared.live.load(Ordering::Acquire)
     }
 
+    /// Sessions of one host (`None` before its first use).
     pub fn host_state(&self, alias: &str) -> Option<HostPoolState> {
         let hp = lock(&self.shared.hosts).get(alias).cloned()?;
         let s = hp.pool.state();

@@ -23,12 +23,15 @@ use crate::ssh::{auth, known_hosts};
 /// Everything a connect needs besides the host itself.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
+    /// Default connect timeout (a host's `ConnectTimeout` wins).
     pub connect_timeout: Duration,
+    /// Default keepalive interval (a host's `ServerAliveInterval` wins).
     pub keepalive_interval: Duration,
     /// `SCOUT_KNOWN_HOSTS` when set (overrides the host's `UserKnownHostsFile`).
     pub known_hosts: Option<PathBuf>,
     /// `SCOUT_STRICT_HOST_KEY_CHECKING` when set (overrides the host's `StrictHostKeyChecking`).
     pub strict: Option<StrictHostKeyChecking>,
+    /// The local home directory (default identities, `~/.ssh/known_hosts`).
     pub home: PathBuf,
     /// The jump hubs for hosts with `ProxyJump` (none: ProxyJump is refused with a message).
     pub jumps: Option<Arc<Jumps>>,
@@ -144,6 +147,7 @@ impl Connection {
         self.broken = true;
     }
 
+    /// Whether the session was marked broken.
     pub fn is_broken(&self) -> bool {
         self.broken
     }
@@ -171,6 +175,7 @@ impl Connection {
         self.last_used = Instant::now();
     }
 
+    /// Time since the session was last used.
     pub fn idle_for(&self) -> Duration {
         self.last_used.elapsed()
     }
@@ -180,6 +185,7 @@ impl Connection {
         self.keepalive_every
     }
 
+    /// Time since the session was opened.
     pub fn age(&self) -> Duration {
         self.created.elapsed()
     }

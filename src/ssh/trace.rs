@@ -12,6 +12,7 @@ use crate::error::Error;
 pub struct Stage {
     /// `resolve`, `tcp`, `tunnel`, `handshake`, `host key`, `auth`, `exec`.
     pub name: &'static str,
+    /// How long the stage took.
     pub elapsed: Duration,
     /// `Ok(what was found)` or `Err(the error's message)`.
     pub outcome: Result<String, String>,

@@ -16,6 +16,7 @@ use crate::ssh::trace::Trace;
 /// A connected byte stream to an sshd.
 #[derive(Debug)]
 pub enum Transport {
+    /// A direct TCP connection (TCP_NODELAY, SO_KEEPALIVE).
     Tcp(TcpStream),
     /// Our end of a socket pair relayed through a jump host.
     Tunnel(UnixStream),
