@@ -4,6 +4,7 @@
 //! Scenarios (see docs/PERFORMANCE.md for results and how to read them):
 //! 1. warm 1 KiB file read (`tools/call` scout `{"target": "alpha:/…/file"}` on a pooled session)
 //!    vs a multiplexed `ssh alpha cat FILE` (ControlMaster already running);
+//! 1b. warm listing of a 100-entry directory vs a multiplexed `ssh alpha ls -la DIR`;
 //! 2. warm `query` of `true` (`SCOUT_COMMAND_POLICY=shell`) vs a multiplexed `ssh alpha true`;
 //! 3. cold first call: the read on a fresh scout-mcp process (connect + auth + read; spawn and
 //!    `initialize` are not timed) vs a fresh non-multiplexed `ssh alpha cat FILE`.
@@ -174,6 +175,23 @@ fn time_ssh(fleet: &Fleet, options: &[String], remote: &[&str], expect: &[u8]) -
         out.status,
         out.stdout.len(),
         expect.len(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// Like [`time_ssh`] for output that is not known in advance: only success is checked.
+fn time_ssh_ok(fleet: &Fleet, options: &[String], remote: &[&str]) -> Duration {
+    let mut cmd = ssh(fleet, options);
+    cmd.arg("alpha").args(remote);
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ssh: {e}"));
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     took
@@ -558,6 +576,33 @@ fn main() {
             "1. warm 1 KiB file read",
             ("scout-mcp tools/call {target: alpha:FILE}", &a),
             ("ssh (ControlMaster, warm) alpha cat FILE", &b),
+            1.0,
+        );
+    }
+
+    // 1b. Warm listing of a directory with 100 entries.
+    {
+        for i in 0..100 {
+            fleet.write_remote_file(&format!("bench/dir100/entry-{i:03}.txt"), b"x\n");
+        }
+        let dir100 = fleet.remote_root.join("bench/dir100").display().to_string();
+        let list_args = json!({"target": format!("alpha:{dir100}")});
+        let list_ok = |r: &Value| r["structuredContent"]["total"] == json!(100);
+        let mut client = scout(&fleet, &[]);
+        for _ in 0..WARM_UP {
+            time_call(&mut client, &list_args, list_ok);
+            time_ssh_ok(&fleet, &mux_opts, &["ls", "-la", &dir100]);
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..opts.warm {
+            a.push(time_call(&mut client, &list_args, list_ok));
+            b.push(time_ssh_ok(&fleet, &mux_opts, &["ls", "-la", &dir100]));
+        }
+        close(client);
+        report(
+            "1b. warm listing of 100 entries",
+            ("scout-mcp tools/call {target: alpha:DIR}", &a),
+            ("ssh (ControlMaster, warm) alpha ls -la DIR", &b),
             1.0,
         );
     }
