@@ -4,7 +4,7 @@
 //! Scenarios (see docs/PERFORMANCE.md for results and how to read them):
 //! 1. warm 1 KiB file read (`tools/call` scout `{"target": "alpha:/…/file"}` on a pooled session)
 //!    vs a multiplexed `ssh alpha cat FILE` (ControlMaster already running);
-//! 1b. warm listing of a 100-entry directory vs a multiplexed `ssh alpha ls -la DIR`;
+//!    and 1b. warm listing of a 100-entry directory vs a multiplexed `ssh alpha ls -la DIR`;
 //! 2. warm `query` of `true` (`SCOUT_COMMAND_POLICY=shell`) vs a multiplexed `ssh alpha true`;
 //! 3. cold first call: the read on a fresh scout-mcp process (connect + auth + read; spawn and
 //!    `initialize` are not timed) vs a fresh non-multiplexed `ssh alpha cat FILE`.

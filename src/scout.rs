@@ -635,7 +635,9 @@ impl Scout {
         self.inner.jumps.close();
     }
 
-    fn pools(&self) -> &Pools {
+    /// The session pools: for programs that need a raw session (`Pools::checkout`) and for
+    /// the pool benchmarks.
+    pub fn pools(&self) -> &Pools {
         &self.inner.pools
     }
 
