@@ -172,7 +172,7 @@ fn an_encrypted_key_without_an_agent_says_to_load_it_and_works_from_the_agent() 
     let (text, is_error) = try_login(&fleet, &home, &[]);
     assert!(is_error, "{text}");
     assert!(
-        text.contains("locked: the key is encrypted") && text.contains("ssh-add"),
+        text.contains("locked: the key is encrypted with a passphrase") && text.contains("ssh-add"),
         "{text}"
     );
     assert!(!text.contains("correct horse"));

@@ -185,3 +185,167 @@ fn cpu_ticks(pid: u32) -> u64 {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
+
+/// Bytes that differ per position, so a reordered or dropped chunk shows.
+fn pattern(len: usize, seed: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 4096 + seed) as u8).collect()
+}
+
+#[test]
+fn concurrent_transfers_both_ways_through_one_jump_session_arrive_intact() {
+    let mut fleet = Fleet::start(&["bastion", "inner"]);
+    jump_via(&fleet, "inner", "bastion");
+    let n = 8 << 20;
+    let downs: Vec<_> = (0..2)
+        .map(|i| fleet.write_remote_file(&format!("down{i}.bin"), &pattern(n, i)))
+        .collect();
+    let up = fleet.dir.join("up.bin");
+    std::fs::write(&up, pattern(n, 9)).unwrap();
+    let mut c = scout_client(&fleet, &[]);
+    let mut ids = Vec::new();
+    for (i, remote) in downs.iter().enumerate() {
+        let local = fleet.dir.join(format!("got{i}.bin"));
+        let args = json!({"target": format!("inner:{}", remote.display()),
+                          "beam": local.display().to_string(), "beam_direction": "download"});
+        ids.push(c.send_request("tools/call", json!({"name": "scout", "arguments": args})));
+    }
+    let landed = fleet.remote_root.join("landed.bin");
+    let args = json!({"target": format!("inner:{}", landed.display()),
+                      "beam": up.display().to_string(), "beam_direction": "upload"});
+    ids.push(c.send_request("tools/call", json!({"name": "scout", "arguments": args})));
+    for id in ids {
+        let r = c
+            .recv_response(&id, Duration::from_secs(120))
+            .expect("an answer");
+        assert_ne!(r["result"]["isError"], json!(true), "{r}");
+    }
+    for (i, remote) in downs.iter().enumerate() {
+        let got = std::fs::read(fleet.dir.join(format!("got{i}.bin"))).unwrap();
+        assert!(
+            got == std::fs::read(remote).unwrap(),
+            "download {i} differs"
+        );
+    }
+    assert!(
+        std::fs::read(&landed).unwrap() == std::fs::read(&up).unwrap(),
+        "upload differs"
+    );
+    assert_eq!(fleet.sshd("bastion").log_count(ACCEPTED), 1);
+}
+
+#[test]
+fn a_killed_jump_session_is_noticed_without_spinning_and_replaced() {
+    let mut fleet = Fleet::start(&["bastion", "inner"]);
+    jump_via(&fleet, "inner", "bastion");
+    let mut c = scout_client(&fleet, &[("SCOUT_CONNECT_TIMEOUT", "3")]);
+    assert!(!c.call_text(json!({"target": "inner:/"})).1);
+    fleet.sshd("bastion").drop_connections();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(c.pid());
+    std::thread::sleep(Duration::from_millis(1000));
+    let used = cpu_ticks(c.pid()) - before;
+    assert!(
+        used < 30,
+        "{used} ticks of CPU in 1 s after the jump session died"
+    );
+    let (text, is_error) = c.call_text(json!({"target": "inner:/"}));
+    assert!(
+        !is_error,
+        "the next call reconnects through a new jump session: {text}"
+    );
+    assert_eq!(fleet.sshd("bastion").log_count(ACCEPTED), 2);
+}
+
+#[test]
+fn a_frozen_jump_session_is_given_up_and_replaced() {
+    let mut fleet = Fleet::start(&["bastion", "inner"]);
+    jump_via(&fleet, "inner", "bastion");
+    let mut c = scout_client(
+        &fleet,
+        &[
+            ("SCOUT_CONNECT_TIMEOUT", "2"),
+            ("SCOUT_COMMAND_TIMEOUT", "3"),
+            ("SCOUT_KEEPALIVE_INTERVAL", "1"),
+        ],
+    );
+    assert!(!c.call_text(json!({"target": "inner:/"})).1);
+    // The jump session's connection hangs (its sshd process frozen) while the bastion still
+    // accepts new connections.
+    fleet.sshd("bastion").freeze_all();
+    fleet.sshd("bastion").thaw();
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let (text, is_error) = c.call_text(json!({"target": "inner:/"}));
+        outcomes.push((is_error, text.lines().next().unwrap_or("").to_string()));
+        if !is_error {
+            break;
+        }
+    }
+    fleet.sshd("bastion").thaw_all();
+    assert!(
+        outcomes.last().is_some_and(|(e, _)| !e),
+        "never recovered: {outcomes:?}"
+    );
+    assert!(
+        outcomes.len() <= 3,
+        "took too many failed calls: {outcomes:?}"
+    );
+    assert_eq!(
+        fleet.sshd("bastion").log_count(ACCEPTED),
+        2,
+        "a new jump session"
+    );
+}
+
+/// A local address that drops SYNs (a listener with a full backlog of 0): the jump host's
+/// connect to it hangs like one to a firewalled host.
+fn black_hole() -> (std::net::TcpListener, Vec<std::net::TcpStream>, u16) {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen(2) again with backlog 0 on our own socket.
+    unsafe { libc::listen(listener.as_raw_fd(), 0) };
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => held.push(s),
+            Err(_) => break,
+        }
+    }
+    (listener, held, addr.port())
+}
+
+#[test]
+fn an_unanswering_host_behind_a_bastion_does_not_block_the_others() {
+    let fleet = Fleet::start(&["bastion", "inner"]);
+    jump_via(&fleet, "inner", "bastion");
+    let (_listener, _held, port) = black_hole();
+    let config = std::fs::read_to_string(&fleet.ssh_config).unwrap();
+    // `inner2`: the same sshd as inner under another alias, not connected yet.
+    let inner = config
+        .split("\n\n")
+        .find(|b| b.starts_with("Host inner\n"))
+        .unwrap()
+        .replace("Host inner\n", "Host inner2\n");
+    std::fs::write(
+        &fleet.ssh_config,
+        format!(
+            "{config}\n{inner}\n\nHost hole\n  HostName 127.0.0.1\n  Port {port}\n  User {}\n  ProxyJump bastion\n",
+            fleet.user
+        ),
+    )
+    .unwrap();
+    let mut c = scout_client(&fleet, &[("SCOUT_CONNECT_TIMEOUT", "6")]);
+    assert!(!c.call_text(json!({"target": "inner:/"})).1);
+    let hole = c.send_request(
+        "tools/call",
+        json!({"name": "scout", "arguments": {"target": "hole:/"}}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (text, is_error) = c.call_text(json!({"target": "inner2:/"}));
+    assert!(!is_error, "inner2 waited behind the hung open: {text}");
+    let hole = c
+        .recv_response(&hole, Duration::from_secs(30))
+        .expect("an answer");
+    assert_eq!(hole["result"]["isError"], true, "{hole}");
+}

@@ -35,6 +35,10 @@ use crate::ssh::transport::{tcp_connect, Transport};
 const MAX_CHAIN: usize = 8;
 /// Bytes moved per read on a tunnel.
 const CHUNK: usize = 32 * 1024;
+/// How long an open may block the ones queued behind it before they go to a fresh hub.
+const OPEN_STALL: Duration = Duration::from_secs(1);
+/// How long a finished tunnel's channel may wait for the peer to confirm its close.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// The host's `ProxyJump` value, unless unset or `none`.
 pub fn hops(host: &HostEntry) -> Option<&str> {
@@ -98,7 +102,7 @@ pub struct Jumps {
     /// One gate per chain: concurrent first connects through a chain wait for one jump session
     /// instead of each opening their own (the only lock held across network I/O, and only by
     /// connects that would otherwise duplicate it).
-    gates: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    gates: Mutex<HashMap<String, Arc<Gate>>>,
 }
 
 impl std::fmt::Debug for Jumps {
@@ -214,9 +218,10 @@ impl Jumps {
                 dest.alias
             )));
         };
+        // The alias too: two aliases for one endpoint may differ in keys and host key policy.
         let key = chain
             .iter()
-            .map(|h| format!("{}@{}:{}", h.user, h.hostname, h.port))
+            .map(|h| format!("{}={}@{}:{}", h.alias, h.user, h.hostname, h.port))
             .collect::<Vec<_>>()
             .join(",");
         let live =
@@ -225,7 +230,15 @@ impl Jumps {
             return Ok(hub);
         }
         let gate = lock(&self.gates).entry(key.clone()).or_default().clone();
-        let _connecting = lock(&gate);
+        let _connecting = gate.enter(deadline).ok_or_else(|| Error::Timeout {
+            host: dest.alias.clone(),
+            what: format!(
+                "waiting for the connection to jump host {} ({})",
+                jump.alias,
+                crate::ssh::session::connect_limit_name(dest)
+            ),
+            after: crate::ssh::session::connect_limit(dest, &self.opts),
+        })?;
         if let Some(hub) = live(&lock(&self.hubs)) {
             return Ok(hub);
         }
@@ -251,6 +264,40 @@ impl Jumps {
             Transport::Tunnel(self.open_through(before, jump, deadline)?)
         };
         establish_over(jump, &self.opts, socket, deadline, &mut trace)
+    }
+}
+
+/// Lets one thread at a time connect a chain's jump session; the others wait, until their
+/// own deadline at most.
+#[derive(Default)]
+struct Gate {
+    busy: Mutex<bool>,
+    free: std::sync::Condvar,
+}
+
+/// Holding the gate; dropping it lets the next thread in.
+struct GatePass<'a>(&'a Gate);
+
+impl Gate {
+    fn enter(&self, deadline: Instant) -> Option<GatePass<'_>> {
+        let mut busy = lock(&self.busy);
+        while *busy {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            busy = self
+                .free
+                .wait_timeout(busy, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        *busy = true;
+        Some(GatePass(self))
+    }
+}
+
+impl Drop for GatePass<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.busy) = false;
+        self.0.free.notify_one();
     }
 }
 
@@ -319,6 +366,13 @@ impl Hub {
         wake_rx.set_nonblocking(true).map_err(io)?;
         let (requests, rx) = crossbeam_channel::unbounded();
         let alive = Arc::new(AtomicBool::new(true));
+        let keepalive =
+            crate::ssh::session::keepalive_interval(jump, opts).max(Duration::from_secs(1));
+        // want_reply: the server answers each keepalive, so a silent jump host is noticed.
+        established.session.set_keepalive(
+            true,
+            keepalive.as_secs().clamp(1, u64::from(u32::MAX)) as u32,
+        );
         let relay = Relay {
             alias: jump.alias.clone(),
             session: established.session,
@@ -328,7 +382,9 @@ impl Hub {
             alive: alive.clone(),
             tunnels: Vec::new(),
             closing: Vec::new(),
+            last_heard: Instant::now(),
             pending: VecDeque::new(),
+            front_since: None,
             linger,
             keepalive: crate::ssh::session::keepalive_interval(jump, opts)
                 .max(Duration::from_secs(1)),
@@ -371,14 +427,20 @@ impl Hub {
         match answer.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(result) => result,
             Err(RecvTimeoutError::Disconnected) => Err(OpenError::HubGone),
-            Err(RecvTimeoutError::Timeout) => Err(OpenError::Failed(Error::Timeout {
-                host: dest.alias.clone(),
-                what: format!(
-                    "opening the tunnel through the jump host ({})",
-                    crate::ssh::session::connect_limit_name(dest)
-                ),
-                after: limit,
-            })),
+            Err(RecvTimeoutError::Timeout) => {
+                // The jump session is hung, or an open ahead of ours is stuck on an unreachable
+                // destination (libssh2 opens one channel at a time): either way, new tunnels go
+                // to a fresh hub; this one keeps serving its tunnels and ends when they do.
+                self.alive.store(false, Ordering::Release);
+                Err(OpenError::Failed(Error::Timeout {
+                    host: dest.alias.clone(),
+                    what: format!(
+                        "opening the tunnel through the jump host ({})",
+                        crate::ssh::session::connect_limit_name(dest)
+                    ),
+                    after: limit,
+                }))
+            }
         }
     }
 
@@ -397,9 +459,13 @@ struct Relay {
     wake_rx: UnixStream,
     alive: Arc<AtomicBool>,
     tunnels: Vec<Tunnel>,
-    /// Channels of finished tunnels, closed politely without blocking.
-    closing: Vec<Channel>,
+    /// Channels of finished tunnels, closed politely without blocking, until a deadline.
+    closing: Vec<(Channel, Instant)>,
+    /// When the jump socket last had something to read.
+    last_heard: Instant,
     pending: VecDeque<OpenRequest>,
+    /// When the open at the front of `pending` was first tried.
+    front_since: Option<Instant>,
     linger: Duration,
     keepalive: Duration,
 }
@@ -410,25 +476,33 @@ impl Relay {
         let mut idle_since = Instant::now();
         let mut next_keepalive = Instant::now() + self.keepalive;
         let mut spins = 0;
+        let mut shutdown_by: Option<Instant> = None;
         log::debug!("jump hub {} started", self.alias);
         loop {
-            if !self.take_requests() {
-                break;
+            if shutdown_by.is_none() && !self.take_requests() {
+                // Relay what is in flight (polite disconnects of the sessions through us)
+                // for a moment, then stop.
+                shutdown_by = Some(Instant::now() + Duration::from_millis(300));
+                self.alive.store(false, Ordering::Release);
             }
-            let progress = match self.open_pending() {
+            let opened = match self.open_pending() {
                 Ok(p) => p,
                 Err(e) => {
                     log::info!("jump host {}: session lost ({e})", self.alias);
                     break;
                 }
-            } | self.pump_all();
-            self.close_finished();
+            };
+            let progress = opened | self.pump_all() | self.close_finished();
+            if shutdown_by.is_some_and(|t| Instant::now() >= t || self.is_idle()) {
+                break;
+            }
             if progress {
                 spins = 0;
                 continue;
             }
             if self.is_idle() {
-                if idle_since.elapsed() >= self.linger {
+                // A hub that stopped taking requests has nothing left to do.
+                if !self.alive.load(Ordering::Acquire) || idle_since.elapsed() >= self.linger {
                     break;
                 }
             } else {
@@ -442,8 +516,17 @@ impl Relay {
             }
             spins = 0;
             if Instant::now() >= next_keepalive {
+                // With want_reply set (Hub::start), the server answers: silence is noticed.
                 let _ = self.session.keepalive_send();
                 next_keepalive = Instant::now() + self.keepalive;
+            }
+            if self.silent_for() > self.keepalive * 3 {
+                log::info!(
+                    "jump host {}: no answer for {} s; closing the jump session",
+                    self.alias,
+                    self.silent_for().as_secs()
+                );
+                break;
             }
             let wait = if self.is_idle() {
                 self.linger.saturating_sub(idle_since.elapsed())
@@ -457,6 +540,15 @@ impl Relay {
             }
         }
         self.finish();
+    }
+
+    /// How long the jump host has said nothing while we were waiting for it to speak.
+    fn silent_for(&self) -> Duration {
+        if self.is_idle() {
+            Duration::ZERO
+        } else {
+            self.last_heard.elapsed()
+        }
     }
 
     /// Queues new open requests. False on shutdown.
@@ -483,7 +575,13 @@ impl Relay {
         };
         let result = self.session.channel_direct_tcpip(host, *port, None);
         let answer = match result {
-            Err(e) if e.code() == ssh2::ErrorCode::Session(libssh2_eagain()) => return Ok(false),
+            Err(e) if e.code() == ssh2::ErrorCode::Session(libssh2_eagain()) => {
+                let since = *self.front_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > OPEN_STALL && self.pending.len() > 1 {
+                    self.hand_back_queued();
+                }
+                return Ok(false);
+            }
             Ok(channel) => match new_tunnel(channel) {
                 Ok((tunnel, theirs)) => {
                     self.tunnels.push(tunnel);
@@ -507,10 +605,26 @@ impl Relay {
             }
             Err(e) => return Err(e),
         };
+        self.front_since = None;
         if let Some(open) = self.pending.pop_front() {
             let _ = open.reply.send(answer);
         }
         Ok(true)
+    }
+
+    /// The open at the front is stuck (the jump host is still trying to reach an unanswering
+    /// destination) and libssh2 opens one channel at a time: the requests queued behind it are
+    /// handed back, to be retried on a fresh hub, and this hub takes no new ones.
+    fn hand_back_queued(&mut self) {
+        self.alive.store(false, Ordering::Release);
+        log::info!(
+            "jump host {}: an open is stuck; {} queued request(s) moved to a new jump session",
+            self.alias,
+            self.pending.len() - 1
+        );
+        for open in self.pending.drain(1..) {
+            let _ = open.reply.send(Err(OpenError::HubGone));
+        }
     }
 
     /// Moves data on every tunnel; true if any byte moved or any state changed.
@@ -529,14 +643,23 @@ impl Relay {
         progress
     }
 
-    fn close_finished(&mut self) {
+    /// Moves finished tunnels' channels to `closing` and advances their close. True if
+    /// anything changed (a close may have read packets that other tunnels are waiting for).
+    fn close_finished(&mut self) -> bool {
         let (done, open): (Vec<Tunnel>, Vec<Tunnel>) =
             self.tunnels.drain(..).partition(Tunnel::is_done);
         self.tunnels = open;
-        self.closing.extend(done.into_iter().map(|t| t.channel));
-        self.closing.retain_mut(|channel| {
-            matches!(channel.close(), Err(e) if e.code() == ssh2::ErrorCode::Session(libssh2_eagain()))
+        let before = self.closing.len() + done.len();
+        let now = Instant::now();
+        self.closing
+            .extend(done.into_iter().map(|t| (t.channel, now + CLOSE_WAIT)));
+        self.closing.retain_mut(|(channel, give_up)| {
+            let waiting = matches!(channel.close(), Err(e) if e.code() == ssh2::ErrorCode::Session(libssh2_eagain()));
+            // A close the peer never confirms must not keep the hub busy forever; dropping
+            // the channel then costs a little memory in libssh2, nothing else.
+            waiting && Instant::now() < *give_up
         });
+        before != self.closing.len()
     }
 
     fn is_idle(&self) -> bool {
@@ -550,14 +673,18 @@ impl Relay {
     }
 
     /// Waits for the jump socket, a tunnel end or a request. False if the jump socket died.
-    fn wait(&self, timeout: Duration) -> bool {
-        // Read the jump socket unless every tunnel is waiting for its local end to drain.
-        let wants_read = self.tunnels.is_empty()
-            && (!self.pending.is_empty() || !self.closing.is_empty())
+    fn wait(&mut self, timeout: Duration) -> bool {
+        // Read the jump socket unless every tunnel is only waiting for its local end to drain
+        // (then the packets can wait in the kernel: that is the flow control).
+        let wants_read = !self.pending.is_empty()
+            || !self.closing.is_empty()
             || self
                 .tunnels
                 .iter()
                 .any(|t| t.down.is_empty() || !t.up.is_empty());
+        if !wants_read {
+            self.last_heard = Instant::now();
+        }
         let mut socket_events = 0;
         if wants_read {
             socket_events |= libc::POLLIN;
@@ -578,7 +705,13 @@ impl Relay {
         unsafe {
             libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
         }
-        fds[0].revents & (libc::POLLERR | libc::POLLNVAL) == 0
+        let revents = fds[0].revents;
+        if revents & libc::POLLIN != 0 {
+            self.last_heard = Instant::now();
+        }
+        // POLLHUP too: after the error has been consumed, a dead socket reports only that,
+        // and ignoring it would spin here.
+        revents & (libc::POLLERR | libc::POLLNVAL | libc::POLLHUP) == 0
     }
 
     fn finish(mut self) {
@@ -627,6 +760,8 @@ fn new_tunnel(channel: Channel) -> std::io::Result<(Tunnel, UnixStream)> {
             local_eof: false,
             eof_sent: false,
             remote_eof: false,
+            write_blocked: false,
+            local_gone: false,
             failed: false,
         },
         theirs,
@@ -644,12 +779,47 @@ struct Tunnel {
     local_eof: bool,
     eof_sent: bool,
     remote_eof: bool,
+    /// The last channel write returned EAGAIN: libssh2 may hold half a packet of it, and
+    /// accepts no other packet until that very write is repeated.
+    write_blocked: bool,
+    /// The local end failed; the pending write is being finished before the close.
+    local_gone: bool,
     failed: bool,
 }
 
 impl Tunnel {
-    /// Moves what can be moved without blocking, both ways.
+    /// Moves what can be moved without blocking, both ways. A failure of the local end is
+    /// not returned while a channel write is half done: that write is finished first.
     fn pump(&mut self) -> std::io::Result<bool> {
+        if self.local_gone {
+            return self.finish_write();
+        }
+        match self.move_bytes() {
+            Err(e) if self.write_blocked && !self.up.is_empty() => {
+                log::debug!("tunnel end failed ({e}); finishing the pending channel write");
+                self.local_gone = true;
+                Ok(true)
+            }
+            other => other,
+        }
+    }
+
+    fn finish_write(&mut self) -> std::io::Result<bool> {
+        match self.channel.write(&self.up) {
+            Ok(n) => {
+                self.up.drain(..n);
+                self.write_blocked = false;
+                if self.up.is_empty() {
+                    self.failed = true;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn move_bytes(&mut self) -> std::io::Result<bool> {
         let mut progress = false;
         let mut buf = [0u8; CHUNK];
         if self.up.is_empty() && !self.local_eof {
@@ -670,9 +840,10 @@ impl Tunnel {
             match self.channel.write(&self.up) {
                 Ok(n) => {
                     self.up.drain(..n);
+                    self.write_blocked = false;
                     progress |= n > 0;
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.write_blocked = true,
                 Err(e) => return Err(e),
             }
         }
@@ -725,6 +896,9 @@ impl Tunnel {
 
     fn pollfd(&self) -> libc::pollfd {
         let mut events = 0;
+        if self.local_gone {
+            return pollfd(-1, 0);
+        }
         if self.up.is_empty() && !self.local_eof {
             events |= libc::POLLIN;
         }

@@ -57,7 +57,12 @@ pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<String, Error
     match known.check_port(policy.hostname, policy.port, key) {
         CheckResult::Match => Ok(format!("{fingerprint} matches known_hosts")),
         CheckResult::Mismatch => Err(refuse(changed_message(policy, &entry_name, &fingerprint))),
-        CheckResult::NotFound | CheckResult::Failure => match policy.mode {
+        CheckResult::Failure => Err(refuse(format!(
+            "the key of {entry_name} ({fingerprint}) could not be checked against known_hosts \
+             (libssh2 failed to compare it). Check that the known_hosts files are readable and \
+             well-formed"
+        ))),
+        CheckResult::NotFound => match policy.mode {
             StrictHostKeyChecking::Yes => {
                 Err(refuse(unknown_message(policy, &entry_name, &fingerprint)))
             }
