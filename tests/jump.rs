@@ -290,9 +290,9 @@ fn a_frozen_jump_session_is_given_up_and_replaced() {
         outcomes.len() <= 3,
         "took too many failed calls: {outcomes:?}"
     );
-    assert_eq!(
-        fleet.sshd("bastion").log_count(ACCEPTED),
-        2,
+    // At least one new jump session (on a loaded machine a 2 s connect may need a second try).
+    assert!(
+        fleet.sshd("bastion").log_count(ACCEPTED) >= 2,
         "a new jump session"
     );
 }
