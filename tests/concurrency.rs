@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{scout_client, tool_text, Fleet};
+use common::{process_running, scout_client, tool_text, wait_until, Fleet};
 use serde_json::{json, Value};
 
 fn sleep_call(c: &mut common::McpClient, id: Value, seconds: u32) {
@@ -123,27 +123,6 @@ fn stdin_eof_with_a_running_command_exits_zero_within_two_seconds() {
         beta.wait_log_count("scout-mcp closing", 1, Duration::from_secs(5)),
         "idle session not closed politely"
     );
-}
-
-/// Whether a process whose command line contains `needle` is running on this machine (the
-/// test sshd is local, so remote processes are visible here).
-fn process_running(needle: &str) -> bool {
-    std::process::Command::new("pgrep")
-        .args(["-f", needle])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
 }
 
 #[test]

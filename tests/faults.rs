@@ -9,29 +9,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{scout_client, tool_text, Fleet};
+use common::{process_running, scout_client, tool_text, wait_until, Fleet};
 use serde_json::{json, Value};
 
 const LONG: Duration = Duration::from_secs(60);
-
-fn process_running(needle: &str) -> bool {
-    std::process::Command::new("pgrep")
-        .args(["-f", needle])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = std::time::Instant::now() + timeout;
-    while std::time::Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
-}
 
 fn call_args(args: Value) -> Value {
     json!({"name": "scout", "arguments": args})

@@ -6,29 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{scout_client, Fleet, McpClient};
+use common::{process_running, scout_client, wait_until, Fleet, McpClient};
 use serde_json::json;
 
 const HOSTS: [&str; 5] = ["h0", "h1", "h2", "h3", "h4"];
-
-fn process_running(needle: &str) -> bool {
-    std::process::Command::new("pgrep")
-        .args(["-f", needle])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
-}
 
 /// Ten pooled sessions (two per host, opened by concurrent commands), then `marker` running on
 /// h0. Returns the client.

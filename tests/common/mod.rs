@@ -38,3 +38,25 @@ pub fn scout_client(fleet: &Fleet, extra_env: &[(&str, &str)]) -> McpClient {
     client.initialize();
     client
 }
+
+/// Whether a process whose command line contains `needle` is running on this machine (the
+/// test sshd is local, so remote processes are visible here).
+pub fn process_running(needle: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", needle])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Polls `cond` every 50 ms until it holds or `timeout` passes; its last answer.
+pub fn wait_until(timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cond()
+}
