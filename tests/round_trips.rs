@@ -1,0 +1,131 @@
+//! Round trips on the wire (issue 6): what a warm read, listing and query send, counted by the
+//! kernel (`TCP_INFO` data segments of this process's sockets to the sshd), and proof that reads
+//! and listings start no remote process (sshd logs every session channel it starts).
+
+mod common;
+
+use std::os::fd::RawFd;
+
+use common::Fleet;
+use scout_mcp::ops::command::PolicyMode;
+use scout_mcp::{Control, Scout, Settings};
+
+/// Data segments (out, in) on this process's TCP connections to `port`.
+fn data_segments(port: u16) -> (u32, u32) {
+    let mut total = (0, 0);
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return total;
+    };
+    for entry in fds.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<RawFd>().ok())
+        else {
+            continue;
+        };
+        if peer_port(fd) != Some(port) {
+            continue;
+        }
+        // SAFETY: getsockopt into a zeroed tcp_info of the size we pass, on a socket fd.
+        unsafe {
+            let mut info: libc::tcp_info = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+            if libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            ) == 0
+            {
+                total.0 += info.tcpi_data_segs_out;
+                total.1 += info.tcpi_data_segs_in;
+            }
+        }
+    }
+    total
+}
+
+fn peer_port(fd: RawFd) -> Option<u16> {
+    // SAFETY: getpeername into a zeroed sockaddr_in of the size we pass.
+    unsafe {
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        if libc::getpeername(fd, (&mut addr as *mut libc::sockaddr_in).cast(), &mut len) != 0 {
+            return None;
+        }
+        (i32::from(addr.sin_family) == libc::AF_INET).then(|| u16::from_be(addr.sin_port))
+    }
+}
+
+/// Segments sent and received by `op`, the second of two runs (the first warms the session).
+fn measure(port: u16, mut op: impl FnMut()) -> (u32, u32) {
+    op();
+    let before = data_segments(port);
+    op();
+    let after = data_segments(port);
+    (after.0 - before.0, after.1 - before.1)
+}
+
+#[test]
+fn warm_reads_and_listings_cost_a_few_sftp_round_trips_and_no_remote_process() {
+    let mut fleet = Fleet::start(&["alpha"]);
+    let file = fleet.write_remote_file("rt/file.txt", &[b'x'; 1024]);
+    for i in 0..100 {
+        fleet.write_remote_file(&format!("rt/dir/e{i:03}"), b"e");
+    }
+    let dir = file.parent().unwrap().join("dir");
+    let settings = Settings::builder()
+        .ssh_config(&fleet.ssh_config)
+        .known_hosts(&fleet.known_hosts)
+        .command_policy(PolicyMode::Shell)
+        .build()
+        .unwrap();
+    let scout = Scout::new(settings).unwrap();
+    let port = fleet.port("alpha");
+    let path = file.display().to_string();
+    let dir_path = dir.display().to_string();
+
+    let read = measure(port, || {
+        assert_eq!(scout.read("alpha", &path).unwrap().bytes.len(), 1024);
+    });
+    let list = measure(port, || {
+        assert_eq!(scout.list("alpha", &dir_path).unwrap().entries.len(), 100);
+    });
+    let starts = fleet.sshd("alpha").log_count("Starting session");
+    let query = measure(port, || {
+        let out = scout.run("alpha", "/", "true", &Control::new()).unwrap();
+        assert!(out.success());
+    });
+    let empty = fleet
+        .write_remote_file("rt/empty", b"")
+        .display()
+        .to_string();
+    let empty_read = measure(port, || {
+        assert!(scout.read("alpha", &empty).unwrap().bytes.is_empty());
+    });
+    eprintln!("data segments out/in: read {read:?}, list {list:?}, query {query:?}, empty read {empty_read:?}");
+
+    // Every SFTP request costs two segments each way: the request (answer) and the window
+    // adjust that libssh2 (sshd) sends for the data it consumed. Those adjusts travel one way and
+    // add no waiting; the round trips are half the segments.
+    // An empty file: stat, open, read (EOF), close = 4 round trips.
+    assert_eq!(empty_read, (8, 8), "warm read of an empty file");
+    // 1 KiB: stat, open, read (the data), read (EOF), close = 5.
+    assert!(read.0 <= 10 && read.1 <= 10, "warm 1 KiB read: {read:?}");
+    // stat, opendir, readdir (100 names in one answer), readdir (end), close = 5.
+    assert!(
+        list.0 <= 10 && list.1 <= 10,
+        "warm listing of 100: {list:?}"
+    );
+    // Reads and listings ran no command: only the two queries started sessions.
+    assert_eq!(
+        fleet.sshd("alpha").log_count("Starting session"),
+        starts + 2
+    );
+    assert!(
+        query.0 >= 2,
+        "a query opens a channel and starts a command: {query:?}"
+    );
+}
