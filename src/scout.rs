@@ -193,9 +193,11 @@ impl Scout {
         let entries: Vec<Arc<HostEntry>> = self.inner.inventory.entries().cloned().collect();
         let timeout = self.settings().connect_timeout.min(Duration::from_secs(2));
         let first_hop = |h: &HostEntry| {
-            let chain = self.inner.jumps.chain(h).ok()?;
-            let first = chain.into_iter().next()?;
-            Some((first.alias, first.hostname, first.port))
+            let chain = self.inner.jumps.chain(h).map_err(|e| e.to_string())?;
+            Ok(chain
+                .into_iter()
+                .next()
+                .map(|first| (first.alias, first.hostname, first.port)))
         };
         self.inner.reachability.check(
             &entries,

@@ -349,3 +349,26 @@ fn an_unanswering_host_behind_a_bastion_does_not_block_the_others() {
         .expect("an answer");
     assert_eq!(hole["result"]["isError"], true, "{hole}");
 }
+
+#[test]
+fn a_looping_proxyjump_is_reported_not_probed_or_connected() {
+    let fleet = Fleet::start(&["alpha"]);
+    let mut config = std::fs::read_to_string(&fleet.ssh_config).unwrap();
+    config.push_str("Host loop1\n  ProxyJump loop2\nHost loop2\n  ProxyJump loop1\n");
+    std::fs::write(&fleet.ssh_config, config).unwrap();
+    let mut c = scout_client(&fleet, &[]);
+    let (text, _) = c.call_text(json!({"target": "hosts"}));
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("loop1"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("unreachable") && line.contains("nest more than"),
+        "{text}"
+    );
+    let (text, is_error) = c.call_text(json!({"target": "loop1:/"}));
+    assert!(
+        is_error && text.contains("Fix ProxyJump in ssh_config"),
+        "{text}"
+    );
+}

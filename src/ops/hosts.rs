@@ -111,8 +111,10 @@ pub struct HostStatus {
     pub reachable: Result<Duration, String>,
 }
 
-/// Where a host behind `ProxyJump` is probed: its first jump host's (alias, host name, port).
-pub type FirstHop<'a> = dyn Fn(&HostEntry) -> Option<(String, String, u16)> + Sync + 'a;
+/// Where a host behind `ProxyJump` is probed: its first jump host's (alias, host name, port);
+/// `Ok(None)` for a direct host, `Err` when its ProxyJump is unusable (nothing is probed then).
+pub type FirstHop<'a> =
+    dyn Fn(&HostEntry) -> Result<Option<(String, String, u16)>, String> + Sync + 'a;
 
 /// When a host was probed, and how long its TCP connect took (or why it failed).
 type Probe = (Instant, Result<Duration, String>);
@@ -161,8 +163,9 @@ impl Reachability {
                     .map(|h| {
                         s.spawn(move || {
                             let result = match first_hop(h) {
-                                Some((_, name, port)) => probe(&name, port, timeout),
-                                None => probe(&h.hostname, h.port, timeout),
+                                Ok(Some((_, name, port))) => probe(&name, port, timeout),
+                                Ok(None) => probe(&h.hostname, h.port, timeout),
+                                Err(e) => Err(e),
                             };
                             (h.alias.clone(), result)
                         })
@@ -183,7 +186,7 @@ impl Reachability {
                 user: h.user.clone(),
                 hostname: h.hostname.clone(),
                 port: h.port,
-                via: first_hop(h).map(|(alias, _, _)| alias),
+                via: first_hop(h).ok().flatten().map(|(alias, _, _)| alias),
                 reachable: cache
                     .get(&h.alias)
                     .map(|(_, r)| r.clone())
