@@ -386,8 +386,7 @@ impl Hub {
             pending: VecDeque::new(),
             front_since: None,
             linger,
-            keepalive: crate::ssh::session::keepalive_interval(jump, opts)
-                .max(Duration::from_secs(1)),
+            keepalive,
         };
         std::thread::Builder::new()
             .name(format!("scout-jump-{}", jump.alias))
