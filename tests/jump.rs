@@ -372,3 +372,30 @@ fn a_looping_proxyjump_is_reported_not_probed_or_connected() {
         "{text}"
     );
 }
+
+#[test]
+fn a_lingering_jump_session_idle_for_many_keepalives_is_reused() {
+    let mut fleet = Fleet::start(&["bastion", "inner"]);
+    jump_via(&fleet, "inner", "bastion");
+    let mut c = scout_client(
+        &fleet,
+        &[
+            ("SCOUT_IDLE_TIMEOUT", "8"),
+            ("SCOUT_KEEPALIVE_INTERVAL", "1"),
+        ],
+    );
+    assert!(!c.call_text(json!({"target": "inner:/"})).1);
+    // The reaper closes inner's session; the jump session then lingers without tunnels.
+    assert!(fleet
+        .sshd("inner")
+        .wait_log_count("scout-mcp closing", 1, Duration::from_secs(20)));
+    // Longer than three keepalive intervals, shorter than the linger.
+    std::thread::sleep(Duration::from_millis(4000));
+    let (text, is_error) = c.call_text(json!({"target": "inner:/"}));
+    assert!(!is_error, "{text}");
+    assert_eq!(
+        fleet.sshd("bastion").log_count(ACCEPTED),
+        1,
+        "the idle jump session was reused, not mistaken for a silent one"
+    );
+}

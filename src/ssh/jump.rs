@@ -496,10 +496,14 @@ impl Relay {
                 break;
             }
             if progress {
+                // Bytes moved: the link is alive (a frozen peer stops progress within a window).
+                self.last_heard = Instant::now();
                 spins = 0;
                 continue;
             }
             if self.is_idle() {
+                // Nothing is expected from the jump host while idle.
+                self.last_heard = Instant::now();
                 // A hub that stopped taking requests has nothing left to do.
                 if !self.alive.load(Ordering::Acquire) || idle_since.elapsed() >= self.linger {
                     break;
