@@ -274,7 +274,7 @@ impl Bulk {
             }
             // Hand over the answered pieces at the front, in order.
             while pieces.front().is_some_and(|p| p.got.is_some()) {
-                let p = pieces.pop_front().expect("front exists");
+                let Some(p) = pieces.pop_front() else { break };
                 let n = p.got.unwrap_or(0);
                 if !stopped && end.is_none_or(|e| p.offset < e) && n > 0 {
                     done += n as u64;
@@ -300,6 +300,10 @@ impl Bulk {
                     let p = &mut pieces[i];
                     if n > p.len {
                         return Err(protocol("more data than asked for"));
+                    }
+                    if n == 0 {
+                        // End of file is a STATUS; empty data would leave a hole in the file.
+                        return Err(protocol("an empty DATA reply"));
                     }
                     self.channel.read_exact(&mut p.buf[..n])?;
                     p.got = Some(n);
