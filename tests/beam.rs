@@ -289,3 +289,78 @@ fn a_200_mib_download_streams_in_bounded_memory() {
         "peak RSS grew by {growth} KiB during a 200 MiB download"
     );
 }
+
+/// libssh2's chacha20-poly1305 runs on OpenSSL's ChaCha20/Poly1305 (src/ssh/chacha.rs): the
+/// link took scout's definitions (the call counter moves). Files of 4 MiB and more move over a
+/// second `sftp` subsystem channel with large requests (src/ops/bulk.rs; sshd logs each
+/// subsystem start), a size that is not a multiple of the request size arrives intact both
+/// ways, and each side checks the other's Poly1305 tags.
+#[test]
+fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
+    use std::collections::HashMap;
+    let mut fleet = Fleet::start(&["alpha"]);
+    let subsystems = |fleet: &mut Fleet| fleet.sshd("alpha").log_count("subsystem 'sftp'");
+    let data = pattern((5 << 20) + 12_345);
+    let remote = fleet.write_remote_file("lib.bin", &data);
+    let env: HashMap<String, String> = fleet.env().into_iter().collect();
+    let settings = scout_mcp::Settings::from_lookup(|k| env.get(k).cloned(), &HashMap::new())
+        .expect("the fleet's environment is valid");
+    let scout = scout_mcp::Scout::new(settings).expect("ssh_config");
+    let local = TempDir::new();
+    let down = local.join("down.bin");
+    let before = scout_mcp::ssh::chacha::calls();
+    // A small download first: the pooled session and its libssh2 SFTP channel exist.
+    let small = fleet.write_remote_file("small.bin", &pattern(1000));
+    let control = scout_mcp::Control::new();
+    scout
+        .download(
+            "alpha",
+            &small.display().to_string(),
+            &local.join("small.bin").display().to_string(),
+            false,
+            &control,
+        )
+        .expect("small download");
+    let channels = subsystems(&mut fleet);
+    let t = scout
+        .download(
+            "alpha",
+            &remote.display().to_string(),
+            &down.display().to_string(),
+            false,
+            &control,
+        )
+        .expect("download");
+    assert!(
+        scout_mcp::ssh::chacha::calls() > before + 100,
+        "libssh2 did not call scout's chacha20 (is chacha20-poly1305 negotiated, and did the link \
+         take src/ssh/chacha.rs?)"
+    );
+    assert_eq!(fs::read(&down).unwrap(), data);
+    assert_eq!(t.sha256, sha256sum(&down));
+    assert_eq!(
+        subsystems(&mut fleet),
+        channels + 1,
+        "the download used no bulk channel"
+    );
+    let up = fleet.remote_root.join("lib.up");
+    for overwrite in [false, true] {
+        let t = scout
+            .upload(
+                &down.display().to_string(),
+                "alpha",
+                &up.display().to_string(),
+                overwrite,
+                &control,
+            )
+            .expect("upload");
+        assert_eq!(t.bytes, data.len() as u64);
+        assert_eq!(t.sha256, sha256sum(&down));
+        assert_eq!(fs::read(&up).unwrap(), data);
+    }
+    assert_eq!(
+        subsystems(&mut fleet),
+        channels + 3,
+        "the uploads used no bulk channel"
+    );
+}

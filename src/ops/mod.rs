@@ -8,6 +8,7 @@
 //! * [`services`] builds and parses the per-host docker / compose / zfs / syslog resources.
 //! * [`hosts`] is the inventory from ssh_config and the reachability check.
 
+mod bulk;
 pub mod check;
 pub mod command;
 pub mod compare;

@@ -10,6 +10,7 @@
 //! * [`exec`] — a command on a checked-out session, with deadline, caps and cancellation.
 
 pub mod auth;
+pub mod chacha;
 pub mod config;
 pub mod exec;
 pub mod jump;
