@@ -70,6 +70,7 @@ impl Options {
                 }
                 "--warm" => opts.warm = count(&arg, args.next()),
                 "--cold" => opts.cold = count(&arg, args.next()),
+                "--bulk" => opts.bulk = count(&arg, args.next()),
                 // cargo passes `--bench` (and possibly a filter): not ours, ignored.
                 _ => {}
             }
@@ -345,6 +346,24 @@ fn time_tool(
     took
 }
 
+/// Waits (at most 2 s) until the server has no `scout-release` thread left: each is closing a
+/// replaced local file, which makes the kernel free its blocks.
+fn settle(client: &McpClient) {
+    let tasks = format!("/proc/{}/task", client.pid());
+    let releasing = || {
+        std::fs::read_dir(&tasks)
+            .map(|dir| {
+                dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                    .any(|comm| comm.trim() == "scout-release")
+            })
+            .unwrap_or(false)
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while releasing() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn report_rate(title: &str, scout: (&str, &[Duration]), reference: (&str, &[Duration])) {
     let mib = BULK_BYTES as f64 / (1 << 20) as f64;
     println!("{title}");
@@ -396,6 +415,9 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
     time_call(&mut client, &dl, ok); // warm-up
     for _ in 0..n {
         sd.push(time_call(&mut client, &dl, ok));
+        // scout answers before the filesystem has freed the file it replaced (a background
+        // close); let that finish, untimed, so it does not slow the reference that follows.
+        settle(&client);
         rd.push(time_tool(
             fleet,
             "scp",

@@ -22,6 +22,13 @@ use ssh2::{Channel, Session};
 
 /// Bytes requested (downloads) or sent (uploads, see [`Bulk::upload`]) and not yet answered.
 pub const IN_FLIGHT: usize = 2 << 20;
+/// The channel's receive window. libssh2's default (2 MiB, the size of [`IN_FLIGHT`]) is topped
+/// up only when it falls below 3/4, so the server kept stopping for a window adjust with every
+/// request outstanding; a window well above what is requested never stops it. It costs no
+/// memory: the server sends only what was asked for.
+const WINDOW: u32 = 8 * IN_FLIGHT as u32;
+/// Packet size offered for the channel (libssh2's default; it accepts nothing much larger).
+const PACKET: u32 = 32 << 10;
 /// The largest request sent, whatever the server allows.
 const REQUEST_MAX: usize = 255 << 10;
 
@@ -114,7 +121,7 @@ impl Bulk {
     /// Opens the channel and learns the server's limits; `Ok(None)` when the server does not
     /// offer `limits@openssh.com`.
     pub fn start(session: &Session) -> io::Result<Option<Bulk>> {
-        let mut channel = session.channel_session()?;
+        let mut channel = session.channel_open("session", WINDOW, PACKET, None)?;
         channel.subsystem("sftp")?;
         channel.write_all(&[0, 0, 0, 5, FXP_INIT, 0, 0, 0, 3])?;
         let mut head = [0u8; 5];

@@ -671,11 +671,45 @@ fn refuse_existing_local(path: &Path, overwrite: bool) -> Result<(), Error> {
 /// (a hard link fails if the destination appeared meanwhile).
 fn place_local(temp: &Path, dest: &Path, overwrite: bool) -> Result<(), Error> {
     if overwrite {
-        fs::rename(temp, dest).map_err(|e| local_error("move into place", dest, e))
+        let replaced = open_replaced(dest);
+        fs::rename(temp, dest).map_err(|e| local_error("move into place", dest, e))?;
+        if let Some(old) = replaced {
+            release_in_background(old);
+        }
+        Ok(())
     } else {
         fs::hard_link(temp, dest).map_err(|e| local_error("create", dest, e))?;
         let _ = fs::remove_file(temp);
         Ok(())
+    }
+}
+
+/// A read-only handle on `dest` when it is a regular file, so that the rename does not free it.
+/// Never follows a link or blocks (a FIFO waits for a writer; a device may act on open).
+fn open_replaced(dest: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !fs::symlink_metadata(dest).ok()?.is_file() {
+        return None;
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dest)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// Closes the last handle on a replaced file on a thread of its own. The filesystem frees a
+/// file's blocks when its last link and handle go: for 64 MiB on ext4 that is 15–30 ms, which
+/// a plain rename would spend inside the call (a fifth of a 64 MiB download). Holding a handle
+/// across the rename moves that work to this close, off the response path. If no thread can
+/// be started, the closure (and the file in it) is dropped here, so the close happens inline.
+fn release_in_background(file: File) {
+    let spawned = std::thread::Builder::new()
+        .name("scout-release".into())
+        .spawn(move || drop(file));
+    if let Err(e) = spawned {
+        log::debug!("closed a replaced file inline: no thread for it ({e})");
     }
 }
 
@@ -761,6 +795,49 @@ mod tests {
         assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
         assert!(refuse_existing_local(&dest, false).is_err());
         assert!(refuse_existing_local(&dest, true).is_ok());
+    }
+
+    /// Open handles of this process on `path` after it was unlinked or replaced.
+    fn handles_on_replaced(path: &Path) -> usize {
+        let gone = format!("{} (deleted)", path.display());
+        fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy() == gone)
+            .count()
+    }
+
+    #[test]
+    fn a_replaced_file_is_released_not_leaked() {
+        let dir = temp_dir("release");
+        let dest = dir.join("d.bin");
+        fs::write(&dest, vec![1u8; 1 << 20]).unwrap();
+        let temp = temp_sibling(&dest);
+        fs::write(&temp, "new").unwrap();
+        place_local(&temp, &dest, true).unwrap();
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while handles_on_replaced(&dest) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            handles_on_replaced(&dest),
+            0,
+            "the replaced file is never closed"
+        );
+    }
+
+    #[test]
+    fn replacing_a_fifo_does_not_wait_for_a_writer() {
+        let dir = temp_dir("fifo");
+        let dest = dir.join("pipe");
+        let c = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(open_replaced(&dest).is_none());
+        let temp = temp_sibling(&dest);
+        fs::write(&temp, "new").unwrap();
+        place_local(&temp, &dest, true).unwrap();
+        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
     }
 
     #[test]
