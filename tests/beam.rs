@@ -290,6 +290,58 @@ fn a_200_mib_download_streams_in_bounded_memory() {
     );
 }
 
+/// A big download cancelled midway (its first progress notification) leaves nothing behind:
+/// no destination file, no temporary `.part` file once the writer thread has stopped, no
+/// answer to the cancelled request; and the server keeps serving on the same session.
+#[test]
+fn a_cancelled_big_download_leaves_no_file_behind() {
+    let fleet = Fleet::start(&["alpha"]);
+    let big = fleet.remote_root.join("big.img");
+    fs::File::create(&big).unwrap().set_len(200 << 20).unwrap();
+    let local = TempDir::new();
+    let mut c = scout_client(&fleet, &[]);
+    let id = c.send_request(
+        "tools/call",
+        json!({"name": "scout", "_meta": {"progressToken": "dl"},
+               "arguments": {"target": target(&fleet, "alpha", "big.img"), "beam": local.join("big.img"), "beam_direction": "download"}}),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let m = c
+            .recv(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("a progress notification before the download ends");
+        assert_ne!(m.get("id"), Some(&id), "answered before any progress: {m}");
+        if m["method"] == "notifications/progress" {
+            break;
+        }
+    }
+    c.notify("notifications/cancelled", json!({"requestId": id}));
+    let leftovers = || -> Vec<String> {
+        fs::read_dir(local.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect()
+    };
+    let gone = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !leftovers().is_empty() && std::time::Instant::now() < gone {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        leftovers(),
+        Vec::<String>::new(),
+        "a cancelled download left files"
+    );
+    assert!(
+        c.recv_response(&id, std::time::Duration::from_millis(300))
+            .is_none(),
+        "a cancelled request was answered"
+    );
+    fleet.write_remote_file("after.txt", b"still serving\n");
+    let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "after.txt")}));
+    assert!(!is_error && text.contains("still serving"), "{text}");
+    c.assert_stdout_all_json();
+}
+
 /// libssh2's chacha20-poly1305 runs on OpenSSL's ChaCha20/Poly1305 (src/ssh/chacha.rs): the
 /// link took scout's definitions (the call counter moves). Files of 4 MiB and more move over a
 /// second `sftp` subsystem channel with large requests (src/ops/bulk.rs; sshd logs each

@@ -63,6 +63,15 @@ pub struct Bulk {
     write_max: usize,
 }
 
+/// Where [`Bulk::download`] hands the file's pieces, in order, by value: a sink may pass a
+/// buffer on to another thread and give it back later through [`Sink::spare`].
+pub trait Sink {
+    /// Takes the first `len` bytes of `buf`; `false` stops the download (cancelled).
+    fn take(&mut self, buf: Vec<u8>, len: usize) -> io::Result<bool>;
+    /// A buffer done with, to reuse for the next request (a new one is allocated otherwise).
+    fn spare(&mut self) -> Option<Vec<u8>>;
+}
+
 /// A remote file opened on a [`Bulk`] channel.
 pub struct Handle(Vec<u8>);
 
@@ -240,11 +249,7 @@ impl Bulk {
 
     /// Reads the whole file from offset 0 to its end, handing each piece to `sink` in file
     /// order (`sink` returns `false` to stop: cancelled). Returns the bytes read.
-    pub fn download(
-        &mut self,
-        handle: &Handle,
-        mut sink: impl FnMut(&[u8]) -> io::Result<bool>,
-    ) -> io::Result<u64> {
+    pub fn download(&mut self, handle: &Handle, sink: &mut impl Sink) -> io::Result<u64> {
         struct Piece {
             id: u32,
             offset: u64,
@@ -255,7 +260,11 @@ impl Bulk {
         }
         let req = self.read_max;
         let depth = (IN_FLIGHT / req).max(2);
-        let mut free: Vec<Vec<u8>> = Vec::new();
+        let buffer = |sink: &mut dyn Sink| {
+            sink.spare()
+                .filter(|b| b.len() >= req)
+                .unwrap_or_else(|| vec![0u8; req])
+        };
         let mut pieces: VecDeque<Piece> = VecDeque::new();
         let mut next_offset: u64 = 0;
         let mut end: Option<u64> = None; // offset of the first EOF answer
@@ -269,7 +278,7 @@ impl Bulk {
                 b.extend_from_slice(&next_offset.to_be_bytes());
                 b.extend_from_slice(&(req as u32).to_be_bytes());
                 let id = self.send(FXP_READ, &b)?;
-                let buf = free.pop().unwrap_or_else(|| vec![0u8; req]);
+                let buf = buffer(sink);
                 pieces.push_back(Piece {
                     id,
                     offset: next_offset,
@@ -285,9 +294,8 @@ impl Bulk {
                 let n = p.got.unwrap_or(0);
                 if !stopped && end.is_none_or(|e| p.offset < e) && n > 0 {
                     done += n as u64;
-                    stopped = !sink(&p.buf[..n])?;
+                    stopped = !sink.take(p.buf, n)?;
                 }
-                free.push(p.buf);
             }
             if pieces.is_empty() {
                 return if stopped {
@@ -323,7 +331,7 @@ impl Bulk {
                         b.extend_from_slice(&offset.to_be_bytes());
                         b.extend_from_slice(&(len as u32).to_be_bytes());
                         let id = self.send(FXP_READ, &b)?;
-                        let buf = free.pop().unwrap_or_else(|| vec![0u8; req]);
+                        let buf = buffer(sink);
                         pieces.insert(
                             i + 1,
                             Piece {

@@ -4,7 +4,8 @@
 //! * [`command`] turns an agent's `query` into a safe shell command line (the command policy).
 //! * [`fs`] reads files and lists directories over SFTP; [`run`] runs commands, `find` and trees.
 //! * [`diff`] computes unified line diffs; [`compare`] turns two files into a comparison.
-//! * [`transfer`] moves files over SFTP (download, upload, host-to-host relay).
+//! * [`transfer`] moves files over SFTP (download, upload, host-to-host relay); `bulk` is its
+//!   large-request SFTP channel and `writer` the thread that writes and hashes a download.
 //! * [`services`] builds and parses the per-host docker / compose / zfs / syslog resources.
 //! * [`hosts`] is the inventory from ssh_config and the reachability check.
 
@@ -20,3 +21,4 @@ pub mod run;
 pub mod services;
 pub mod target;
 pub mod transfer;
+mod writer;

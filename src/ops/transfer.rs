@@ -28,6 +28,7 @@ use crate::error::Error;
 use crate::ops::bulk::{self, Bulk};
 use crate::ops::fs::with_sftp;
 use crate::ops::remote_path;
+use crate::ops::writer::FileWriter;
 use crate::sha256::Sha256;
 use crate::ssh::pool::Failure;
 use crate::ssh::session::Connection;
@@ -181,7 +182,7 @@ pub fn download(
         let (bytes, sha) = match bulk_channel(conn, size) {
             Some(mut bulk) => {
                 drop(reader);
-                bulk_download(&mut bulk, &sftp_path, &mut out, &temp, size, control)
+                bulk_download(&mut bulk, &sftp_path, out, &temp, size, control)
                     .map_err(|e| e.into_error(conn.alias(), remote))?
             }
             None => copy(
@@ -456,11 +457,12 @@ fn report_progress(control: &Control, done: u64, size: Option<u64>) {
     });
 }
 
-/// Downloads `path` over `bulk` into `out`, hashing in file order.
+/// Downloads `path` over `bulk` into `out`, written and hashed in file order on a thread of
+/// its own (see `ops/writer.rs`).
 fn bulk_download(
     bulk: &mut Bulk,
     path: &str,
-    out: &mut File,
+    out: File,
     temp: &Path,
     size: Option<u64>,
     control: &Control,
@@ -468,26 +470,58 @@ fn bulk_download(
     let handle = bulk
         .open(path, bulk::OPEN_READ)
         .map_err(BulkError::Remote)?;
-    let mut hash = Sha256::new();
-    let mut local = None;
-    let (mut done, mut reported) = (0u64, 0u64);
-    let result = bulk.download(&handle, |piece| {
-        if let Err(e) = out.write_all(piece) {
-            local = Some(local_error("write", temp, e));
-            return Ok(false);
-        }
-        hash.update(piece);
-        done += piece.len() as u64;
-        if done - reported >= CHUNK as u64 {
-            reported = done;
-            report_progress(control, done, size);
-        }
-        Ok(!control.is_cancelled())
-    });
-    let bytes = bulk_outcome(result, local, control)?;
+    let writer =
+        FileWriter::start(out).map_err(|e| BulkError::Local(local_error("write", temp, e)))?;
+    let mut sink = ToFile {
+        writer,
+        temp,
+        failed: None,
+        control,
+        size,
+        done: 0,
+        reported: 0,
+    };
+    let result = bulk.download(&handle, &mut sink);
+    let ToFile { writer, failed, .. } = sink;
+    // Everything queued is written (or the write error is known) before anything is decided.
+    let finished = writer.finish().map_err(|e| local_error("write", temp, e));
+    let sha = failed.map_or(finished, Err).map_err(BulkError::Local)?;
+    let bytes = bulk_outcome(result, None, control)?;
     bulk.close(handle).map_err(BulkError::Remote)?;
     report_progress(control, bytes, size);
-    Ok((bytes, hash.finish_hex()))
+    Ok((bytes, sha))
+}
+
+/// The [`bulk::Sink`] of a download: pieces go to the file's writer thread; progress and
+/// cancellation are checked as they arrive.
+struct ToFile<'a> {
+    writer: FileWriter,
+    temp: &'a Path,
+    /// The writer's error, which stopped the download.
+    failed: Option<Error>,
+    control: &'a Control,
+    size: Option<u64>,
+    done: u64,
+    reported: u64,
+}
+
+impl bulk::Sink for ToFile<'_> {
+    fn take(&mut self, buf: Vec<u8>, len: usize) -> std::io::Result<bool> {
+        if let Err(e) = self.writer.write(buf, len) {
+            self.failed = Some(local_error("write", self.temp, e));
+            return Ok(false);
+        }
+        self.done += len as u64;
+        if self.done - self.reported >= CHUNK as u64 {
+            self.reported = self.done;
+            report_progress(self.control, self.done, self.size);
+        }
+        Ok(!self.control.is_cancelled())
+    }
+
+    fn spare(&mut self) -> Option<Vec<u8>> {
+        self.writer.spare()
+    }
 }
 
 /// Uploads what `next` produces into the open remote file `handle` over `bulk`.
