@@ -500,6 +500,10 @@ impl Scout {
             let (target, query) = (target.clone(), query.map(str::to_string));
             self.inner.fanout.spawn(move || {
                 let result = scout.broadcast_one(&target, query.as_deref(), &part);
+                // Let go of the Scout before the result goes: once the caller has every
+                // result, no task holds a clone, so the caller's drop is the last one (and
+                // joins the reaper) rather than a task's, a moment later on this thread.
+                drop(scout);
                 let _ = tx.send((i, result));
             })?;
         }
