@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -339,14 +340,99 @@ fn a_cancelled_big_download_leaves_no_file_behind() {
     fleet.write_remote_file("after.txt", b"still serving\n");
     let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "after.txt")}));
     assert!(!is_error && text.contains("still serving"), "{text}");
+    // The cancelled download drained its answers: the kept bulk channel serves the next one.
+    let data = pattern(5 << 20);
+    fleet.write_remote_file("next.bin", &data);
+    let next = local.join("next.bin");
+    let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "next.bin"),
+        "beam": next, "beam_direction": "download"}));
+    assert!(!is_error, "{text}");
+    assert_eq!(fs::read(&next).unwrap(), data);
+    c.assert_stdout_all_json();
+}
+
+/// How many processes on this machine hold `path` open after it was unlinked or replaced.
+fn holders_of_replaced(path: &Path) -> usize {
+    let gone = format!("{} (deleted)", path.display());
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    procs
+        .filter_map(|p| fs::read_dir(p.ok()?.path().join("fd")).ok())
+        .flat_map(|fds| fds.filter_map(|fd| fs::read_link(fd.ok()?.path()).ok()))
+        .filter(|target| target.to_string_lossy() == gone)
+        .count()
+}
+
+/// An upload that replaces a file, big or small, does it in one atomic rename
+/// (`posix-rename@openssh.com`, never remove-then-rename, so the destination never goes
+/// missing). The big file being replaced is held open across the rename so the server frees it
+/// after the answer, and that handle is closed: no process keeps the old file.
+#[test]
+fn replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file() {
+    // internal-sftp's log does not reach sshd's: run the real sftp-server with its log to a
+    // file the login user can write.
+    let local = TempDir::new();
+    let sftp_log = local.join("sftp-server.log");
+    fs::write(&sftp_log, "").unwrap();
+    fs::set_permissions(&sftp_log, fs::Permissions::from_mode(0o666)).unwrap();
+    let fleet = Fleet::start_with_config(
+        &["alpha"],
+        &format!(
+            "Subsystem sftp /usr/lib/openssh/sftp-server -e -l VERBOSE 2>>{}\n",
+            sftp_log.display()
+        ),
+    );
+    let sftp_log = || fs::read_to_string(&sftp_log).unwrap_or_default();
+    let mut c = scout_client(&fleet, &[]);
+    for (name, old, new) in [
+        ("big.bin", vec![1u8; 6 << 20], pattern(5 << 20)),
+        ("small.txt", b"old\n".to_vec(), b"new\n".to_vec()),
+    ] {
+        let dest = fleet.write_remote_file(name, &old);
+        let source = local.join(name);
+        fs::write(&source, &new).unwrap();
+        let (text, is_error) = c.call_text(json!({
+            "target": target(&fleet, "alpha", name), "beam": source,
+            "beam_direction": "upload", "overwrite": true}));
+        assert!(!is_error, "{text}");
+        assert_eq!(fs::read(&dest).unwrap(), new, "{name}");
+        let log = sftp_log();
+        let renamed = format!("new \"{}\"", dest.display());
+        assert!(
+            log.lines()
+                .any(|l| l.contains("posix-rename old") && l.ends_with(&renamed)),
+            "{name} was not replaced by one posix-rename:\n{log}"
+        );
+        assert!(
+            !log.contains(&format!("remove name \"{}\"", dest.display())),
+            "{name} was removed before the rename:\n{log}"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while holders_of_replaced(&dest) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            holders_of_replaced(&dest),
+            0,
+            "the old {name} is still held open"
+        );
+    }
+    let log = sftp_log();
+    let big = fleet.remote_root.join("big.bin");
+    assert!(
+        log.contains(&format!("open \"{}\" flags READ", big.display())),
+        "the big file being replaced was not held open:\n{log}"
+    );
     c.assert_stdout_all_json();
 }
 
 /// libssh2's chacha20-poly1305 runs on OpenSSL's ChaCha20/Poly1305 (src/ssh/chacha.rs): the
 /// link took scout's definitions (the call counter moves). Files of 4 MiB and more move over a
-/// second `sftp` subsystem channel with large requests (src/ops/bulk.rs; sshd logs each
-/// subsystem start), a size that is not a multiple of the request size arrives intact both
-/// ways, and each side checks the other's Poly1305 tags.
+/// second `sftp` subsystem channel with large requests (src/ssh/bulk.rs counts the bytes),
+/// opened once and kept with the session (sshd logs each subsystem start); a size that is not a
+/// multiple of the request size arrives intact both ways, and each side checks the other's
+/// Poly1305 tags.
 #[test]
 fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
     use std::collections::HashMap;
@@ -374,6 +460,7 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
         )
         .expect("small download");
     let channels = subsystems(&mut fleet);
+    let moved = scout_mcp::ssh::bulk::bytes_moved();
     let t = scout
         .download(
             "alpha",
@@ -391,12 +478,18 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
     assert_eq!(fs::read(&down).unwrap(), data);
     assert_eq!(t.sha256, sha256sum(&down));
     assert_eq!(
+        scout_mcp::ssh::bulk::bytes_moved() - moved,
+        data.len() as u64,
+        "the download did not go over the bulk channel"
+    );
+    assert_eq!(
         subsystems(&mut fleet),
         channels + 1,
-        "the download used no bulk channel"
+        "the download opened no bulk channel"
     );
     let up = fleet.remote_root.join("lib.up");
     for overwrite in [false, true] {
+        let moved = scout_mcp::ssh::bulk::bytes_moved();
         let t = scout
             .upload(
                 &down.display().to_string(),
@@ -409,10 +502,15 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
         assert_eq!(t.bytes, data.len() as u64);
         assert_eq!(t.sha256, sha256sum(&down));
         assert_eq!(fs::read(&up).unwrap(), data);
+        assert_eq!(
+            scout_mcp::ssh::bulk::bytes_moved() - moved,
+            data.len() as u64,
+            "the upload (overwrite: {overwrite}) did not go over the bulk channel"
+        );
     }
     assert_eq!(
         subsystems(&mut fleet),
-        channels + 3,
-        "the uploads used no bulk channel"
+        channels + 1,
+        "the bulk channel was not kept for the next transfers"
     );
 }

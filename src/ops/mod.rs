@@ -4,12 +4,11 @@
 //! * [`command`] turns an agent's `query` into a safe shell command line (the command policy).
 //! * [`fs`] reads files and lists directories over SFTP; [`run`] runs commands, `find` and trees.
 //! * [`diff`] computes unified line diffs; [`compare`] turns two files into a comparison.
-//! * [`transfer`] moves files over SFTP (download, upload, host-to-host relay); `bulk` is its
-//!   large-request SFTP channel and `writer` the thread that writes and hashes a download.
+//! * [`transfer`] moves files over SFTP (download, upload, host-to-host relay); `writer` is the
+//!   thread that writes and hashes a download.
 //! * [`services`] builds and parses the per-host docker / compose / zfs / syslog resources.
 //! * [`hosts`] is the inventory from ssh_config and the reachability check.
 
-mod bulk;
 pub mod check;
 pub mod command;
 pub mod compare;

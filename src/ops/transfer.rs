@@ -7,7 +7,7 @@
 //!   chunks so the pipeline never drains between chunks.
 //! * **Large requests.** Files of 4 MiB and more move over a second `sftp` channel of
 //!   our own with ~255 KiB requests when the server announces its limits (recent OpenSSH): see
-//!   `ops/bulk.rs`. libssh2's 30,000-byte requests made sshd the bottleneck.
+//!   `ssh/bulk.rs`. libssh2's 30,000-byte requests made sshd the bottleneck.
 //! * **Nothing lost.** Data goes to a temporary file next to the destination, which is renamed
 //!   into place only when complete; a failed or cancelled transfer removes it. Without
 //!   `overwrite`, an existing destination is refused before anything is sent (and the final
@@ -25,11 +25,11 @@ use ssh2::{OpenFlags, OpenType, RenameFlags};
 
 use crate::control::{human_bytes, Control};
 use crate::error::Error;
-use crate::ops::bulk::{self, Bulk};
 use crate::ops::fs::with_sftp;
 use crate::ops::remote_path;
 use crate::ops::writer::FileWriter;
 use crate::sha256::Sha256;
+use crate::ssh::bulk::{self, Bulk};
 use crate::ssh::pool::Failure;
 use crate::ssh::session::Connection;
 
@@ -177,13 +177,17 @@ pub fn download(
     let sftp_path = remote_path::sftp_path(remote);
     let (mut reader, size) = open_remote_source(conn, remote, &sftp_path)?;
     let temp = temp_sibling(&local.0);
+    let alias = conn.alias().to_string();
     let result = (|| -> Result<(u64, String), Error> {
         let mut out = File::create(&temp).map_err(|e| local_error("create", &temp, e))?;
         let (bytes, sha) = match bulk_channel(conn, size) {
-            Some(mut bulk) => {
+            Some(bulk) => {
                 drop(reader);
-                bulk_download(&mut bulk, &sftp_path, out, &temp, size, control)
-                    .map_err(|e| e.into_error(conn.alias(), remote))?
+                let moved = bulk_download(bulk, &sftp_path, out, &temp, size, control);
+                moved.map_err(|e| {
+                    conn.discard_bulk();
+                    e.into_error(&alias, remote)
+                })?
             }
             None => copy(
                 &mut reader,
@@ -351,16 +355,20 @@ fn write_remote(
     let temp = temp_sibling(&sftp_path);
     let alias = conn.alias().to_string();
     let creating = format!("create '{}'", temp.display());
-    let copied = if let Some(mut bulk) = bulk_channel(conn, size) {
+    let copied = if let Some(bulk) = bulk_channel(conn, size) {
         let flags = bulk::OPEN_WRITE | bulk::OPEN_CREATE | bulk::OPEN_EXCLUSIVE;
-        let handle = bulk
-            .open(&temp.to_string_lossy(), flags)
-            .map_err(|e| Error::Remote {
+        let moved = match bulk.open(&temp.to_string_lossy(), flags) {
+            Ok(handle) => bulk_upload(bulk, handle, &mut next, size, control)
+                .map_err(|e| e.into_error(&alias, path)),
+            Err(e) => Err(Error::Remote {
                 host: alias.clone(),
                 message: format!("cannot {creating}: {e}"),
-            })?;
-        bulk_upload(&mut bulk, handle, &mut next, size, control)
-            .map_err(|e| e.into_error(&alias, path))
+            }),
+        };
+        if moved.is_err() {
+            conn.discard_bulk();
+        }
+        moved
     } else {
         let mut out = with_sftp(conn, &creating, |sftp| {
             sftp.open_mode(
@@ -377,20 +385,9 @@ fn write_remote(
         copied
     };
     let placed = copied.and_then(|done| {
-        let sftp = conn.sftp()?;
-        if overwrite && exists {
-            let _ = sftp.unlink(&sftp_path);
-        }
-        sftp.rename(
-            &temp,
-            &sftp_path,
-            Some(RenameFlags::ATOMIC | RenameFlags::NATIVE),
-        )
-        .map_err(|e| Error::Remote {
+        place_remote(conn, &temp, &sftp_path, overwrite && exists).map_err(|e| Error::Remote {
             host: alias.clone(),
-            message: format!(
-                "cannot move the upload into place at '{path}': {e} (does it exist already?)"
-            ),
+            message: format!("cannot move the upload into place at '{path}': {e}"),
         })?;
         Ok(done)
     });
@@ -402,22 +399,58 @@ fn write_remote(
     placed.map_err(Failure::from)
 }
 
-/// A [`Bulk`] channel for a transfer of `size` bytes, when it is big enough and the server
-/// offers one (else libssh2's SFTP channel does the work).
-fn bulk_channel(conn: &Connection, size: Option<u64>) -> Option<Bulk> {
+/// Moves the finished upload `temp` to `dest`. Without `replace`, a destination that appeared
+/// meanwhile is not replaced (SFTP's own rename refuses). Replacing uses the bulk channel's
+/// atomic rename when the server offers it; otherwise the old file is removed first, which
+/// leaves a moment without either (older servers only).
+fn place_remote(
+    conn: &mut Connection,
+    temp: &Path,
+    dest: &Path,
+    replace: bool,
+) -> Result<(), String> {
+    if replace {
+        if let Some(replaced) = replace_remote(conn, temp, dest) {
+            return replaced.map_err(|e| {
+                conn.discard_bulk();
+                e.to_string()
+            });
+        }
+        let _ = conn.sftp().map_err(|e| e.to_string())?.unlink(dest);
+    }
+    let sftp = conn.sftp().map_err(|e| e.to_string())?;
+    sftp.rename(temp, dest, Some(RenameFlags::ATOMIC | RenameFlags::NATIVE))
+        .map_err(|e| format!("{e} (does it exist already?)"))
+}
+
+/// `temp` renamed over `dest` in one step on the bulk channel; `None` without one that can.
+/// A regular file being replaced is held open across the rename and closed without waiting
+/// (see [`Bulk::close_later`]), so the server frees its blocks after the caller has its
+/// answer. Never opens anything but a regular file (a FIFO would block the server's open).
+fn replace_remote(conn: &mut Connection, temp: &Path, dest: &Path) -> Option<std::io::Result<()>> {
+    let regular = conn
+        .sftp()
+        .ok()?
+        .lstat(dest)
+        .is_ok_and(|st| st.file_type().is_file());
+    let bulk = conn.bulk().filter(|b| b.can_replace())?;
+    let held = if regular {
+        bulk.open(&dest.to_string_lossy(), bulk::OPEN_READ).ok()
+    } else {
+        None
+    };
+    let replaced = bulk.replace(&temp.to_string_lossy(), &dest.to_string_lossy());
+    let closed = held.map_or(Ok(()), |old| bulk.close_later(old));
+    Some(replaced.and(closed))
+}
+
+/// The session's [`Bulk`] channel for a transfer of `size` bytes, when it is big enough and the
+/// server offers one (else libssh2's SFTP channel does the work).
+fn bulk_channel(conn: &mut Connection, size: Option<u64>) -> Option<&mut Bulk> {
     if size.unwrap_or(0) < BULK_MIN {
         return None;
     }
-    match Bulk::start(conn.session()) {
-        Ok(bulk) => bulk,
-        Err(e) => {
-            log::debug!(
-                "{}: no bulk SFTP channel ({e}); using libssh2's",
-                conn.alias()
-            );
-            None
-        }
-    }
+    conn.bulk()
 }
 
 /// Why a bulk transfer stopped: the remote side, this machine's side (already an [`Error`]),

@@ -1,6 +1,9 @@
 //! Bulk file data over SFTP with large requests: a minimal SFTP v3 client on a raw `sftp`
-//! subsystem channel, for the data of big transfers only (opening, renaming, listing and
-//! everything else stays on libssh2's SFTP channel).
+//! subsystem channel of a pooled session (kept by [`Connection::bulk`] for the session's life),
+//! for the data of big transfers and for putting an upload in place (stat, listing and reads
+//! stay on libssh2's SFTP channel).
+//!
+//! [`Connection::bulk`]: crate::ssh::session::Connection::bulk
 //!
 //! libssh2 splits every read and write into 30,000-byte SFTP requests (a compile-time
 //! constant). Each request costs the server a `lseek`, a `read`/`write`, a reply packet and its
@@ -13,10 +16,15 @@
 //! * requests of `min(server limit, 255 KiB)`, [`IN_FLIGHT`] bytes of them outstanding at once
 //!   (bounded memory: that many bytes of buffers);
 //! * replies are matched by request id; data is written and hashed strictly in file order; a
-//!   short read is re-requested for its remainder; the first end-of-file ends the download.
+//!   short read is re-requested for its remainder; the first end-of-file ends the download;
+//! * an upload replaces its destination atomically with `posix-rename@openssh.com`, holding the
+//!   old file open and closing it with a request whose answer is read later
+//!   ([`Bulk::close_later`]): the server frees the old file's blocks (tens of milliseconds for
+//!   a big file) after the caller has its answer, as the local side does for downloads.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ssh2::{Channel, Session};
 
@@ -55,12 +63,25 @@ pub const OPEN_CREATE: u32 = 0x08;
 /// Fail if it exists.
 pub const OPEN_EXCLUSIVE: u32 = 0x20;
 
+/// File data moved over bulk channels by this process (both ways): lets tests and diagnostics
+/// see which path a transfer took.
+static MOVED: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes of file data moved over bulk channels by this process since it started.
+pub fn bytes_moved() -> u64 {
+    MOVED.load(Ordering::Relaxed)
+}
+
 /// An SFTP subsystem channel of our own, with the server's request limits.
 pub struct Bulk {
     channel: Channel,
     next_id: u32,
     read_max: usize,
     write_max: usize,
+    /// The server offers `posix-rename@openssh.com` (a rename that replaces atomically).
+    posix_rename: bool,
+    /// Requests whose answers nobody waits for ([`Bulk::close_later`]): skipped when read.
+    unanswered: VecDeque<u32>,
 }
 
 /// Where [`Bulk::download`] hands the file's pieces, in order, by value: a sink may pass a
@@ -141,12 +162,13 @@ impl Bulk {
         }
         let mut body = vec![0u8; len - 1];
         channel.read_exact(&mut body)?;
-        let mut limits = false;
+        let (mut limits, mut posix_rename) = (false, false);
         let mut at = 4; // after the version
         while at + 4 <= body.len() {
             let n = be32(&body[at..]) as usize;
             let name = body.get(at + 4..at + 4 + n).unwrap_or_default();
             limits |= name == b"limits@openssh.com";
+            posix_rename |= name == b"posix-rename@openssh.com";
             at += 4 + n;
             let m = body.get(at..at + 4).map(be32).unwrap_or(0) as usize;
             at += 4 + m;
@@ -156,6 +178,8 @@ impl Bulk {
             next_id: 0,
             read_max: 0,
             write_max: 0,
+            posix_rename,
+            unanswered: VecDeque::new(),
         };
         if !limits {
             return Ok(None);
@@ -191,8 +215,25 @@ impl Bulk {
         Ok(self.next_id)
     }
 
-    /// Reads one reply; for `SSH_FXP_DATA` the body is the 4-byte data length only.
+    /// Reads the next reply someone waits for, skipping answers to [`Bulk::close_later`]; for
+    /// `SSH_FXP_DATA` the body is the 4-byte data length only.
     fn reply(&mut self) -> io::Result<Reply> {
+        loop {
+            let r = self.any_reply()?;
+            match self.unanswered.iter().position(|&id| id == r.id) {
+                Some(i) if r.kind == FXP_STATUS => {
+                    self.unanswered.remove(i);
+                    if let Err(e) = status(&r.body) {
+                        log::debug!("a deferred SFTP request failed: {e}");
+                    }
+                }
+                _ => return Ok(r),
+            }
+        }
+    }
+
+    /// Reads one reply; for `SSH_FXP_DATA` the body is the 4-byte data length only.
+    fn any_reply(&mut self) -> io::Result<Reply> {
         let mut head = [0u8; 9];
         self.channel.read_exact(&mut head)?;
         let len = be32(&head) as usize;
@@ -247,6 +288,42 @@ impl Bulk {
         status(&r.body).map(|_| ())
     }
 
+    /// Sends a close for `handle` without waiting for the answer, which a later request reads
+    /// and discards. The server may take a while over it: closing the last handle on a
+    /// replaced file frees its blocks.
+    pub fn close_later(&mut self, handle: Handle) -> io::Result<()> {
+        let mut b = Vec::new();
+        put_string(&mut b, &handle.0);
+        let id = self.send(FXP_CLOSE, &b)?;
+        self.unanswered.push_back(id);
+        Ok(())
+    }
+
+    /// Whether [`Bulk::replace`] is available (`posix-rename@openssh.com`).
+    pub fn can_replace(&self) -> bool {
+        self.posix_rename
+    }
+
+    /// Renames `from` to `to`, replacing `to` atomically if it exists (POSIX `rename(2)`).
+    pub fn replace(&mut self, from: &str, to: &str) -> io::Result<()> {
+        if !self.posix_rename {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the server has no posix-rename@openssh.com",
+            ));
+        }
+        let mut b = Vec::new();
+        put_string(&mut b, b"posix-rename@openssh.com");
+        put_string(&mut b, from.as_bytes());
+        put_string(&mut b, to.as_bytes());
+        let id = self.send(FXP_EXTENDED, &b)?;
+        let r = self.reply()?;
+        if r.kind != FXP_STATUS || r.id != id {
+            return Err(protocol("RENAME not answered with a STATUS"));
+        }
+        status(&r.body).map(|_| ())
+    }
+
     /// Reads the whole file from offset 0 to its end, handing each piece to `sink` in file
     /// order (`sink` returns `false` to stop: cancelled). Returns the bytes read.
     pub fn download(&mut self, handle: &Handle, sink: &mut impl Sink) -> io::Result<u64> {
@@ -294,6 +371,7 @@ impl Bulk {
                 let n = p.got.unwrap_or(0);
                 if !stopped && end.is_none_or(|e| p.offset < e) && n > 0 {
                     done += n as u64;
+                    MOVED.fetch_add(n as u64, Ordering::Relaxed);
                     stopped = !sink.take(p.buf, n)?;
                 }
             }
@@ -416,6 +494,7 @@ impl Bulk {
             }
             status(&r.body)?;
             done += n as u64;
+            MOVED.fetch_add(n as u64, Ordering::Relaxed);
             if !acked(done) {
                 return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
             }

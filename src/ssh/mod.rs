@@ -2,7 +2,8 @@
 //!
 //! * [`config`] — OpenSSH client config (`~/.ssh/config`) resolution.
 //! * [`session`] — one connection: TCP (`TCP_NODELAY`), handshake, [`known_hosts`] check,
-//!   [`auth`], and the SFTP channel it keeps.
+//!   [`auth`], and the SFTP channels it keeps: libssh2's, and a [`bulk`] one of our own with
+//!   large requests for big transfers.
 //! * [`pool`] — one `r2d2::Pool` per host, the global cap, retry-once; [`reaper`] — the thread
 //!   that drops idle and dead sessions.
 //! * [`transport`] — TCP, or a tunnel through a [`jump`] host (`ProxyJump`); [`trace`] — stage
@@ -10,6 +11,7 @@
 //! * [`exec`] — a command on a checked-out session, with deadline, caps and cancellation.
 
 pub mod auth;
+pub mod bulk;
 pub mod chacha;
 pub mod config;
 pub mod exec;

@@ -14,6 +14,7 @@ use ssh2::{Session, Sftp};
 
 use crate::error::Error;
 use crate::settings::StrictHostKeyChecking;
+use crate::ssh::bulk::Bulk;
 use crate::ssh::config::HostEntry;
 use crate::ssh::jump::Jumps;
 use crate::ssh::trace::Trace;
@@ -39,8 +40,9 @@ pub struct ConnectOptions {
 
 /// A live, authenticated SSH session with its SFTP channel.
 pub struct Connection {
-    // Field order matters: the SFTP channel must be dropped before the session.
+    // Field order matters: the SFTP channels must be dropped before the session.
     sftp: Option<Sftp>,
+    bulk: BulkState,
     session: Session,
     socket: Transport,
     alias: Arc<str>,
@@ -52,6 +54,13 @@ pub struct Connection {
     keepalive_every: Duration,
     /// Set by the pool: releases this session's slot in the global count when dropped.
     pub(crate) slot: Option<crate::ssh::pool::SessionSlot>,
+}
+
+/// Whether a session has its [`Bulk`] channel.
+enum BulkState {
+    Untried,
+    Unsupported,
+    Open(Bulk),
 }
 
 impl Connection {
@@ -76,6 +85,7 @@ impl Connection {
         let now = Instant::now();
         let mut conn = Connection {
             sftp: None,
+            bulk: BulkState::Untried,
             session,
             socket,
             alias: Arc::from(host.alias.as_str()),
@@ -134,6 +144,37 @@ impl Connection {
             host: self.alias.to_string(),
             message: "SFTP channel unavailable".into(),
         })
+    }
+
+    /// The [`Bulk`] SFTP channel (large requests), opened on first use and kept for the
+    /// session's life; `None` when the server does not offer it (then libssh2's channel does
+    /// the work). Asked once per session.
+    pub fn bulk(&mut self) -> Option<&mut Bulk> {
+        if matches!(self.bulk, BulkState::Untried) {
+            self.bulk = match Bulk::start(&self.session) {
+                Ok(Some(bulk)) => BulkState::Open(bulk),
+                Ok(None) => BulkState::Unsupported,
+                Err(e) => {
+                    log::debug!(
+                        "{}: no bulk SFTP channel ({e}); using libssh2's",
+                        self.alias
+                    );
+                    BulkState::Unsupported
+                }
+            };
+        }
+        match &mut self.bulk {
+            BulkState::Open(bulk) => Some(bulk),
+            _ => None,
+        }
+    }
+
+    /// Closes the bulk channel after a failed or cancelled transfer: its stream may stop in the
+    /// middle of answers. The next [`Connection::bulk`] opens a fresh one.
+    pub fn discard_bulk(&mut self) {
+        if matches!(self.bulk, BulkState::Open(_)) {
+            self.bulk = BulkState::Untried;
+        }
     }
 
     /// The raw socket descriptor, for `poll(2)` in non-blocking reads.

@@ -624,7 +624,6 @@ fn sshd_config(
          KbdInteractiveAuthentication no\n\
          PubkeyAuthentication yes\n\
          PermitRootLogin prohibit-password\n\
-         Subsystem sftp internal-sftp\n\
          MaxSessions 64\n\
          MaxStartups 100:30:200\n\
          AllowTcpForwarding yes\n\
@@ -637,6 +636,10 @@ fn sshd_config(
         cfg_path(authorized_keys),
         cfg_path(pid_file),
     ));
+    // sshd refuses a second definition of a subsystem: an extra one replaces this one.
+    if !extra.contains("Subsystem sftp") {
+        c.push_str("Subsystem sftp internal-sftp\n");
+    }
     // OpenSSH >= 9.8 penalises sources whose connections fail authentication or crash, which
     // would lock 127.0.0.1 out during fault-injection tests.
     if sshd_version().is_some_and(|v| v >= (9, 8)) {
