@@ -15,8 +15,9 @@
 //! 5. broadcast read (`targets`) of one file on 10 hosts vs on 1 host, warm sessions.
 //!
 //! Run with `cargo bench --bench stdio`; `cargo bench --bench stdio -- --quick` is a short run
-//! (30 warm / 5 cold iterations instead of 200 / 20). `--warm N` and `--cold N` set the counts
-//! explicitly. Other arguments (cargo passes `--bench`) are ignored.
+//! (30 warm / 5 cold / 3 transfer iterations instead of 200 / 20 / 10). `--warm N`, `--cold N`
+//! and `--bulk N` set the counts explicitly. Other arguments (cargo passes `--bench`) are
+//! ignored.
 //!
 //! The sshd is the integration-test fixture (`tests/common`): a real OpenSSH server on 127.0.0.1.
 //! Run as root, it logs in the user `scouttest`, whose shell is a plain /bin/sh.
@@ -40,6 +41,8 @@ const DEFAULT_BULK: usize = 10;
 const QUICK_BULK: usize = 3;
 /// Size of the transfer scenarios.
 const BULK_BYTES: usize = 64 << 20;
+/// Untimed pause after every transfer run (see `settle`).
+const QUIET: Duration = Duration::from_millis(100);
 /// Untimed iterations before each warm scenario (fills caches, settles the pool and the mux).
 const WARM_UP: usize = 5;
 /// scout-mcp logs at this level during the bench (the fixture's env asks for `debug`).
@@ -346,8 +349,11 @@ fn time_tool(
     took
 }
 
-/// Waits (at most 2 s) until the server has no `scout-release` thread left: each is closing a
-/// replaced local file, which makes the kernel free its blocks.
+/// Lets the machine go quiet before the next timed run (untimed): scout-mcp answers a transfer
+/// that replaced a file before the old file is freed (a background close here, a deferred
+/// close on the server), and that freeing must not slow whatever runs next. Waits until the
+/// server has no `scout-release` thread left (at most 2 s), then a fixed pause that covers the
+/// server-side close; every run, scout's and the reference's, is followed by the same pause.
 fn settle(client: &McpClient) {
     let tasks = format!("/proc/{}/task", client.pid());
     let releasing = || {
@@ -362,6 +368,7 @@ fn settle(client: &McpClient) {
     while releasing() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
+    std::thread::sleep(QUIET);
 }
 
 fn report_rate(title: &str, scout: (&str, &[Duration]), reference: (&str, &[Duration])) {
@@ -415,8 +422,6 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
     time_call(&mut client, &dl, ok); // warm-up
     for _ in 0..n {
         sd.push(time_call(&mut client, &dl, ok));
-        // scout answers before the filesystem has freed the file it replaced (a background
-        // close); let that finish, untimed, so it does not slow the reference that follows.
         settle(&client);
         rd.push(time_tool(
             fleet,
@@ -425,6 +430,7 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
             &[format!("alpha:{remote}"), down.clone()],
             None,
         ));
+        settle(&client);
         rs.push(time_tool(
             fleet,
             "sftp",
@@ -432,7 +438,9 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
             &["-b".into(), "-".into(), "alpha".into()],
             Some(&format!("get {remote} {down}\n")),
         ));
+        settle(&client);
         su.push(time_call(&mut client, &ul, ok));
+        settle(&client);
         ru.push(time_tool(
             fleet,
             "scp",
@@ -440,7 +448,9 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
             &[local.clone(), format!("alpha:{up}")],
             None,
         ));
+        settle(&client);
         sc.push(time_call(&mut client, &cp, ok));
+        settle(&client);
         rc.push(time_tool(
             fleet,
             "scp",
@@ -452,6 +462,7 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
             ],
             None,
         ));
+        settle(&client);
     }
     close(client);
     report_rate(
