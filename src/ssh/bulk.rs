@@ -80,6 +80,9 @@ pub struct Bulk {
     write_max: usize,
     /// The server offers `posix-rename@openssh.com` (a rename that replaces atomically).
     posix_rename: bool,
+    /// The server's window for this channel when it was opened (libssh2 does not keep the
+    /// initial value, and what remains later depends on adjusts still on their way).
+    server_window: usize,
     /// Requests whose answers nobody waits for ([`Bulk::close_later`]): skipped when read.
     unanswered: VecDeque<u32>,
 }
@@ -174,6 +177,8 @@ impl Bulk {
             at += 4 + m;
         }
         let mut bulk = Bulk {
+            // Only the INIT has been sent yet: what remains stands for the whole window.
+            server_window: channel.write_window().remaining as usize,
             channel,
             next_id: 0,
             read_max: 0,
@@ -452,10 +457,7 @@ impl Bulk {
         // At most half the server's channel window outstanding: sshd tops the window up when
         // half of it is used, so the adjust arrives before the sender runs dry (with the whole
         // 2 MiB window in flight, uploads measured ~10 % slower here).
-        // (libssh2 does not record the initial window of channels it opens; only a few small
-        // requests have used this one, so what remains stands for it.)
-        let window = self.channel.write_window().remaining as usize;
-        let in_flight = (window / 2).clamp(req, IN_FLIGHT);
+        let in_flight = (self.server_window / 2).clamp(req, IN_FLIGHT);
         loop {
             if !eof && outstanding.len() * req < in_flight {
                 let mut n = 0;
