@@ -813,11 +813,27 @@ fn remote_io_error(alias: &str, path: &str, e: std::io::Error) -> Error {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
+    /// A fresh directory under the system temp dir, removed when the test ends.
+    struct Scratch(PathBuf);
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn temp_dir(name: &str) -> Scratch {
         let d = std::env::temp_dir().join(format!("scout-transfer-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
-        d
+        Scratch(d)
     }
 
     #[test]
@@ -832,7 +848,7 @@ mod tests {
         let root = temp_dir("confine");
         let outside = temp_dir("outside");
         fs::create_dir(root.join("sub")).unwrap();
-        std::os::unix::fs::symlink(&outside, root.join("escape")).unwrap();
+        std::os::unix::fs::symlink(&*outside, root.join("escape")).unwrap();
         let ok = LocalPath::resolve("sub/new.txt", Some(&root)).unwrap();
         assert_eq!(ok.0, root.canonicalize().unwrap().join("sub/new.txt"));
         assert!(LocalPath::resolve("sub/../new.txt", Some(&root)).is_err());
