@@ -424,6 +424,28 @@ fn replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file() {
         log.contains(&format!("open \"{}\" flags READ", big.display())),
         "the big file being replaced was not held open:\n{log}"
     );
+    // A FIFO is replaced without being opened: opening it would stall the server until some
+    // writer came along.
+    let fifo = fleet.remote_root.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .args(["-m", "666"])
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let source = local.join("pipe");
+    fs::write(&source, b"a file now\n").unwrap();
+    let (text, is_error) = c.call_text(json!({
+        "target": target(&fleet, "alpha", "pipe"), "beam": source,
+        "beam_direction": "upload", "overwrite": true}));
+    assert!(!is_error, "{text}");
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_file());
+    assert_eq!(fs::read(&fifo).unwrap(), b"a file now\n");
+    assert!(
+        !sftp_log().contains(&format!("open \"{}\"", fifo.display())),
+        "the FIFO was opened:\n{}",
+        sftp_log()
+    );
     c.assert_stdout_all_json();
 }
 
