@@ -629,10 +629,7 @@ fn copy_from(
         writer.write_all(&buf[..n]).map_err(&write_error)?;
         hash.update(&buf[..n]);
         done += n as u64;
-        control.report(done, size, || match size {
-            Some(total) => format!("{} of {}", human_bytes(done), human_bytes(total)),
-            None => human_bytes(done),
-        });
+        report_progress(control, done, size);
     }
 }
 
@@ -686,10 +683,7 @@ fn copy_window(
         done += n as u64;
         if done - reported >= CHUNK as u64 || (eof && start == end) {
             reported = done;
-            control.report(done, size, || match size {
-                Some(total) => format!("{} of {}", human_bytes(done), human_bytes(total)),
-                None => human_bytes(done),
-            });
+            report_progress(control, done, size);
         }
     }
 }

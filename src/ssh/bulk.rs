@@ -209,6 +209,15 @@ impl Bulk {
         Ok(Some(bulk))
     }
 
+    /// Sends a READ of `len` bytes at `offset` of `handle`; its request id.
+    fn send_read(&mut self, handle: &Handle, offset: u64, len: usize) -> io::Result<u32> {
+        let mut b = Vec::with_capacity(handle.0.len() + 16);
+        put_string(&mut b, &handle.0);
+        b.extend_from_slice(&offset.to_be_bytes());
+        b.extend_from_slice(&(len as u32).to_be_bytes());
+        self.send(FXP_READ, &b)
+    }
+
     fn send(&mut self, kind: u8, body: &[u8]) -> io::Result<u32> {
         self.next_id = self.next_id.wrapping_add(1);
         let mut v = Vec::with_capacity(9 + body.len());
@@ -355,11 +364,7 @@ impl Bulk {
         loop {
             // Keep `depth` requests outstanding until the end of the file is known.
             while end.is_none() && !stopped && pieces.len() < depth {
-                let mut b = Vec::with_capacity(handle.0.len() + 16);
-                put_string(&mut b, &handle.0);
-                b.extend_from_slice(&next_offset.to_be_bytes());
-                b.extend_from_slice(&(req as u32).to_be_bytes());
-                let id = self.send(FXP_READ, &b)?;
+                let id = self.send_read(handle, next_offset, req)?;
                 let buf = buffer(sink);
                 pieces.push_back(Piece {
                     id,
@@ -409,11 +414,7 @@ impl Bulk {
                         // A short read: ask for the rest right after it, before later pieces.
                         let (offset, len) = (p.offset + n as u64, p.len - n);
                         p.len = n;
-                        let mut b = Vec::with_capacity(handle.0.len() + 16);
-                        put_string(&mut b, &handle.0);
-                        b.extend_from_slice(&offset.to_be_bytes());
-                        b.extend_from_slice(&(len as u32).to_be_bytes());
-                        let id = self.send(FXP_READ, &b)?;
+                        let id = self.send_read(handle, offset, len)?;
                         let buf = buffer(sink);
                         pieces.insert(
                             i + 1,
