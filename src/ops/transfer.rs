@@ -428,12 +428,15 @@ fn place_remote(
 /// (see [`Bulk::close_later`]), so the server frees its blocks after the caller has its
 /// answer. Never opens anything but a regular file (a FIFO would block the server's open).
 fn replace_remote(conn: &mut Connection, temp: &Path, dest: &Path) -> Option<std::io::Result<()>> {
+    if !conn.bulk().is_some_and(|b| b.can_replace()) {
+        return None; // before the lstat: no round trip for a server that cannot
+    }
     let regular = conn
         .sftp()
         .ok()?
         .lstat(dest)
         .is_ok_and(|st| st.file_type().is_file());
-    let bulk = conn.bulk().filter(|b| b.can_replace())?;
+    let bulk = conn.bulk()?;
     let held = if regular {
         bulk.open(&dest.to_string_lossy(), bulk::OPEN_READ).ok()
     } else {

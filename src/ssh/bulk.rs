@@ -410,7 +410,7 @@ impl Bulk {
                     }
                     self.channel.read_exact(&mut p.buf[..n])?;
                     p.got = Some(n);
-                    if n < p.len && n > 0 {
+                    if n < p.len {
                         // A short read: ask for the rest right after it, before later pieces.
                         let (offset, len) = (p.offset + n as u64, p.len - n);
                         p.len = n;
@@ -456,8 +456,8 @@ impl Bulk {
         let (mut offset, mut done) = (0u64, 0u64);
         let mut eof = false;
         // At most half the server's channel window outstanding: sshd tops the window up when
-        // half of it is used, so the adjust arrives before the sender runs dry (with the whole
-        // 2 MiB window in flight, uploads measured ~10 % slower here).
+        // half of it is used, so the adjust arrives before the sender runs dry. (With a kept
+        // channel, 1 to 8 MiB in flight measured the same within noise: docs/PERFORMANCE.md.)
         let in_flight = (self.server_window / 2).clamp(req, IN_FLIGHT);
         loop {
             if !eof && outstanding.len() * req < in_flight {
