@@ -29,6 +29,13 @@ pub struct ChachaCtx {
     input: [u32; 16],
 }
 
+impl ChachaCtx {
+    /// An unkeyed context, for libssh2's `chachapoly_init` to fill ([`super::ciphers`]).
+    pub(crate) const fn zeroed() -> ChachaCtx {
+        ChachaCtx { input: [0; 16] }
+    }
+}
+
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// How many times libssh2 called [`chacha_encrypt_bytes`] here: above zero after any traffic

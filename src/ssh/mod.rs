@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod bulk;
 pub mod chacha;
+pub mod ciphers;
 pub mod config;
 pub mod exec;
 pub mod jump;
