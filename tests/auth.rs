@@ -7,9 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::{scout_client, Agent, Fleet, TempDir};
+use common::{authorize, keygen, scout_client, Agent, Fleet, TempDir};
 use serde_json::json;
 
 const ACCEPTED: &str = "Accepted publickey";
@@ -32,27 +30,6 @@ fn set_identity(fleet: &Fleet, lines: &[String]) {
         }
     }
     std::fs::write(&fleet.ssh_config, out).unwrap();
-}
-
-/// A key pair in `dir`, encrypted with `passphrase` if given.
-fn keygen(dir: &Path, name: &str, passphrase: &str) -> PathBuf {
-    let path = dir.join(name);
-    let ok = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-C", name, "-N", passphrase, "-f"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    path
-}
-
-/// Authorizes `key` (in addition to the fleet's client key).
-fn authorize(fleet: &Fleet, key: &Path) {
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let file = fleet.dir.join("authorized_keys");
-    let mut keys = std::fs::read_to_string(&file).unwrap();
-    keys.push_str(&public);
-    std::fs::write(&file, keys).unwrap();
 }
 
 /// (text, isError) of reading `/` on alpha with `env` (HOME is an empty directory).
@@ -109,7 +86,7 @@ fn identity_agent_in_ssh_config_overrides_the_environment() {
 fn identities_only_keeps_agent_keys_that_are_not_configured_out() {
     let fleet = Fleet::start(&["alpha"]);
     let home = TempDir::new();
-    let stranger = keygen(home.path(), "stranger", "");
+    let stranger = keygen(home.path(), "stranger", "", &[]);
     let agent = Agent::start();
     agent.add(&fleet.client_key, None);
     let sock = agent.socket_str();
@@ -139,7 +116,7 @@ fn identities_only_keeps_agent_keys_that_are_not_configured_out() {
 fn identity_files_are_tried_in_order_and_defaults_apply_when_none_is_configured() {
     let fleet = Fleet::start(&["alpha"]);
     let home = TempDir::new();
-    let stranger = keygen(home.path(), "stranger", "");
+    let stranger = keygen(home.path(), "stranger", "", &[]);
     set_identity(
         &fleet,
         &[
@@ -165,7 +142,7 @@ fn identity_files_are_tried_in_order_and_defaults_apply_when_none_is_configured(
 fn an_encrypted_key_without_an_agent_says_to_load_it_and_works_from_the_agent() {
     let fleet = Fleet::start(&["alpha"]);
     let home = TempDir::new();
-    let locked = keygen(home.path(), "locked", "correct horse");
+    let locked = keygen(home.path(), "locked", "correct horse", &[]);
     authorize(&fleet, &locked);
     set_identity(&fleet, &[format!("IdentityFile {}", locked.display())]);
 

@@ -12,7 +12,7 @@ pub use agent::Agent;
 pub use mcp::{tool_text, McpClient};
 pub use sshd::{Fleet, Sshd, TempDir};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The scout-mcp binary: `$SCOUT_BIN` if set, else the one cargo built for this test run
 /// (examples and benches, which cargo gives no such variable, fall back to target/debug).
@@ -59,4 +59,32 @@ pub fn wait_until(timeout: std::time::Duration, mut cond: impl FnMut() -> bool) 
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     cond()
+}
+
+/// A key pair `dir/name` (ed25519 unless `extra` says otherwise, e.g. `-t ecdsa -m PEM`),
+/// encrypted with `passphrase` if it is not empty.
+pub fn keygen(dir: &Path, name: &str, passphrase: &str, extra: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    let mut args = vec!["-q", "-C", name, "-N", passphrase];
+    if !extra.contains(&"-t") {
+        args.extend(["-t", "ed25519"]);
+    }
+    args.extend_from_slice(extra);
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(&args)
+        .arg("-f")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "ssh-keygen {args:?}");
+    path
+}
+
+/// Authorizes `key` on every host of `fleet` (in addition to the fleet's client key).
+pub fn authorize(fleet: &Fleet, key: &Path) {
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let file = fleet.dir.join("authorized_keys");
+    let mut keys = std::fs::read_to_string(&file).unwrap();
+    keys.push_str(&public);
+    std::fs::write(&file, keys).unwrap();
 }

@@ -1,0 +1,176 @@
+//! The cipher table scout gives libssh2 (src/ssh/ciphers.rs), against a real sshd: every cipher
+//! in it that sshd offers is negotiated and carries data both ways, the binary prefers AES-GCM
+//! where the CPU has AES instructions, and encrypted key files (which libssh2 opens with the
+//! same table) still open.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+
+use common::{authorize, keygen, scout_client, Fleet, TempDir};
+use scout_mcp::ssh::ciphers;
+use serde_json::json;
+
+/// The ciphers the installed OpenSSH knows (`ssh -Q cipher`; sshd is the same build).
+fn openssh_ciphers() -> Vec<String> {
+    let out = Command::new("ssh").args(["-Q", "cipher"]).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn library_scout(fleet: &Fleet) -> scout_mcp::Scout {
+    let env: HashMap<String, String> = fleet.env().into_iter().collect();
+    let settings = scout_mcp::Settings::from_lookup(|k| env.get(k).cloned(), &HashMap::new())
+        .expect("the fleet's environment is valid");
+    scout_mcp::Scout::new(settings).expect("ssh_config")
+}
+
+/// Uploads `data` to alpha, downloads it again and reads it: both directions, many packets.
+fn round_trip(fleet: &Fleet, data: &[u8]) {
+    let scout = library_scout(fleet);
+    let local = TempDir::new();
+    let (src, back) = (local.join("src.bin"), local.join("back.bin"));
+    fs::write(&src, data).unwrap();
+    let remote = fleet.remote_root.join("cipher.bin");
+    let control = scout_mcp::Control::new();
+    let up = scout
+        .upload(
+            &src.display().to_string(),
+            "alpha",
+            &remote.display().to_string(),
+            true,
+            &control,
+        )
+        .expect("upload");
+    assert_eq!(up.bytes, data.len() as u64);
+    assert_eq!(fs::read(&remote).unwrap(), data);
+    scout
+        .download(
+            "alpha",
+            &remote.display().to_string(),
+            &back.display().to_string(),
+            false,
+            &control,
+        )
+        .expect("download");
+    assert_eq!(fs::read(&back).unwrap(), data);
+    let small = fleet.write_remote_file("small.txt", b"through the cipher\n");
+    let read = scout
+        .read("alpha", &small.display().to_string())
+        .expect("read");
+    assert_eq!(read.bytes, b"through the cipher\n");
+}
+
+/// sshd's own record (LogLevel DEBUG1) of the cipher agreed for one direction.
+fn negotiated(fleet: &mut Fleet, direction: &str) -> Option<String> {
+    let needle = format!("kex: {direction} cipher: ");
+    let log = fleet.sshd("alpha").log_text();
+    let line = log.lines().rev().find(|l| l.contains(&needle))?;
+    let rest = &line[line.find(&needle)? + needle.len()..];
+    rest.split_whitespace().next().map(str::to_string)
+}
+
+#[test]
+fn every_cipher_in_the_table_that_sshd_offers_carries_data_both_ways() {
+    let offered = openssh_ciphers();
+    let data: Vec<u8> = (0..(300 * 1024 + 7))
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    let mut tested = Vec::new();
+    for name in ciphers::preference() {
+        if !offered.contains(&name) {
+            continue;
+        }
+        let config = format!("Ciphers {name}\nLogLevel DEBUG1\n");
+        let mut fleet = Fleet::start_with_config(&["alpha"], &config);
+        let sealed = ciphers::gcm_packets();
+        round_trip(&fleet, &data);
+        for direction in ["client->server", "server->client"] {
+            assert_eq!(
+                negotiated(&mut fleet, direction).as_deref(),
+                Some(name.as_str()),
+                "{direction}"
+            );
+        }
+        if name.contains("gcm") {
+            assert!(
+                ciphers::gcm_packets() > sealed + 20,
+                "{name} did not run through scout's whole-packet GCM"
+            );
+        }
+        tested.push(name);
+    }
+    // The ciphers every OpenSSH since 6.5 offers were all among them.
+    for name in [
+        "aes128-gcm@openssh.com",
+        "aes256-gcm@openssh.com",
+        "chacha20-poly1305@openssh.com",
+        "aes128-ctr",
+        "aes192-ctr",
+        "aes256-ctr",
+    ] {
+        assert!(
+            tested.iter().any(|t| t == name),
+            "{name} untested: {tested:?}"
+        );
+    }
+}
+
+#[test]
+fn the_binary_negotiates_the_first_cipher_of_the_table() {
+    let mut fleet = Fleet::start_with_config(&["alpha"], "LogLevel DEBUG1\n");
+    let file = fleet.write_remote_file("hello.txt", b"hello\n");
+    let mut client = scout_client(&fleet, &[]);
+    let (text, is_error) = client.call_text(json!({"target": format!("alpha:{}", file.display())}));
+    assert!(!is_error, "{text}");
+    let first = ciphers::preference().remove(0);
+    assert_eq!(
+        negotiated(&mut fleet, "client->server").as_deref(),
+        Some(first.as_str())
+    );
+    if ciphers::hardware_aes() {
+        assert_eq!(first, "aes128-gcm@openssh.com");
+    }
+}
+
+/// Logs in with libssh2 directly, as a program embedding scout next to its own `ssh2` use.
+fn login_with_key_file(fleet: &Fleet, key: &Path, passphrase: &str) -> bool {
+    let tcp = TcpStream::connect(("127.0.0.1", fleet.port("alpha"))).unwrap();
+    let mut session = ssh2::Session::new().unwrap();
+    session.set_tcp_stream(tcp);
+    session.handshake().unwrap();
+    let _ = session.userauth_pubkey_file(&fleet.user, None, key, Some(passphrase));
+    session.authenticated()
+}
+
+#[test]
+fn encrypted_key_files_open_with_each_key_cipher_and_refuse_a_wrong_passphrase() {
+    let fleet = Fleet::start(&["alpha"]);
+    let dir = TempDir::new();
+    let kinds: [(&str, &[&str]); 5] = [
+        ("ctr", &[]), // ssh-keygen's default: aes256-ctr
+        ("gcm", &["-Z", "aes256-gcm@openssh.com"]),
+        ("chacha", &["-Z", "chacha20-poly1305@openssh.com"]),
+        ("cbc", &["-Z", "aes128-cbc"]),
+        ("pem", &["-t", "ecdsa", "-m", "PEM"]), // DEK-Info: AES-128-CBC
+    ];
+    for (name, extra) in kinds {
+        let key = keygen(dir.path(), name, "pass phrase", extra);
+        authorize(&fleet, &key);
+        assert!(
+            login_with_key_file(&fleet, &key, "pass phrase"),
+            "{name}: the key did not open"
+        );
+        assert!(
+            !login_with_key_file(&fleet, &key, "wrong phrase"),
+            "{name}: a wrong passphrase opened the key"
+        );
+    }
+}
