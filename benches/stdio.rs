@@ -10,7 +10,8 @@
 //!    `initialize` are not timed) vs a fresh non-multiplexed `ssh alpha cat FILE`.
 //!
 //! 4. 64 MiB transfers on a warm session: download and upload (`beam`) vs `scp` and `sftp`
-//!    through the same ControlMaster, and a host-to-host copy vs `scp -3`.
+//!    through the same ControlMaster, and a host-to-host copy vs `scp -3`; then download and
+//!    upload vs `scp` through a second ControlMaster that uses scout's cipher (4e, 4f).
 //!
 //! 5. broadcast read (`targets`) of one file on 10 hosts vs on 1 host, warm sessions.
 //!
@@ -208,12 +209,14 @@ struct Multiplexer<'a> {
 }
 
 impl<'a> Multiplexer<'a> {
-    fn start(fleet: &'a Fleet, control_path: &Path) -> Multiplexer<'a> {
-        let options = vec![
+    /// A master on `control_path`; `extra` options (e.g. `Ciphers=…`) shape its connection.
+    fn start(fleet: &'a Fleet, control_path: &Path, extra: &[String]) -> Multiplexer<'a> {
+        let mut options = vec![
             "ControlMaster=auto".to_string(),
             format!("ControlPath={}", control_path.display()),
             "ControlPersist=60".to_string(),
         ];
+        options.extend_from_slice(extra);
         // -f -N: authenticate, then go to the background as the master; stdio to /dev/null so
         // the persisting master holds none of our pipes.
         let status = ssh(fleet, &options)
@@ -413,8 +416,11 @@ fn report_rate(title: &str, scout: (&str, &[Duration]), reference: (&str, &[Dura
 }
 
 /// 64 MiB download, upload and host-to-host copy: scout-mcp (warm pooled session) vs scp/sftp
-/// through the warm ControlMaster, interleaved.
-fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
+/// through the warm ControlMaster, interleaved. OpenSSH negotiates chacha20-poly1305 by default
+/// and scout AES-GCM where the CPU has AES instructions, so scp also runs through a second
+/// master that uses scout's cipher (`same_cipher`): the default is what users get, the second
+/// isolates what is scout's own.
+fn bulk(fleet: &Fleet, mux: &[String], same_cipher: (&str, &[String]), n: usize) {
     let data: Vec<u8> = (0..BULK_BYTES)
         .map(|i| ((i * 2_654_435_761usize) >> 13) as u8)
         .collect();
@@ -439,6 +445,8 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
     let cp = json!({"beam_source": format!("alpha:{remote}"), "beam_target": format!("alpha:{copy}"), "overwrite": true});
     let (mut sd, mut su, mut sc, mut rd, mut rs, mut ru, mut rc) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut rd_same, mut ru_same) = (vec![], vec![]);
+    let (cipher, same_mux) = same_cipher;
     time_call(&mut client, &dl, ok); // warm-up
     for _ in 0..n {
         sd.push(time_call(&mut client, &dl, ok));
@@ -447,6 +455,14 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
             fleet,
             "scp",
             mux,
+            &[format!("alpha:{remote}"), down.clone()],
+            None,
+        ));
+        settle(&client);
+        rd_same.push(time_tool(
+            fleet,
+            "scp",
+            same_mux,
             &[format!("alpha:{remote}"), down.clone()],
             None,
         ));
@@ -465,6 +481,14 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
             fleet,
             "scp",
             mux,
+            &[local.clone(), format!("alpha:{up}")],
+            None,
+        ));
+        settle(&client);
+        ru_same.push(time_tool(
+            fleet,
+            "scp",
+            same_mux,
             &[local.clone(), format!("alpha:{up}")],
             None,
         ));
@@ -504,6 +528,17 @@ fn bulk(fleet: &Fleet, mux: &[String], n: usize) {
         "4d. 64 MiB host-to-host copy",
         ("scout-mcp beam_source -> beam_target", &sc),
         ("scp -3 alpha:FILE alpha:COPY", &rc),
+    );
+    let same = format!("scp -o Ciphers={cipher}");
+    report_rate(
+        &format!("4e. 64 MiB download, both on {cipher}"),
+        ("scout-mcp beam download", &sd),
+        (&format!("{same} alpha:FILE LOCAL"), &rd_same),
+    );
+    report_rate(
+        &format!("4f. 64 MiB upload, both on {cipher}"),
+        ("scout-mcp beam upload", &su),
+        (&format!("{same} LOCAL alpha:FILE"), &ru_same),
     );
 }
 
@@ -588,7 +623,7 @@ fn main() {
     let query_args = json!({"target": format!("alpha:{}", dir.display()), "query": "true"});
 
     let control_path = fleet.dir.join("cm-%C");
-    let mux = Multiplexer::start(&fleet, &control_path);
+    let mux = Multiplexer::start(&fleet, &control_path, &[]);
     let mux_opts = mux.options.clone();
 
     // 1. Warm 1 KiB read.
@@ -680,8 +715,20 @@ fn main() {
             0.5,
         );
     }
-    // 4. 64 MiB transfers.
-    bulk(&fleet, &mux_opts, opts.bulk);
+    // 4. 64 MiB transfers, against OpenSSH with its default cipher and with scout's.
+    let cipher = scout_mcp::ssh::ciphers::preference().remove(0);
+    let same_cipher = Multiplexer::start(
+        &fleet,
+        &fleet.dir.join("cm-cipher-%C"),
+        &[format!("Ciphers={cipher}")],
+    );
+    bulk(
+        &fleet,
+        &mux_opts,
+        (&cipher, &same_cipher.options),
+        opts.bulk,
+    );
+    drop(same_cipher);
     drop(mux);
 
     // 3. Cold first call.
