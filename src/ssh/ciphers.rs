@@ -200,10 +200,10 @@ impl Drop for Ctx {
             Ctx::Block { evp, .. } | Ctx::Gcm { evp, .. } => unsafe {
                 ffi::EVP_CIPHER_CTX_free(*evp)
             },
+            // Key material: do not leave it in freed memory.
             Ctx::ChachaPoly { state, .. } => {
-                // Key material: do not leave it in freed memory.
-                // SAFETY: a plain byte array of our own.
-                unsafe { ptr::write_bytes(state as *mut ChachaPolyCtx, 0, 1) }
+                state.main.wipe();
+                state.header.wipe();
             }
         }
     }
@@ -211,12 +211,12 @@ impl Drop for Ctx {
 
 /// Stores `ctx` behind `abstract_` and tells libssh2 to wipe the IV and key it passed.
 unsafe fn install(
-    ctx: Ctx,
+    ctx: Box<Ctx>,
     abstract_: *mut *mut c_void,
     free_iv: *mut c_int,
     free_secret: *mut c_int,
 ) -> c_int {
-    *abstract_ = Box::into_raw(Box::new(ctx)).cast();
+    *abstract_ = Box::into_raw(ctx).cast();
     *free_iv = 1;
     *free_secret = 1;
     0
@@ -249,7 +249,7 @@ unsafe extern "C" fn block_init(
         return -1;
     }
     install(
-        Ctx::Block { evp, algo, encrypt },
+        Box::new(Ctx::Block { evp, algo, encrypt }),
         abstract_,
         free_iv,
         free_secret,
@@ -283,11 +283,11 @@ unsafe extern "C" fn gcm_init(
         ffi::EVP_CIPHER_CTX_free(evp);
         return -1;
     }
-    let ctx = Ctx::Gcm {
+    let ctx = Box::new(Ctx::Gcm {
         evp,
         encrypt: encrypt != 0,
         key_file: key_file != 0,
-    };
+    });
     install(ctx, abstract_, free_iv, free_secret)
 }
 
@@ -302,15 +302,16 @@ unsafe extern "C" fn chachapoly_init_ctx(
     key_file: c_int,
     abstract_: *mut *mut c_void,
 ) -> c_int {
-    let mut ctx = Ctx::ChachaPoly {
+    // Keyed where it will live: no copy of the key is left behind on the stack.
+    let mut ctx = Box::new(Ctx::ChachaPoly {
         state: ChachaPolyCtx {
             main: ChachaCtx::zeroed(),
             header: ChachaCtx::zeroed(),
         },
         encrypt: encrypt != 0,
         key_file: key_file != 0,
-    };
-    let Ctx::ChachaPoly { state, .. } = &mut ctx else {
+    });
+    let Ctx::ChachaPoly { state, .. } = &mut *ctx else {
         return -1;
     };
     let key_len = usize::try_from((*method).secret_len).unwrap_or(0);

@@ -9,6 +9,8 @@
 //! * [`transport`] — TCP, or a tunnel through a [`jump`] host (`ProxyJump`); [`trace`] — stage
 //!   timings for `scout-mcp check`.
 //! * [`exec`] — a command on a checked-out session, with deadline, caps and cancellation.
+//! * [`ciphers`], [`chacha`] — what libssh2 encrypts with, replaced at link time for speed:
+//!   its cipher table (AES-GCM a packet per call), and OpenSSL's ChaCha20/Poly1305.
 
 pub mod auth;
 pub mod bulk;
