@@ -397,18 +397,21 @@ unsafe extern "C" fn gcm_crypt(
     if buf.is_null() {
         return 1;
     }
-    let (aad, body, body_len) = match (*encrypt, *key_file) {
+    let (aad_len, body, body_len) = match (*encrypt, *key_file) {
         (true, false) if len >= LENGTH_LEN => (LENGTH_LEN, buf.add(LENGTH_LEN), len - LENGTH_LEN),
         (false, false) => (LENGTH_LEN, buf.add(LENGTH_LEN), len),
         (false, true) => (0, buf, len),
         _ => return 1,
     };
-    let ok = gcm_packet(*evp, *encrypt, buf, aad, body, body_len);
-    if ok && !*encrypt && !*key_file {
+    let ok = gcm_packet(*evp, *encrypt, buf, aad_len, body, body_len);
+    if !ok {
+        return 1;
+    }
+    if !*encrypt && !*key_file {
         ptr::copy(body, buf, body_len);
     }
     GCM_PACKETS.fetch_add(1, Ordering::Relaxed);
-    (!ok) as c_int
+    0
 }
 
 /// Seals or opens `body[..body_len]` in place with `aad[..aad_len]` as additional data; the
