@@ -197,7 +197,8 @@ fn a_line_over_the_limit_is_refused_and_the_next_one_served() {
 #[test]
 fn batches_are_answered_with_one_array_in_order() {
     let mut c = bare();
-    c.initialize();
+    // 2025-03-26 is the version whose spec has batches.
+    c.initialize_version("2025-03-26");
     c.send_raw(r#"[{"jsonrpc":"2.0","id":"a","method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":7,"method":"nope"},{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"scout","arguments":{"target":"hosts"}}}]"#);
     let m = c.recv(Duration::from_secs(10)).expect("batch response");
     let items = m.as_array().unwrap_or_else(|| panic!("not an array: {m}"));
@@ -208,6 +209,58 @@ fn batches_are_answered_with_one_array_in_order() {
         .as_str()
         .unwrap()
         .contains("No hosts configured"));
+    // Capped: a batch of thousands is refused whole, without queueing any of it.
+    let many: Vec<String> = (0..5000)
+        .map(|i| format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/call","params":{{"name":"scout","arguments":{{"target":"hosts"}}}}}}"#))
+        .collect();
+    c.send_raw(&format!("[{}]", many.join(",")));
+    let m = c
+        .recv(Duration::from_secs(10))
+        .expect("an error for the batch");
+    assert_eq!(error_code(&m), -32600, "{m}");
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 64"),
+        "{m}"
+    );
+    assert_eq!(c.request("ping", Value::Null)["result"], json!({}));
+}
+
+#[test]
+fn batches_are_refused_from_2025_06_18_on() {
+    for version in ["2025-06-18", "2025-11-25"] {
+        let mut c = bare();
+        c.initialize_version(version);
+        c.send_raw(r#"[{"jsonrpc":"2.0","id":"a","method":"ping"}]"#);
+        let m = c
+            .recv(Duration::from_secs(10))
+            .expect("an error for the batch");
+        assert_eq!(error_code(&m), -32600, "{version}: {m}");
+        assert_eq!(c.request("ping", Value::Null)["result"], json!({}));
+    }
+}
+
+#[test]
+fn a_line_of_millions_of_values_is_refused_before_it_is_parsed() {
+    let mut c = bare();
+    c.initialize();
+    let dense = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"scout","arguments":{{"targets":[{}0]}}}}}}"#,
+        "0,".repeat(4 << 20)
+    );
+    c.send_raw(&dense);
+    let m = c.recv(Duration::from_secs(30)).expect("an error");
+    assert_eq!(error_code(&m), -32600, "{m}");
+    assert!(
+        m["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON values"),
+        "{m}"
+    );
+    assert_eq!(c.request("ping", Value::Null)["result"], json!({}));
 }
 
 #[test]

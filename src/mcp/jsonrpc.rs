@@ -15,6 +15,62 @@ pub const INTERNAL_ERROR: i64 = -32603;
 /// MCP: resource not found.
 pub const RESOURCE_NOT_FOUND: i64 = -32002;
 
+/// Most JSON values (objects, arrays, strings, numbers, literals) in one incoming line. A
+/// parsed value costs far more memory than its text (`[0,0,0,…]` is ~2 bytes of text and 32+
+/// bytes parsed), so a line is counted before it is parsed. The biggest legitimate message, a
+/// broadcast of 1000 targets, has a few thousand.
+pub const MAX_VALUES: usize = 100_000;
+
+/// Refuses a line with more than [`MAX_VALUES`] JSON values, counted without parsing it (one
+/// pass over the bytes, strings skipped).
+pub fn check_complexity(text: &str) -> Result<(), String> {
+    let mut values = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut in_scalar = false;
+    for &b in text.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        let starts = match b {
+            b'"' => {
+                in_string = true;
+                in_scalar = false;
+                true
+            }
+            b'{' | b'[' => {
+                in_scalar = false;
+                true
+            }
+            b',' | b':' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r' => {
+                in_scalar = false;
+                false
+            }
+            _ if in_scalar => false,
+            _ => {
+                in_scalar = true;
+                true
+            }
+        };
+        if starts {
+            values += 1;
+            if values > MAX_VALUES {
+                return Err(format!(
+                    "Invalid Request: the message has more than {MAX_VALUES} JSON values; \
+                     split it up"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One incoming message, classified.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -180,5 +236,19 @@ mod tests {
             Message::Invalid { id, .. } => assert_eq!(id, json!(7)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn complexity_is_counted_without_parsing() {
+        assert!(check_complexity(r#"{"a":[1,2,"x,y:[{"],"b":{"c":null}}"#).is_ok());
+        let dense = format!("[{}0]", "0,".repeat(MAX_VALUES));
+        assert!(check_complexity(&dense).is_err());
+        // Values hidden in strings do not count.
+        let string = format!(r#"{{"s":"{}"}}"#, "0,".repeat(MAX_VALUES));
+        assert!(check_complexity(&string).is_ok());
+        let escaped = format!(r#"{{"s":"\"{}"}}"#, "[".repeat(MAX_VALUES));
+        assert!(check_complexity(&escaped).is_ok());
+        let exactly = format!("[{}0]", "0,".repeat(MAX_VALUES - 2));
+        assert!(check_complexity(&exactly).is_ok());
     }
 }

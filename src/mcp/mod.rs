@@ -4,11 +4,14 @@
 //! * [`protocol`] — what the server says: version negotiation, capabilities, the tool list, and
 //!   the methods answered without touching SSH.
 //! * [`progress`] — `notifications/progress`: rate-limited, strictly increasing.
+//! * [`outbox`] — the bounded outgoing queue and the intake limit: memory stays bounded
+//!   whatever a client sends or fails to read.
 //! * [`resources`] — `resources/*` and `completion/complete` over the library.
 //! * [`server`] — the threads: stdin reader, main loop, workers, stdout writer; cancellation,
 //!   batches and shutdown.
 
 pub mod jsonrpc;
+pub mod outbox;
 pub mod progress;
 pub mod protocol;
 pub mod resources;

@@ -8,10 +8,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use crate::control::{Control, Progress};
+use crate::mcp::outbox::Outbox;
 use crate::mcp::{jsonrpc, protocol};
 use crate::ssh::pool::lock;
 
@@ -47,8 +49,8 @@ pub fn token(params: &Option<Value>) -> Option<Value> {
 }
 
 /// A [`Control`] whose progress reports become `notifications/progress` on `out` (none once
-/// the request is cancelled).
-pub fn control(token: Value, version: &'static str, out: Sender<String>) -> Control {
+/// the request is cancelled; skipped while the client is not reading, see [`Outbox::offer`]).
+pub fn control(token: Value, version: &'static str, out: Arc<Outbox>) -> Control {
     let base = Control::new();
     let cancelled = base.part();
     let throttle = Mutex::new(Throttle::default());
@@ -56,7 +58,7 @@ pub fn control(token: Value, version: &'static str, out: Sender<String>) -> Cont
         if cancelled.is_cancelled() || !lock(&throttle).admit(p.done, Instant::now()) {
             return;
         }
-        let _ = out.send(
+        out.offer(
             jsonrpc::notification("notifications/progress", params(&token, version, p)).to_string(),
         );
     })

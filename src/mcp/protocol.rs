@@ -18,6 +18,11 @@ pub fn negotiate(requested: Option<&str>) -> &'static str {
         .unwrap_or(VERSIONS[0])
 }
 
+/// Whether `version` accepts JSON-RPC batches: 2025-06-18 removed them.
+pub fn allows_batches(version: &str) -> bool {
+    !at_least(version, "2025-06-18")
+}
+
 /// Whether `version` has the features introduced in `since` (versions are ISO dates).
 pub fn at_least(version: &str, since: &str) -> bool {
     version >= since

@@ -9,7 +9,16 @@
 //!   `Job` on an unbounded crossbeam channel, where it waits for a free worker.
 //! * **workers** — a fixed number of threads (`SCOUT_WORKERS`) that run jobs through
 //!   [`crate::tool::call`] and send the response.
-//! * **writer** — the only owner of stdout: one JSON message per line, flushed at once.
+//! * **writer** — the only owner of stdout: one JSON message per line, flushed at once, taken
+//!   from the bounded [`Outbox`].
+//!
+//! Memory is bounded whatever the client does (docs/SECURITY.md states the bound): a line is
+//! at most [`MAX_LINE`] bytes and [`jsonrpc::MAX_VALUES`] JSON values; a batch at most
+//! [`MAX_BATCH`] messages (and none from protocol 2025-06-18 on, which removed batches);
+//! requests admitted but not finished at most [`MAX_IN_FLIGHT`], holding at most
+//! [`MAX_INPUT_HELD`] bytes of input; and outgoing messages at most [`OUTBOX_BYTES`]. When a
+//! limit is reached the main loop waits, so it stops reading stdin: a client that does not read
+//! its answers stalls only itself.
 //!
 //! Cancellation: every queued or running job has an entry in the in-flight map. A
 //! `notifications/cancelled` removes the entry and trips its [`Control`]; a worker that finds its
@@ -29,6 +38,7 @@ use serde_json::{json, Value};
 
 use crate::control::Control;
 use crate::mcp::jsonrpc::{self, Message, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
+use crate::mcp::outbox::{Intake, Outbox, Permit};
 use crate::mcp::progress;
 use crate::mcp::protocol::{self, Route, SessionState};
 use crate::mcp::resources;
@@ -38,6 +48,14 @@ use crate::tool;
 
 /// Longest accepted input line; longer ones are answered with an error and skipped.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
+/// Most messages in one JSON-RPC batch (for the protocol versions that allow batches).
+pub const MAX_BATCH: usize = 64;
+/// Requests queued or running at once; the main loop waits (and stops reading) beyond.
+pub const MAX_IN_FLIGHT: usize = 1024;
+/// Bytes of request input held by queued or running requests at once.
+pub const MAX_INPUT_HELD: usize = 32 * 1024 * 1024;
+/// Bytes of outgoing messages queued for a client that reads slowly (or not at all).
+pub const OUTBOX_BYTES: usize = 32 * 1024 * 1024;
 /// How long running jobs may finish after a shutdown request before they are cancelled.
 pub const GRACE: Duration = Duration::from_millis(800);
 /// How long cancelled jobs get to wind down (they check their flag every 100 ms).
@@ -60,18 +78,20 @@ struct Job {
     version: &'static str,
     cancel: Control,
     reply: Reply,
+    /// The request's place in the intake, given back when the job is done.
+    _permit: Permit,
 }
 
 /// Where a response goes: straight to the writer, or into a batch's slot.
 enum Reply {
-    Single(Sender<String>),
+    Single(Arc<Outbox>),
     Batch(Arc<Batch>, usize),
 }
 
 /// Collects the responses of one JSON-RPC batch; the last one to arrive sends the array.
 struct Batch {
     slots: Mutex<(Vec<Option<Value>>, usize)>,
-    out: Sender<String>,
+    out: Arc<Outbox>,
 }
 
 impl Reply {
@@ -79,7 +99,7 @@ impl Reply {
         match self {
             Reply::Single(out) => {
                 if let Some(v) = response {
-                    let _ = out.send(v.to_string());
+                    out.send(v.to_string());
                 }
             }
             Reply::Batch(batch, index) => {
@@ -89,7 +109,7 @@ impl Reply {
                 if slots.1 == 0 {
                     let answers: Vec<Value> = slots.0.iter_mut().filter_map(Option::take).collect();
                     if !answers.is_empty() {
-                        let _ = batch.out.send(Value::Array(answers).to_string());
+                        batch.out.send(Value::Array(answers).to_string());
                     }
                 }
             }
@@ -111,8 +131,11 @@ where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
 {
-    let (line_tx, line_rx) = bounded::<Input>(16);
-    let (out_tx, out_rx) = unbounded::<String>();
+    // One line waits here while the main loop handles the previous one: with the reader's own
+    // line, at most three lines of MAX_LINE are held.
+    let (line_tx, line_rx) = bounded::<Input>(1);
+    let outbox = Outbox::new(OUTBOX_BYTES);
+    let intake = Intake::new(MAX_IN_FLIGHT, MAX_INPUT_HELD);
     let (write_failed_tx, write_failed_rx) = bounded::<()>(1);
     let (job_tx, job_rx) = unbounded::<Job>();
     let (done_tx, done_rx) = unbounded::<()>();
@@ -121,9 +144,20 @@ where
 
     spawn("scout-reader", move || read_lines(input, line_tx))?;
     let (writer_done_tx, writer_done_rx) = bounded::<()>(0);
+    let writer_box = outbox.clone();
     spawn("scout-writer", move || {
-        write_lines(output, out_rx, write_failed_tx);
+        write_lines(output, &writer_box, write_failed_tx);
         drop(writer_done_tx);
+    })?;
+    // A signal must reach a main loop that waits for room in the outbox (a client that does
+    // not read): this thread turns it into an abort of every such wait, then passes it on.
+    let (signal_tx, signal_rx) = bounded::<()>(1);
+    let signal_box = outbox.clone();
+    spawn("scout-signal", move || {
+        if shutdown.recv().is_ok() {
+            signal_box.abort();
+            let _ = signal_tx.send(());
+        }
     })?;
     for i in 0..scout.settings().workers {
         let (scout, jobs, inflight, done) = (
@@ -142,7 +176,8 @@ where
     let mut main = MainLoop {
         state: SessionState::default(),
         scout: scout.clone(),
-        out: out_tx.clone(),
+        out: outbox.clone(),
+        intake,
         jobs: job_tx,
         inflight: inflight.clone(),
     };
@@ -154,13 +189,17 @@ where
                     "message too long ({n} bytes; the limit is {MAX_LINE}): skipped"))),
                 Ok(Input::End) | Err(_) => { log::info!("stdin closed: shutting down"); break }
             },
-            recv(shutdown) -> _ => { log::info!("signal received: shutting down"); break },
+            recv(signal_rx) -> _ => { log::info!("signal received: shutting down"); break },
             recv(write_failed_rx) -> _ => { log::info!("stdout closed: shutting down"); break },
+        }
+        if outbox.is_stopping() {
+            log::info!("signal received: shutting down");
+            break;
         }
     }
     drop(main); // no more jobs: workers exit once the queue is empty
-    finish(&scout, &inflight, &done_rx);
-    drop(out_tx);
+    finish(&scout, &inflight, &done_rx, &outbox);
+    outbox.close();
     // The writer drains what is queued, then exits; a writer blocked on a full pipe (a client
     // that stopped reading) must not hang the exit.
     let _ = writer_done_rx.recv_timeout(DRAIN_WAIT);
@@ -169,7 +208,7 @@ where
 
 /// Shutdown: running jobs get [`GRACE`] to finish; then everything left is cancelled (closing
 /// remote channels) and gets a little more; then sessions are closed.
-fn finish(scout: &Scout, inflight: &InFlight, workers_done: &Receiver<()>) {
+fn finish(scout: &Scout, inflight: &InFlight, workers_done: &Receiver<()>, outbox: &Outbox) {
     // Workers never send on this channel: it disconnects when the last one has exited.
     if let Err(RecvTimeoutError::Timeout) = workers_done.recv_timeout(GRACE) {
         let pending: Vec<Control> = lock(inflight).values().cloned().collect();
@@ -177,6 +216,8 @@ fn finish(scout: &Scout, inflight: &InFlight, workers_done: &Receiver<()>) {
         for c in pending {
             c.cancel();
         }
+        // A worker waiting for room in the outbox (the client reads no more) gives up.
+        outbox.abort();
         let _ = workers_done.recv_timeout(CANCEL_WAIT);
     }
     scout.close();
@@ -185,14 +226,15 @@ fn finish(scout: &Scout, inflight: &InFlight, workers_done: &Receiver<()>) {
 struct MainLoop {
     state: SessionState,
     scout: Arc<Scout>,
-    out: Sender<String>,
+    out: Arc<Outbox>,
+    intake: Arc<Intake>,
     jobs: Sender<Job>,
     inflight: InFlight,
 }
 
 impl MainLoop {
     fn reply_now(&self, response: Value) {
-        let _ = self.out.send(response.to_string());
+        self.out.send(response.to_string());
     }
 
     fn handle_line(&mut self, bytes: &[u8]) {
@@ -205,6 +247,9 @@ impl MainLoop {
         };
         if text.trim().is_empty() {
             return;
+        }
+        if let Err(why) = jsonrpc::check_complexity(text) {
+            return self.reply_now(jsonrpc::error(&Value::Null, INVALID_REQUEST, &why));
         }
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
@@ -222,20 +267,45 @@ impl MainLoop {
                 INVALID_REQUEST,
                 "Invalid Request: empty batch",
             )),
+            Value::Array(_)
+                if self
+                    .state
+                    .version
+                    .is_some_and(|v| !protocol::allows_batches(v)) =>
+            {
+                self.reply_now(jsonrpc::error(
+                    &Value::Null,
+                    INVALID_REQUEST,
+                    &format!(
+                        "Invalid Request: protocol version {} has no JSON-RPC batches; send one \
+                         message per line",
+                        self.state.version.unwrap_or_default()
+                    ),
+                ))
+            }
+            Value::Array(items) if items.len() > MAX_BATCH => self.reply_now(jsonrpc::error(
+                &Value::Null,
+                INVALID_REQUEST,
+                &format!(
+                    "Invalid Request: a batch of {} messages; at most {MAX_BATCH} per batch",
+                    items.len()
+                ),
+            )),
             Value::Array(items) => {
+                let share = bytes.len() / items.len();
                 let batch = Arc::new(Batch {
                     slots: Mutex::new((vec![None; items.len()], items.len())),
                     out: self.out.clone(),
                 });
                 for (i, item) in items.into_iter().enumerate() {
-                    self.handle_message(item, Reply::Batch(batch.clone(), i));
+                    self.handle_message(item, Reply::Batch(batch.clone(), i), share);
                 }
             }
-            single => self.handle_message(single, Reply::Single(self.out.clone())),
+            single => self.handle_message(single, Reply::Single(self.out.clone()), bytes.len()),
         }
     }
 
-    fn handle_message(&mut self, value: Value, reply: Reply) {
+    fn handle_message(&mut self, value: Value, reply: Reply, size: usize) {
         match jsonrpc::classify(value) {
             Message::Request { id, method, params } => {
                 match protocol::route_request(
@@ -246,7 +316,7 @@ impl MainLoop {
                     &params,
                 ) {
                     Route::Now(response) => reply.send(response),
-                    Route::Worker => self.queue(id, method, params, reply),
+                    Route::Worker => self.queue(id, method, params, reply, size),
                 }
             }
             Message::Notification { method, params } => {
@@ -262,7 +332,19 @@ impl MainLoop {
         }
     }
 
-    fn queue(&mut self, id: Value, method: String, params: Option<Value>, reply: Reply) {
+    fn queue(
+        &mut self,
+        id: Value,
+        method: String,
+        params: Option<Value>,
+        reply: Reply,
+        size: usize,
+    ) {
+        // Wait for room: while the server is full, stdin is not read.
+        let Some(permit) = self.intake.admit(1, size, &self.out) else {
+            let response = jsonrpc::error(&id, INTERNAL_ERROR, "server is shutting down");
+            return reply.send(Some(response));
+        };
         let key = jsonrpc::id_key(&id);
         let version = self.state.version.unwrap_or(protocol::VERSIONS[0]);
         let cancel = match progress::token(&params) {
@@ -286,6 +368,7 @@ impl MainLoop {
             version,
             cancel,
             reply,
+            _permit: permit,
         }) {
             // Workers are gone (only during shutdown): answer rather than drop the request.
             let job = e.into_inner();
@@ -427,14 +510,16 @@ fn finished(line: Vec<u8>, seen: usize) -> Input {
 }
 
 /// Writes each message as one line and flushes it at once.
-fn write_lines<W: Write>(mut output: W, messages: Receiver<String>, failed: Sender<()>) {
-    for mut line in messages.iter() {
+fn write_lines<W: Write>(mut output: W, messages: &Outbox, failed: Sender<()>) {
+    while let Some(mut line) = messages.next() {
         line.push('\n');
         if output
             .write_all(line.as_bytes())
             .and_then(|_| output.flush())
             .is_err()
         {
+            // Nobody will read what is queued: release whoever waits for room.
+            messages.abort();
             let _ = failed.send(());
             return;
         }

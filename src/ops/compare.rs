@@ -58,22 +58,52 @@ impl Comparison {
     }
 }
 
-/// Compares two text files.
-pub fn texts(left: &str, a: &FileContent, right: &str, b: &FileContent) -> Comparison {
+/// Compares two text files; a diff longer than `max_diff` bytes is cut (with a marker).
+pub fn texts(
+    left: &str,
+    a: &FileContent,
+    right: &str,
+    b: &FileContent,
+    max_diff: usize,
+) -> Comparison {
     let old = a.text().unwrap_or_default();
     let new = b.text().unwrap_or_default();
-    text_comparison(left, old, right, new, a.truncated || b.truncated)
+    text_comparison(left, old, right, new, a.truncated || b.truncated, max_diff)
 }
 
-/// Compares a text file with the expected content.
-pub fn with_expected(label: &str, actual: &FileContent, expected: &str) -> Comparison {
+/// Compares a text file with the expected content; a diff longer than `max_diff` bytes is
+/// cut (with a marker).
+pub fn with_expected(
+    label: &str,
+    actual: &FileContent,
+    expected: &str,
+    max_diff: usize,
+) -> Comparison {
     let text = actual.text().unwrap_or_default();
-    text_comparison(label, text, "expected content", expected, actual.truncated)
+    let label2 = "expected content";
+    text_comparison(label, text, label2, expected, actual.truncated, max_diff)
 }
 
-fn text_comparison(left: &str, old: &str, right: &str, new: &str, truncated: bool) -> Comparison {
+fn text_comparison(
+    left: &str,
+    old: &str,
+    right: &str,
+    new: &str,
+    truncated: bool,
+    max_diff: usize,
+) -> Comparison {
     let outcome = match diff::unified(old, new, left, right, CONTEXT) {
         None => Outcome::Identical,
+        Some(mut unified) if unified.len() > max_diff => {
+            let total = unified.len() as u64;
+            unified.truncate(crate::util::utf8_cut(unified.as_bytes(), max_diff));
+            unified.push_str(&format!(
+                "\n[diff cut: showed {} of {} (SCOUT_MAX_OUTPUT_SIZE)]\n",
+                crate::control::human_bytes(unified.len() as u64),
+                crate::control::human_bytes(total)
+            ));
+            Outcome::Differ { unified }
+        }
         Some(unified) => Outcome::Differ { unified },
     };
     Comparison {
@@ -150,17 +180,26 @@ mod tests {
 
     #[test]
     fn identical_files_are_named_in_one_line() {
-        let c = texts("a:/x", &file("same\n"), "b:/x", &file("same\n"));
+        let c = texts("a:/x", &file("same\n"), "b:/x", &file("same\n"), 1 << 20);
         assert_eq!(format(&c), "a:/x and b:/x are identical");
     }
 
     #[test]
     fn differing_files_give_a_unified_diff_with_host_headers() {
-        let c = with_expected("web:/etc/hosts", &file("1\n2\n3\n"), "1\nTWO\n3\n");
+        let c = with_expected("web:/etc/hosts", &file("1\n2\n3\n"), "1\nTWO\n3\n", 1 << 20);
         assert_eq!(
             format(&c),
             "--- web:/etc/hosts\n+++ expected content\n@@ -1,3 +1,3 @@\n 1\n-2\n+TWO\n 3\n"
         );
+    }
+
+    #[test]
+    fn a_huge_diff_is_cut_with_a_marker() {
+        let expected = "é".repeat(10_000);
+        let c = with_expected("web:/x", &file("a\n"), &expected, 1001);
+        let t = format(&c);
+        assert!(t.contains("[diff cut: showed"), "{t}");
+        assert!(t.len() < 1200, "{}", t.len());
     }
 
     #[test]
