@@ -439,7 +439,7 @@ fn bulk(fleet: &Fleet, mux: &[String], same_cipher: (&str, &[String]), n: usize)
         .write_remote_file("bench/bulk.bin", &data)
         .display()
         .to_string();
-    let local_dir = common::TempDir::new();
+    let local_dir = &fleet.beam;
     let local = local_dir.join("bulk.bin");
     std::fs::write(&local, &data).expect("local bulk file");
     let local = local.display().to_string();

@@ -27,7 +27,7 @@ fn main() {
         "app/config.prod.yaml",
         b"listen: 8080\nworkers: 16\nlog_level: warn\n",
     );
-    let local = common::TempDir::new();
+    let local = &fleet.beam;
     let upload = local.join("notes.txt");
     std::fs::write(&upload, b"uploaded by the demo\n").expect("local demo file");
 

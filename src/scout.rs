@@ -5,7 +5,6 @@
 //! [`Control`] stops it). For concurrency, call from several threads: a `Scout` is cheap to
 //! clone and its clones share one set of session pools. `examples/threads.rs` shows it.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ use crate::ops::services::Service;
 use crate::ops::target::Target;
 use crate::ops::transfer::{self, LocalPath, Transfer};
 use crate::settings::Settings;
-use crate::ssh::exec::{ExecLimits, ExecOutput};
+use crate::ssh::exec::{ExecLimits, ExecOutput, RemoteLimits};
 use crate::ssh::jump::Jumps;
 use crate::ssh::pool::{HostPoolState, PoolLimits, Pools};
 use crate::ssh::reaper::Reaper;
@@ -36,6 +35,12 @@ pub const MAX_ENTRIES: usize = 1000;
 pub const MAX_FIND_RESULTS: usize = 100;
 /// Targets accepted by one broadcast.
 pub const MAX_TARGETS: usize = 1000;
+/// Bytes of file content and command output one broadcast keeps in all, shared evenly by its
+/// targets (each keeps at most `SCOUT_MAX_FILE_SIZE` / `SCOUT_MAX_OUTPUT_SIZE` too, and at
+/// least [`MIN_TARGET_OUTPUT`]): 1000 targets of 1 MiB files must not take a GiB.
+pub const BROADCAST_OUTPUT: usize = 8 << 20;
+/// The least a broadcast target keeps, however many targets share the budget.
+pub const MIN_TARGET_OUTPUT: usize = 4096;
 /// How long a host's reachability result is reused.
 const REACHABILITY_TTL: Duration = Duration::from_secs(5);
 
@@ -327,41 +332,50 @@ impl Scout {
     pub fn run(&self, host: &str, dir: &str, query: &str, control: &Control) -> Result<ExecOutput> {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
-        let limits = self.exec_limits();
+        let limits = self.query_limits();
         self.pools().with_session(&host, |conn| {
             run::query(conn, dir, &command, &limits, control)
         })
     }
 
     /// Compares two remote files (read with the read rules): identical, a unified diff with
-    /// `host:path` headers, or — for binary files — sizes and SHA-256 sums.
+    /// `host:path` headers, or — for binary files — sizes and SHA-256 sums (hashing stops
+    /// when `control` is cancelled).
     pub fn diff(
         &self,
         host: &str,
         path: &str,
         other_host: &str,
         other_path: &str,
+        control: &Control,
     ) -> Result<Comparison> {
-        let left = self.read(host, path)?;
-        let right = self.read(other_host, other_path)?;
+        let left = self.view_file(host, path, control)?;
+        let right = self.view_file(other_host, other_path, control)?;
         let (l, r) = (
             format!("{host}:{path}"),
             format!("{other_host}:{other_path}"),
         );
         if left.binary.is_none() && right.binary.is_none() {
-            return Ok(compare::texts(&l, &left, &r, &right));
+            let max = self.settings().max_output_size;
+            return Ok(compare::texts(&l, &left, &r, &right, max));
         }
-        let left_sum = self.sum(host, path, &left)?;
-        let right_sum = self.sum(other_host, other_path, &right)?;
+        let left_sum = self.sum(host, path, &left, control)?;
+        let right_sum = self.sum(other_host, other_path, &right, control)?;
         Ok(compare::binaries(&l, left_sum, &r, right_sum))
     }
 
     /// Compares a remote file with `expected` content.
-    pub fn diff_content(&self, host: &str, path: &str, expected: &str) -> Result<Comparison> {
-        let actual = self.read(host, path)?;
+    pub fn diff_content(
+        &self,
+        host: &str,
+        path: &str,
+        expected: &str,
+        control: &Control,
+    ) -> Result<Comparison> {
+        let actual = self.view_file(host, path, control)?;
         let label = format!("{host}:{path}");
         if actual.binary.is_some() {
-            let sum = self.sum(host, path, &actual)?;
+            let sum = self.sum(host, path, &actual, control)?;
             let expected_sum = (
                 expected.len() as u64,
                 crate::sha256::hex(expected.as_bytes()),
@@ -373,23 +387,39 @@ impl Scout {
                 expected_sum,
             ));
         }
-        Ok(compare::with_expected(&label, &actual, expected))
+        let max = self.settings().max_output_size;
+        Ok(compare::with_expected(&label, &actual, expected, max))
+    }
+
+    /// A file read like [`Scout::read`], with cancellation.
+    fn view_file(&self, host: &str, path: &str, control: &Control) -> Result<FileContent> {
+        let host = self.target_host(host, path)?;
+        let max = self.settings().max_file_size;
+        self.pools()
+            .with_session(&host, |conn| fs::read_file(conn, path, max, control))
     }
 
     /// Size and SHA-256 of a file already read: from its bytes when it was read whole, else
     /// streamed again (it was cut at `SCOUT_MAX_FILE_SIZE`).
-    fn sum(&self, host: &str, path: &str, file: &FileContent) -> Result<(u64, String)> {
+    fn sum(
+        &self,
+        host: &str,
+        path: &str,
+        file: &FileContent,
+        control: &Control,
+    ) -> Result<(u64, String)> {
         if file.truncated {
-            return self.hash(host, path);
+            return self.hash(host, path, control);
         }
         Ok((file.bytes.len() as u64, crate::sha256::hex(&file.bytes)))
     }
 
-    /// Size and SHA-256 of a remote file (streamed, any size).
-    pub fn hash(&self, host: &str, path: &str) -> Result<(u64, String)> {
+    /// Size and SHA-256 of a remote file (streamed, any size; stops when `control` is
+    /// cancelled).
+    pub fn hash(&self, host: &str, path: &str, control: &Control) -> Result<(u64, String)> {
         let host = self.target_host(host, path)?;
         self.pools()
-            .with_session(&host, |conn| transfer::hash_remote(conn, path))
+            .with_session(&host, |conn| transfer::hash_remote(conn, path, control))
     }
 
     /// Copies the remote file `host:remote` to the local path `local` (into it, if it is a
@@ -402,8 +432,9 @@ impl Scout {
         overwrite: bool,
         control: &Control,
     ) -> Result<Transfer> {
+        self.check_writable("a download (it writes a local file)")?;
         let host = self.target_host(host, remote)?;
-        let local = LocalPath::resolve(local, self.settings().beam_dir.as_deref())?;
+        let local = LocalPath::resolve(local, &self.settings().beam)?;
         let mut conn = self.pools().checkout(&host)?;
         transfer::download(&mut conn, remote, local, overwrite, control).map_err(|f| f.error)
     }
@@ -420,7 +451,7 @@ impl Scout {
     ) -> Result<Transfer> {
         self.check_writable("upload")?;
         let host = self.target_host(host, remote)?;
-        let local = LocalPath::resolve(local, self.settings().beam_dir.as_deref())?;
+        let local = LocalPath::resolve(local, &self.settings().beam)?;
         let mut conn = self.pools().checkout(&host)?;
         transfer::upload(&mut conn, local, remote, overwrite, control).map_err(|f| f.error)
     }
@@ -494,12 +525,13 @@ impl Scout {
         if let Some(q) = query {
             self.vet_command(q)?;
         }
+        let share = Share::of(self.settings(), targets.len());
         let (tx, rx) = unbounded::<(usize, Result<Outcome>)>();
         for (i, target) in targets.iter().enumerate() {
             let (scout, tx, part) = (self.clone(), tx.clone(), control.part());
             let (target, query) = (target.clone(), query.map(str::to_string));
             self.inner.fanout.spawn(move || {
-                let result = scout.broadcast_one(&target, query.as_deref(), &part);
+                let result = scout.broadcast_one(&target, query.as_deref(), share, &part);
                 // Let go of the Scout before the result goes: once the caller has every
                 // result, no task holds a clone, so the caller's drop is the last one (and
                 // joins the reaper) rather than a task's, a moment later on this thread.
@@ -556,6 +588,7 @@ impl Scout {
         &self,
         target: &str,
         query: Option<&str>,
+        share: Share,
         control: &Control,
     ) -> Result<Outcome> {
         let (host, path) = match Target::parse(target)? {
@@ -567,8 +600,27 @@ impl Scout {
             Target::Path { host, path } => (host, path),
         };
         match query {
-            Some(q) => self.run(&host, &path, q, control).map(Outcome::Command),
-            None => self.view_with(&host, &path, control).map(Outcome::View),
+            Some(q) => {
+                let command = self.vet_command(q)?;
+                let host = self.target_host(&host, &path)?;
+                let limits = ExecLimits {
+                    max_output: share.output,
+                    ..self.query_limits()
+                };
+                self.pools()
+                    .with_session(&host, |conn| {
+                        run::query(conn, &path, &command, &limits, control)
+                    })
+                    .map(Outcome::Command)
+            }
+            None => {
+                let host = self.target_host(&host, &path)?;
+                self.pools()
+                    .with_session(&host, |conn| {
+                        fs::view(conn, &path, share.file, share.entries, control)
+                    })
+                    .map(Outcome::View)
+            }
         }
     }
 
@@ -576,7 +628,7 @@ impl Scout {
     /// output rendered as text. A host without the tool answers with a sentence saying so.
     pub fn service(&self, host: &str, service: &Service, control: &Control) -> Result<String> {
         let entry = self.host(host)?;
-        let limits = self.exec_limits();
+        let limits = self.service_limits();
         let command = service.command();
         let out = self.pools().with_session(&entry, |conn| {
             crate::ssh::exec::run(conn, &command, &limits, control)
@@ -647,17 +699,39 @@ impl Scout {
         &self.inner.pools
     }
 
+    /// Limits for scout's own commands run for the agent (`find`, `tree`): the remote limits
+    /// apply.
     fn exec_limits(&self) -> ExecLimits {
         ExecLimits {
             timeout: self.settings().command_timeout,
             max_output: self.settings().max_output_size,
+            remote: self.settings().remote_limits,
+        }
+    }
+
+    /// Limits for an agent's `query`: the remote limits apply unless the shell policy (a
+    /// trusted agent) is configured.
+    fn query_limits(&self) -> ExecLimits {
+        let mut limits = self.exec_limits();
+        if self.settings().command_policy.mode == PolicyMode::Shell {
+            limits.remote = RemoteLimits::NONE;
+        }
+        limits
+    }
+
+    /// Limits for scout's fixed commands (service resources): no remote limits.
+    fn service_limits(&self) -> ExecLimits {
+        ExecLimits {
+            remote: RemoteLimits::NONE,
+            ..self.exec_limits()
         }
     }
 
     fn check_writable(&self, what: &str) -> Result<()> {
         if self.settings().read_only {
             return Err(Error::Policy(format!(
-                "{what} is refused: SCOUT_READ_ONLY=true. Downloads and reads still work"
+                "{what} is refused: SCOUT_READ_ONLY=true, so nothing is written anywhere. Reads, \
+                 listings and allowlisted commands still work"
             )));
         }
         Ok(())
@@ -685,10 +759,31 @@ impl Scout {
 
 /// Whether a local path is an existing regular file, resolved like a transfer would resolve it
 /// (the `beam` fallback rule: an existing local file means upload).
-pub fn local_is_file(local: &str, beam_dir: Option<&Path>) -> bool {
-    LocalPath::resolve(local, beam_dir)
-        .map(|p| p.0.is_file())
-        .unwrap_or(false)
+pub fn local_is_file(local: &str, scope: &crate::settings::BeamScope) -> bool {
+    LocalPath::resolve(local, scope).is_ok_and(|p| p.is_file())
+}
+
+/// What one target of a broadcast may keep: its share of [`BROADCAST_OUTPUT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// Bytes of a file.
+    pub file: u64,
+    /// Bytes of stdout, and of stderr.
+    pub output: usize,
+    /// Entries of a directory listing (about 64 bytes each once formatted).
+    pub entries: usize,
+}
+
+impl Share {
+    /// The share of each of `targets` targets.
+    pub fn of(settings: &Settings, targets: usize) -> Share {
+        let each = (BROADCAST_OUTPUT / targets.max(1)).max(MIN_TARGET_OUTPUT);
+        Share {
+            file: settings.max_file_size.min(each as u64),
+            output: settings.max_output_size.min(each / 2),
+            entries: MAX_ENTRIES.min(each / 64).max(10),
+        }
+    }
 }
 
 /// `depth` must be 1–10 (SPEC §3.6).
@@ -754,6 +849,20 @@ mod tests {
             "the pools outlived the last Scout: the reaper thread is still running"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_broadcast_shares_one_output_budget() {
+        let s = Settings::defaults();
+        let one = Share::of(&s, 1);
+        assert_eq!(
+            (one.file, one.output, one.entries),
+            (1 << 20, 1 << 20, MAX_ENTRIES)
+        );
+        let many = Share::of(&s, MAX_TARGETS);
+        assert!(many.file as usize * MAX_TARGETS <= BROADCAST_OUTPUT + MAX_TARGETS);
+        assert!(many.output * 2 * MAX_TARGETS <= BROADCAST_OUTPUT + MAX_TARGETS);
+        assert!(many.file as usize >= MIN_TARGET_OUTPUT.min(BROADCAST_OUTPUT / MAX_TARGETS));
     }
 
     #[test]

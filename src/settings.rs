@@ -35,6 +35,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ops::command::{CommandPolicy, PolicyMode};
+pub use crate::ops::local_files::BeamScope;
+pub use crate::ssh::exec::RemoteLimits;
 
 /// One setting: its environment variable, its flag, an optional legacy variable, a default.
 #[derive(Debug, Clone, Copy)]
@@ -122,13 +124,13 @@ pub const VARS: &[Var] = &[
         "SCOUT_READ_ONLY",
         "--read-only",
         "false",
-        "refuse uploads and shell-policy commands",
+        "nothing is written anywhere: refuse uploads, downloads, copies and shell-policy commands",
     ),
     var(
         "SCOUT_BEAM_DIR",
         "--beam-dir",
-        "",
-        "confine local beam paths to this directory",
+        "~/.local/share/scout-mcp/beam",
+        "the only local directory beam reads and writes (created on first use when unset); `unrestricted` allows every local path",
     ),
     Var {
         legacy: Some("MCP_CAT_MAX_FILE_SIZE"),
@@ -200,6 +202,24 @@ pub const VARS: &[Var] = &[
         "targets handled at once in a broadcast",
     ),
     var(
+        "SCOUT_REMOTE_MAX_MEMORY",
+        "--remote-max-memory",
+        "256M",
+        "heap per process of an agent's allowlisted command on the host (ulimit -d; 0 = no limit)",
+    ),
+    var(
+        "SCOUT_REMOTE_MAX_CPU",
+        "--remote-max-cpu",
+        "30",
+        "CPU seconds per process of an agent's allowlisted command on the host (ulimit -t; 0 = no limit)",
+    ),
+    var(
+        "SCOUT_REMOTE_MAX_FILE_SIZE",
+        "--remote-max-file-size",
+        "1G",
+        "largest file an agent's allowlisted command may write on the host (ulimit -f; 0 = no limit)",
+    ),
+    var(
         "SCOUT_LOG_LEVEL",
         "--log-level",
         "warn",
@@ -261,14 +281,19 @@ pub struct Settings {
     pub blocklist: Vec<String>,
     /// What `query` may run (`SCOUT_COMMAND_POLICY`, `SCOUT_ALLOWED_COMMANDS`).
     pub command_policy: CommandPolicy,
-    /// Refuse uploads, host-to-host copies and the shell policy (`SCOUT_READ_ONLY`).
+    /// Nothing is written anywhere: uploads, downloads, host-to-host copies and the shell
+    /// policy are refused (`SCOUT_READ_ONLY`).
     pub read_only: bool,
-    /// When set, local transfer paths must lie inside this directory (`SCOUT_BEAM_DIR`).
-    pub beam_dir: Option<PathBuf>,
+    /// Where transfers may read and write local files (`SCOUT_BEAM_DIR`).
+    pub beam: BeamScope,
     /// Bytes of a file read before it is cut (`SCOUT_MAX_FILE_SIZE`).
     pub max_file_size: u64,
     /// Bytes kept of a command's stdout, and of its stderr (`SCOUT_MAX_OUTPUT_SIZE`).
     pub max_output_size: usize,
+    /// What an agent's command may take on the host (`SCOUT_REMOTE_MAX_MEMORY`,
+    /// `SCOUT_REMOTE_MAX_CPU`, `SCOUT_REMOTE_MAX_FILE_SIZE`): set for allowlisted commands,
+    /// `find` and `tree`; not for the shell policy, whose agent is trusted.
+    pub remote_limits: RemoteLimits,
     /// How long a command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
     pub command_timeout: Duration,
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
@@ -320,9 +345,14 @@ impl Settings {
             blocklist: Vec::new(),
             command_policy: CommandPolicy::default(),
             read_only: false,
-            beam_dir: None,
+            beam: BeamScope::default_for(&home),
             max_file_size: 1024 * 1024,
             max_output_size: 1024 * 1024,
+            remote_limits: RemoteLimits {
+                memory: 256 << 20,
+                cpu_seconds: 30,
+                file_size: 1 << 30,
+            },
             command_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
@@ -408,9 +438,14 @@ impl Settings {
                 ),
             },
             read_only: raw.boolean("SCOUT_READ_ONLY")?,
-            beam_dir: raw.path("SCOUT_BEAM_DIR", &home),
-            max_file_size: raw.number("SCOUT_MAX_FILE_SIZE", 1, u64::MAX)?,
-            max_output_size: raw.number("SCOUT_MAX_OUTPUT_SIZE", 1, usize::MAX as u64)? as usize,
+            beam: raw.beam_scope(&home)?,
+            max_file_size: raw.size("SCOUT_MAX_FILE_SIZE", 1, u64::MAX)?,
+            max_output_size: raw.size("SCOUT_MAX_OUTPUT_SIZE", 1, usize::MAX as u64)? as usize,
+            remote_limits: RemoteLimits {
+                memory: raw.size("SCOUT_REMOTE_MAX_MEMORY", 0, u64::MAX)?,
+                cpu_seconds: raw.number("SCOUT_REMOTE_MAX_CPU", 0, MAX_SECONDS as u64)?,
+                file_size: raw.size("SCOUT_REMOTE_MAX_FILE_SIZE", 0, u64::MAX)?,
+            },
             command_timeout: raw.seconds("SCOUT_COMMAND_TIMEOUT")?,
             connect_timeout: raw.seconds("SCOUT_CONNECT_TIMEOUT")?,
             idle_timeout: raw.seconds("SCOUT_IDLE_TIMEOUT")?,
@@ -502,15 +537,29 @@ impl SettingsBuilder {
         self
     }
 
-    /// Refuse uploads, host-to-host copies and the shell policy (`SCOUT_READ_ONLY`).
+    /// Nothing is written anywhere: refuse uploads, downloads, host-to-host copies and the
+    /// shell policy (`SCOUT_READ_ONLY`).
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.settings.read_only = read_only;
         self
     }
 
-    /// Confine local transfer paths to this directory (`SCOUT_BEAM_DIR`).
+    /// Confine local transfer paths to this directory (`SCOUT_BEAM_DIR`). It must exist and
+    /// hold no secrets (not the home directory, `~/.ssh`, `/etc`, …): checked by
+    /// [`build`](SettingsBuilder::build).
     pub fn beam_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.settings.beam_dir = Some(self.expand(dir.into()));
+        self.settings.beam = BeamScope::Dir {
+            path: self.expand(dir.into()),
+            default: false,
+        };
+        self
+    }
+
+    /// Let transfers read and write any local path this user can (`SCOUT_BEAM_DIR=unrestricted`):
+    /// an agent can then upload `~/.ssh` keys or replace shell rc files. Only for agents
+    /// trusted with the local account.
+    pub fn beam_unrestricted(mut self) -> Self {
+        self.settings.beam = BeamScope::Unrestricted;
         self
     }
 
@@ -524,6 +573,14 @@ impl SettingsBuilder {
     /// least 1).
     pub fn max_output_size(mut self, bytes: usize) -> Self {
         self.settings.max_output_size = bytes;
+        self
+    }
+
+    /// What an agent's allowlisted command, `find` and `tree` may take on the host
+    /// (`SCOUT_REMOTE_MAX_MEMORY`, `SCOUT_REMOTE_MAX_CPU`, `SCOUT_REMOTE_MAX_FILE_SIZE`; zero
+    /// fields mean no limit).
+    pub fn remote_limits(mut self, limits: RemoteLimits) -> Self {
+        self.settings.remote_limits = limits;
         self
     }
 
@@ -590,6 +647,9 @@ impl SettingsBuilder {
         check_count("max_sessions_per_host", per_host, 1, MAX_THREADS)?;
         check_count("workers", s.workers as u64, 1, MAX_THREADS)?;
         check_count("max_concurrency", s.max_concurrency as u64, 1, MAX_THREADS)?;
+        s.beam
+            .check(&s.home)
+            .map_err(|why| Error::Config(format!("invalid beam_dir (SCOUT_BEAM_DIR): {why}")))?;
         Ok(self.settings)
     }
 
@@ -665,9 +725,39 @@ impl Raw<'_> {
         self.explicit(env).map(|v| expand_tilde(v.trim(), home))
     }
 
+    /// `SCOUT_BEAM_DIR`: unlike other settings, a blank value is an error, not "unset" (a
+    /// blank jail must never mean no jail).
+    fn beam_scope(&self, home: &std::path::Path) -> Result<BeamScope> {
+        const ENV: &str = "SCOUT_BEAM_DIR";
+        let value = match self.overrides.get(ENV) {
+            Some(v) => Some(v.clone()),
+            None => (self.lookup)(ENV),
+        };
+        match value {
+            None => Ok(BeamScope::default_for(home)),
+            Some(v) => BeamScope::parse(&v, home).map_err(|why| {
+                Error::Config(format!("invalid value '{v}' for {ENV} (--beam-dir): {why}"))
+            }),
+        }
+    }
+
     fn boolean(&self, env: &str) -> Result<bool> {
         let v = self.get(env);
         parse_bool(&v).ok_or_else(|| bad(env, &v, "one of 1/true/yes/on or 0/false/no/off"))
+    }
+
+    /// A byte count: a whole number, optionally with a binary suffix (`K`, `M`, `G`, `T`, with
+    /// or without `iB`/`B`: `256M` is 256 MiB).
+    fn size(&self, env: &str, min: u64, max: u64) -> Result<u64> {
+        let v = self.get(env);
+        match parse_size(&v) {
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(bad(
+                env,
+                &v,
+                &format!("a byte count from {min} (suffixes K, M, G, T allowed, e.g. 256M)"),
+            )),
+        }
     }
 
     fn number(&self, env: &str, min: u64, max: u64) -> Result<u64> {
@@ -712,6 +802,31 @@ fn bad(env: &str, value: &str, expected: &str) -> Error {
     Error::Config(format!(
         "invalid value '{value}' for {env} ({flag}): expected {expected}"
     ))
+}
+
+/// A byte count with an optional binary suffix: `1048576`, `1M`, `1MiB`, `512k`, `2G`.
+///
+/// ```
+/// use scout_mcp::settings::parse_size;
+/// assert_eq!(parse_size("256M"), Some(256 << 20));
+/// assert_eq!(parse_size("1048576"), Some(1 << 20));
+/// assert_eq!(parse_size("2 GiB"), Some(2 << 30));
+/// assert_eq!(parse_size("1.5G"), None);
+/// ```
+pub fn parse_size(value: &str) -> Option<u64> {
+    let v = value.trim();
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (number, unit) = v.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return None,
+    };
+    number.checked_mul(1u64 << shift)
 }
 
 /// `1/true/yes/on` and `0/false/no/off`, any case.
@@ -837,6 +952,7 @@ mod tests {
     #[test]
     fn the_builder_sets_every_field_it_names() {
         let home = Settings::defaults().home;
+        let beam = std::env::temp_dir().canonicalize().unwrap();
         let s = Settings::builder()
             .ssh_config("~/fleet/ssh_config")
             .known_hosts("/k")
@@ -846,7 +962,7 @@ mod tests {
             .command_policy(PolicyMode::Shell)
             .allowed_commands(["uptime"])
             .read_only(true)
-            .beam_dir("/b")
+            .beam_dir(&beam)
             .max_file_size(10)
             .max_output_size(20)
             .command_timeout(Duration::from_millis(1500))
@@ -872,7 +988,7 @@ mod tests {
         assert_eq!(s.command_policy.mode, PolicyMode::Shell);
         assert_eq!(s.command_policy.extra_allowed, vec!["uptime"]);
         assert!(s.read_only);
-        assert_eq!(s.beam_dir, Some(PathBuf::from("/b")));
+        assert_eq!(s.beam.dir(), Some(beam.as_path()));
         assert_eq!((s.max_file_size, s.max_output_size), (10, 20));
         assert_eq!(s.command_timeout, Duration::from_millis(1500));
         assert_eq!(s.connect_timeout, Duration::from_secs(2));
@@ -917,6 +1033,12 @@ mod tests {
                 Settings::builder().max_concurrency(0),
                 "SCOUT_MAX_CONCURRENCY",
             ),
+            (Settings::builder().beam_dir("/"), "SCOUT_BEAM_DIR"),
+            (Settings::builder().beam_dir("~"), "SCOUT_BEAM_DIR"),
+            (
+                Settings::builder().beam_dir("/no/such/dir"),
+                "SCOUT_BEAM_DIR",
+            ),
         ];
         for (builder, env) in cases {
             let err = builder.build().unwrap_err().to_string();
@@ -932,6 +1054,22 @@ mod tests {
         let s = s.into_builder().read_only(true).build().unwrap();
         assert_eq!(s.workers, 3);
         assert!(s.read_only);
+    }
+
+    #[test]
+    fn beam_dir_is_closed_by_default_and_never_silently_open() {
+        let s = settings(&[]).unwrap();
+        assert!(matches!(s.beam, BeamScope::Dir { default: true, .. }));
+        for bad in [
+            "", "  ", "relative", "/", "/etc", "/proc", "~", "~/.ssh", "/nope/x",
+        ] {
+            let err = settings(&[("SCOUT_BEAM_DIR", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("SCOUT_BEAM_DIR"), "{bad:?}: {err}");
+        }
+        let open = settings(&[("SCOUT_BEAM_DIR", "unrestricted")]).unwrap();
+        assert_eq!(open.beam, BeamScope::Unrestricted);
     }
 
     #[test]

@@ -233,11 +233,20 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
     }
     if let Some(targets) = &args.targets {
         let items = scout.broadcast(targets, args.query.as_deref(), control)?;
-        return Ok(format::broadcast(
+        let share = crate::scout::Share::of(scout.settings(), targets.len());
+        let mut out = format::broadcast(
             &items,
             args.query.as_deref(),
             scout.settings().command_timeout,
-        ));
+        );
+        if share.file < scout.settings().max_file_size {
+            out.text.push_str(&format!(
+                "\n(each target kept at most {} of file or output: one broadcast keeps {} in all)",
+                crate::control::human_bytes(share.file),
+                crate::control::human_bytes(crate::scout::BROADCAST_OUTPUT as u64)
+            ));
+        }
+        return Ok(out);
     }
     if args.target.trim().is_empty() {
         return Err(Error::InvalidArgument(
@@ -267,11 +276,11 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
     }
     if let Some(other) = &args.diff {
         let (other_host, other_path) = remote_target(other, "diff")?;
-        let c = scout.diff(&host, &path, &other_host, &other_path)?;
+        let c = scout.diff(&host, &path, &other_host, &other_path, control)?;
         return Ok(format::comparison(&c));
     }
     if let Some(expected) = &args.diff_content {
-        let c = scout.diff_content(&host, &path, expected)?;
+        let c = scout.diff_content(&host, &path, expected, control)?;
         return Ok(format::comparison(&c));
     }
     if let Some(query) = &args.query {
@@ -347,7 +356,7 @@ fn beam(
 ) -> Result<ToolOutput, Error> {
     let direction = match &args.beam_direction {
         Some(d) => Direction::parse(d)?,
-        None if local_is_file(local, scout.settings().beam_dir.as_deref()) => Direction::Upload,
+        None if local_is_file(local, &scout.settings().beam) => Direction::Upload,
         None => Direction::Download,
     };
     let t = match direction {

@@ -37,7 +37,7 @@ fn pattern(len: usize) -> Vec<u8> {
 fn download_writes_the_file_with_its_hash_and_never_overwrites_silently() {
     let fleet = Fleet::start(&["alpha"]);
     let remote = fleet.write_remote_file("data.bin", &pattern(3 << 20));
-    let local = TempDir::new();
+    let local = &fleet.beam;
     let dest = local.join("data.bin");
     let mut c = scout_client(&fleet, &[]);
     let args = json!({"target": target(&fleet, "alpha", "data.bin"), "beam": dest, "beam_direction": "download"});
@@ -87,7 +87,7 @@ fn download_writes_the_file_with_its_hash_and_never_overwrites_silently() {
 #[test]
 fn upload_follows_the_direction_rule_and_refuses_to_replace_remote_files() {
     let fleet = Fleet::start(&["alpha"]);
-    let local = TempDir::new();
+    let local = &fleet.beam;
     let src = local.join("app.conf");
     fs::write(&src, pattern(100_000)).unwrap();
     let mut c = scout_client(&fleet, &[]);
@@ -135,10 +135,10 @@ fn upload_follows_the_direction_rule_and_refuses_to_replace_remote_files() {
 }
 
 #[test]
-fn read_only_mode_refuses_uploads_and_copies_but_allows_downloads() {
+fn read_only_mode_writes_nothing_anywhere() {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("f", b"data");
-    let local = TempDir::new();
+    let local = &fleet.beam;
     let src = local.join("up");
     fs::write(&src, b"x").unwrap();
     let mut c = scout_client(&fleet, &[("SCOUT_READ_ONLY", "true")]);
@@ -151,11 +151,18 @@ fn read_only_mode_refuses_uploads_and_copies_but_allows_downloads() {
         json!({"beam_source": target(&fleet, "alpha", "f"), "beam_target": target(&fleet, "alpha", "g")}),
     );
     assert!(is_error && text.contains("SCOUT_READ_ONLY"), "{text}");
-    let (text, is_error) = c.call_text(
-        json!({"target": target(&fleet, "alpha", "f"), "beam": local.join("down"), "beam_direction": "download"}),
-    );
-    assert!(!is_error, "{text}");
-    assert_eq!(fs::read(local.join("down")).unwrap(), b"data");
+    // A download writes a local file: refused too, whether it creates or replaces one.
+    fs::write(local.join("existing"), b"keep").unwrap();
+    for (name, overwrite) in [("down", false), ("existing", true)] {
+        let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "f"),
+            "beam": local.join(name), "beam_direction": "download", "overwrite": overwrite}));
+        assert!(is_error && text.contains("SCOUT_READ_ONLY"), "{text}");
+    }
+    assert!(!local.join("down").exists());
+    assert_eq!(fs::read(local.join("existing")).unwrap(), b"keep");
+    // Reading still works.
+    let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "f")}));
+    assert!(!is_error && text.contains("data"), "{text}");
 }
 
 #[test]
@@ -178,7 +185,7 @@ fn beam_dir_confines_local_paths_against_dotdot_and_symlinks() {
             c.call_text(json!({"target": remote, "beam": local, "beam_direction": "download"}));
         assert!(is_error, "{local}: {text}");
         assert!(
-            text.contains("outside SCOUT_BEAM_DIR") || text.contains(".."),
+            text.contains("outside the beam directory") || text.contains(".."),
             "{local}: {text}"
         );
     }
@@ -189,7 +196,7 @@ fn beam_dir_confines_local_paths_against_dotdot_and_symlinks() {
         json!({"target": target(&fleet, "alpha", "exfil"), "beam": "link/private", "beam_direction": "upload"}),
     );
     assert!(
-        is_error && text.contains("outside SCOUT_BEAM_DIR"),
+        is_error && text.contains("outside the beam directory"),
         "{text}"
     );
     assert!(!fleet.remote_root.join("exfil").exists());
@@ -246,7 +253,7 @@ fn a_200_mib_download_streams_in_bounded_memory() {
     let big = fleet.remote_root.join("big.img");
     // Sparse: reads as zeros, costs no disk on the remote side.
     fs::File::create(&big).unwrap().set_len(200 << 20).unwrap();
-    let local = TempDir::new();
+    let local = &fleet.beam;
     let mut c = scout_client(&fleet, &[]);
     // Warm up: a session and a small transfer, so the baseline includes the steady state.
     fleet.write_remote_file("small", &pattern(2 << 20));
@@ -299,7 +306,7 @@ fn a_cancelled_big_download_leaves_no_file_behind() {
     let fleet = Fleet::start(&["alpha"]);
     let big = fleet.remote_root.join("big.img");
     fs::File::create(&big).unwrap().set_len(200 << 20).unwrap();
-    let local = TempDir::new();
+    let local = &fleet.beam;
     let mut c = scout_client(&fleet, &[]);
     let id = c.send_request(
         "tools/call",
@@ -372,8 +379,8 @@ fn holders_of_replaced(path: &Path) -> usize {
 fn replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file() {
     // internal-sftp's log does not reach sshd's: run the real sftp-server with its log to a
     // file the login user can write.
-    let local = TempDir::new();
-    let sftp_log = local.join("sftp-server.log");
+    let logs = TempDir::new();
+    let sftp_log = logs.join("sftp-server.log");
     fs::write(&sftp_log, "").unwrap();
     fs::set_permissions(&sftp_log, fs::Permissions::from_mode(0o666)).unwrap();
     let fleet = Fleet::start_with_config(
@@ -384,6 +391,7 @@ fn replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file() {
         ),
     );
     let sftp_log = || fs::read_to_string(&sftp_log).unwrap_or_default();
+    let local = &fleet.beam;
     let mut c = scout_client(&fleet, &[]);
     for (name, old, new) in [
         ("big.bin", vec![1u8; 6 << 20], pattern(5 << 20)),
@@ -467,7 +475,7 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
     let settings = scout_mcp::Settings::from_lookup(|k| env.get(k).cloned(), &HashMap::new())
         .expect("the fleet's environment is valid");
     let scout = scout_mcp::Scout::new(settings).expect("ssh_config");
-    let local = TempDir::new();
+    let local = &fleet.beam;
     let down = local.join("down.bin");
     let before = scout_mcp::ssh::chacha::calls();
     // A small download first: the pooled session and its libssh2 SFTP channel exist.

@@ -35,7 +35,7 @@ fn library_scout(fleet: &Fleet) -> scout_mcp::Scout {
 /// Uploads `data` to alpha, downloads it again and reads it: both directions, many packets.
 fn round_trip(fleet: &Fleet, data: &[u8]) {
     let scout = library_scout(fleet);
-    let local = TempDir::new();
+    let local = &fleet.beam;
     let (src, back) = (local.join("src.bin"), local.join("back.bin"));
     fs::write(&src, data).unwrap();
     let remote = fleet.remote_root.join("cipher.bin");

@@ -46,7 +46,7 @@ fn injected_paths_and_patterns_run_nothing_in_any_mode() {
     // The shell policy is the worst case: the query itself may use the shell, the path must
     // still never be interpreted.
     let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
-    let local = fleet.dir.join("local-upload");
+    let local = fleet.beam.join("local-upload");
     std::fs::write(&local, b"x").unwrap();
     let mut calls = Vec::new();
     for evil in INJECTIONS {
@@ -62,7 +62,7 @@ fn injected_paths_and_patterns_run_nothing_in_any_mode() {
         calls.push(json!({"target": format!("alpha:{file}"), "diff_content": "x"}));
         calls.push(json!({"targets": [target.clone()], "query": "pwd"}));
         calls.push(json!({"target": format!("alpha:{path}/up"), "beam": local.display().to_string(), "beam_direction": "upload"}));
-        calls.push(json!({"target": format!("alpha:{file}"), "beam": fleet.dir.join(format!("dl-{}", calls.len())).display().to_string(), "beam_direction": "download"}));
+        calls.push(json!({"target": format!("alpha:{file}"), "beam": fleet.beam.join(format!("dl-{}", calls.len())).display().to_string(), "beam_direction": "download"}));
         calls.push(json!({"beam_source": format!("alpha:{}", canary.display()), "beam_target": format!("beta:{path}/copy")}));
     }
     let mut succeeded = 0;

@@ -199,12 +199,12 @@ fn concurrent_transfers_both_ways_through_one_jump_session_arrive_intact() {
     let downs: Vec<_> = (0..2)
         .map(|i| fleet.write_remote_file(&format!("down{i}.bin"), &pattern(n, i)))
         .collect();
-    let up = fleet.dir.join("up.bin");
+    let up = fleet.beam.join("up.bin");
     std::fs::write(&up, pattern(n, 9)).unwrap();
     let mut c = scout_client(&fleet, &[]);
     let mut ids = Vec::new();
     for (i, remote) in downs.iter().enumerate() {
-        let local = fleet.dir.join(format!("got{i}.bin"));
+        let local = fleet.beam.join(format!("got{i}.bin"));
         let args = json!({"target": format!("inner:{}", remote.display()),
                           "beam": local.display().to_string(), "beam_direction": "download"});
         ids.push(c.send_request("tools/call", json!({"name": "scout", "arguments": args})));
@@ -220,7 +220,7 @@ fn concurrent_transfers_both_ways_through_one_jump_session_arrive_intact() {
         assert_ne!(r["result"]["isError"], json!(true), "{r}");
     }
     for (i, remote) in downs.iter().enumerate() {
-        let got = std::fs::read(fleet.dir.join(format!("got{i}.bin"))).unwrap();
+        let got = std::fs::read(fleet.beam.join(format!("got{i}.bin"))).unwrap();
         assert!(
             got == std::fs::read(remote).unwrap(),
             "download {i} differs"

@@ -46,7 +46,7 @@ fn nothing_secret_reaches_the_log_or_the_results_even_at_trace_level() {
     agent.add(&locked_key, Some(PASSPHRASE));
 
     let file = fleet.write_remote_file("secret.txt", format!("{FILE_MARKER}\n").as_bytes());
-    let local = fleet.dir.join("upload.txt");
+    let local = fleet.beam.join("upload.txt");
     std::fs::write(&local, format!("{FILE_MARKER}\n")).unwrap();
     let socket = agent.socket_str();
     let mut c = scout_client(

@@ -54,6 +54,7 @@ pub fn check(
         let limits = ExecLimits {
             timeout: session::connect_limit(host, opts),
             max_output: 4096,
+            remote: exec::RemoteLimits::NONE,
         };
         let _ = trace.step("exec", || {
             let out =

@@ -5,7 +5,8 @@
 //! * [`fs`] reads files and lists directories over SFTP; [`run`] runs commands, `find` and trees.
 //! * [`diff`] computes unified line diffs; [`compare`] turns two files into a comparison.
 //! * [`transfer`] moves files over SFTP (download, upload, host-to-host relay); `writer` is the
-//!   thread that writes and hashes a download.
+//!   thread that writes and hashes a download; [`local_files`] is the local side: the beam
+//!   directory, regular-file sources, exclusive temporary files.
 //! * [`services`] builds and parses the per-host docker / compose / zfs / syslog resources.
 //! * [`hosts`] is the inventory from ssh_config and the reachability check.
 
@@ -15,6 +16,7 @@ pub mod compare;
 pub mod diff;
 pub mod fs;
 pub mod hosts;
+pub mod local_files;
 pub mod remote_path;
 pub mod run;
 pub mod services;

@@ -12,13 +12,16 @@
 //!   into place only when complete; a failed or cancelled transfer removes it. Without
 //!   `overwrite`, an existing destination is refused before anything is sent (and the final
 //!   rename refuses to replace one that appeared meanwhile).
-//! * **Confinement.** When `SCOUT_BEAM_DIR` is set, local paths are resolved (symlinks
-//!   included) and must stay inside it — see [`LocalPath::resolve`].
+//! * **Confinement.** Local paths are resolved and confined to the beam directory, sources
+//!   must be regular files, and local temporary files are exclusive and unguessable — see
+//!   `ops/local_files.rs`.
+//! * **No wider than the source.** A new file gets its source's permission bits (the
+//!   receiving side's umask may narrow them further): an upload of a 0600 file stays 0600.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ssh2::{OpenFlags, OpenType, RenameFlags};
@@ -26,6 +29,8 @@ use ssh2::{OpenFlags, OpenType, RenameFlags};
 use crate::control::{human_bytes, Control};
 use crate::error::Error;
 use crate::ops::fs::with_sftp;
+pub use crate::ops::local_files::LocalPath;
+use crate::ops::local_files::{self, Destination};
 use crate::ops::remote_path;
 use crate::ops::writer::FileWriter;
 use crate::sha256::Sha256;
@@ -84,83 +89,6 @@ impl Transfer {
     }
 }
 
-/// A local path for a transfer, resolved and checked against `SCOUT_BEAM_DIR`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalPath(pub PathBuf);
-
-impl LocalPath {
-    /// Resolves `raw`: relative paths start at the beam directory (or the current directory).
-    /// With a beam directory, the existing part of the path is resolved through symlinks and
-    /// must stay inside it, and a destination that is itself a symlink is refused.
-    pub fn resolve(raw: &str, beam_dir: Option<&Path>) -> Result<LocalPath, Error> {
-        if raw.trim().is_empty() || raw.contains('\0') {
-            return Err(Error::InvalidArgument(
-                "beam needs a local path (no NUL bytes)".into(),
-            ));
-        }
-        let path = Path::new(raw);
-        let Some(dir) = beam_dir else {
-            return Ok(LocalPath(path.to_path_buf()));
-        };
-        let root = dir.canonicalize().map_err(|e| {
-            Error::Config(format!(
-                "SCOUT_BEAM_DIR {} cannot be used: {e}",
-                dir.display()
-            ))
-        })?;
-        let joined = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            root.join(path)
-        };
-        let resolved = resolve_existing_prefix(&joined)
-            .map_err(|e| Error::InvalidArgument(format!("local path {}: {e}", joined.display())))?;
-        if !resolved.starts_with(&root) {
-            return Err(Error::Policy(format!(
-                "local path {raw} is outside SCOUT_BEAM_DIR ({}); beam only reads and writes there",
-                root.display()
-            )));
-        }
-        Ok(LocalPath(resolved))
-    }
-
-    /// `dir/name` when this path is an existing directory, else the path itself.
-    fn into_dir(self, name: &str) -> LocalPath {
-        if self.0.is_dir() {
-            LocalPath(self.0.join(name))
-        } else {
-            self
-        }
-    }
-}
-
-/// Canonicalises the longest existing prefix of `path` (following symlinks) and appends the
-/// rest, in which `..` is refused (it could climb out after the check).
-fn resolve_existing_prefix(path: &Path) -> Result<PathBuf, String> {
-    let mut existing = path.to_path_buf();
-    let mut rest: Vec<std::ffi::OsString> = Vec::new();
-    loop {
-        if fs::symlink_metadata(&existing).is_ok() {
-            break;
-        }
-        match (existing.file_name(), existing.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name.to_os_string());
-                existing = parent.to_path_buf();
-            }
-            _ => return Err("no part of it exists".into()),
-        }
-    }
-    if path.components().any(|c| c == Component::ParentDir) && !rest.is_empty() {
-        return Err("'..' in a path that does not exist yet is refused".into());
-    }
-    let mut resolved = existing.canonicalize().map_err(|e| e.to_string())?;
-    for part in rest.iter().rev() {
-        resolved.push(part);
-    }
-    Ok(resolved)
-}
-
 /// The remote file `path` to `local` (a new file unless `overwrite`; into it when it is a
 /// directory).
 pub fn download(
@@ -173,21 +101,21 @@ pub fn download(
     let started = Instant::now();
     let source = format!("{}:{remote}", conn.alias());
     let local = local.into_dir(file_name(remote));
-    refuse_existing_local(&local.0, overwrite)?;
+    let mut dest = local.destination(overwrite)?;
     let sftp_path = remote_path::sftp_path(remote);
-    let (mut reader, size) = open_remote_source(conn, remote, &sftp_path)?;
-    let temp = temp_sibling(&local.0);
+    let (mut reader, size, mode) = open_remote_source(conn, remote, &sftp_path)?;
     let alias = conn.alias().to_string();
-    let result = (|| -> Result<(u64, String), Error> {
-        let mut out = File::create(&temp).map_err(|e| local_error("create", &temp, e))?;
-        let (bytes, sha) = match bulk_channel(conn, size) {
+    let temp = dest.path();
+    let done = (|| -> Result<(u64, String), Error> {
+        let mut out = dest.create_temp(mode)?;
+        match bulk_channel(conn, size) {
             Some(bulk) => {
                 drop(reader);
                 let moved = bulk_download(bulk, &sftp_path, out, &temp, size, control);
                 moved.map_err(|e| {
                     conn.discard_bulk();
                     e.into_error(&alias, remote)
-                })?
+                })
             }
             None => copy(
                 &mut reader,
@@ -196,21 +124,22 @@ pub fn download(
                 control,
                 |e| remote_io_error(conn.alias(), remote, e),
                 |e| local_error("write", &temp, e),
-            )?,
-        };
-        place_local(&temp, &local.0, overwrite)?;
-        Ok((bytes, sha))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    let done = result.map_err(Failure::from)?;
+            ),
+        }
+    })()
+    .map_err(Failure::from)?;
+    // Dropped without a commit (any error above), `dest` removes its temporary file.
+    let placed = commit(dest, overwrite)?;
     Ok(finished(
         started,
         source,
-        local.0.display().to_string(),
+        placed.display().to_string(),
         done,
     ))
+}
+
+fn commit(dest: Destination, overwrite: bool) -> Result<PathBuf, Failure> {
+    dest.commit(overwrite).map_err(Failure::from)
 }
 
 /// The local file `local` to `remote` on the session's host.
@@ -222,33 +151,25 @@ pub fn upload(
     control: &Control,
 ) -> Result<Transfer, Failure> {
     let started = Instant::now();
-    let mut input = File::open(&local.0).map_err(|e| local_error("open", &local.0, e))?;
-    let meta = input
-        .metadata()
-        .map_err(|e| local_error("stat", &local.0, e))?;
-    if !meta.is_file() {
-        return Err(Error::InvalidArgument(format!(
-            "local path {} is not a regular file: only files can be uploaded",
-            local.0.display()
-        ))
-        .into());
-    }
-    let name = local
-        .0
+    let shown = local.path();
+    let (mut input, meta) = local.open_source()?;
+    let name = shown
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let (remote, exists) = remote_destination(conn, remote, &name)?;
     let destination = format!("{}:{remote}", conn.alias());
     let target = (remote.as_str(), exists, overwrite);
-    let written = write_remote(conn, target, Some(meta.len()), control, |buf| {
-        input
-            .read(buf)
-            .map_err(|e| local_error("read", &local.0, e))
+    let mode = meta.permissions().mode() & 0o777;
+    let written = write_remote(conn, target, Some(meta.len()), mode, control, |buf| {
+        if control.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        input.read(buf).map_err(|e| local_error("read", &shown, e))
     })?;
     Ok(finished(
         started,
-        local.0.display().to_string(),
+        shown.display().to_string(),
         destination,
         written,
     ))
@@ -268,7 +189,7 @@ pub fn relay(
     let source = format!("{}:{src_path}", src.alias());
     let src_alias = src.alias().to_string();
     let sftp_src = remote_path::sftp_path(src_path);
-    let (mut reader, size) = open_remote_source(src, src_path, &sftp_src)?;
+    let (mut reader, size, mode) = open_remote_source(src, src_path, &sftp_src)?;
     let dst: &mut Connection = match dst {
         Some(d) => d,
         None => src,
@@ -276,7 +197,7 @@ pub fn relay(
     let (dst_path, exists) = remote_destination(dst, dst_path, file_name(src_path))?;
     let destination = format!("{}:{dst_path}", dst.alias());
     let target = (dst_path.as_str(), exists, overwrite);
-    let done = write_remote(dst, target, size, control, |buf| {
+    let done = write_remote(dst, target, size, mode, control, |buf| {
         reader
             .read(buf)
             .map_err(|e| remote_io_error(&src_alias, src_path, e))
@@ -284,16 +205,21 @@ pub fn relay(
     Ok(finished(started, source, destination, done))
 }
 
-/// Size and SHA-256 of a remote file, streamed (for comparing binary files).
-pub fn hash_remote(conn: &mut Connection, path: &str) -> Result<(u64, String), Failure> {
+/// Size and SHA-256 of a remote file, streamed (for comparing binary files); stops when
+/// `control` is cancelled.
+pub fn hash_remote(
+    conn: &mut Connection,
+    path: &str,
+    control: &Control,
+) -> Result<(u64, String), Failure> {
     let sftp_path = remote_path::sftp_path(path);
-    let (mut reader, size) = open_remote_source(conn, path, &sftp_path)?;
+    let (mut reader, size, _) = open_remote_source(conn, path, &sftp_path)?;
     let alias = conn.alias().to_string();
     copy(
         &mut reader,
         &mut std::io::sink(),
         size,
-        &Control::new(),
+        control,
         |e| remote_io_error(&alias, path, e),
         |e| Error::Io(e.to_string()),
     )
@@ -315,12 +241,13 @@ fn finished(
     }
 }
 
-/// Opens a remote regular file for reading; returns it and its size.
+/// Opens a remote regular file for reading; returns it, its size and its permission bits
+/// (0600 when the server does not say).
 fn open_remote_source(
     conn: &mut Connection,
     path: &str,
     sftp_path: &str,
-) -> Result<(ssh2::File, Option<u64>), Failure> {
+) -> Result<(ssh2::File, Option<u64>, u32), Failure> {
     let stat = crate::ops::fs::stat(conn, path)?;
     if !stat.is_file() {
         return Err(Error::InvalidArgument(format!(
@@ -332,7 +259,7 @@ fn open_remote_source(
     let file = with_sftp(conn, &format!("open '{path}'"), |sftp| {
         sftp.open(Path::new(sftp_path))
     })?;
-    Ok((file, stat.size))
+    Ok((file, stat.size, stat.perm.map_or(0o600, |p| p & 0o777)))
 }
 
 /// Streams `next` (a reader of chunks) into a temporary remote file and renames it to `path`.
@@ -341,6 +268,7 @@ fn write_remote(
     conn: &mut Connection,
     (path, exists, overwrite): (&str, bool, bool),
     size: Option<u64>,
+    mode: u32,
     control: &Control,
     mut next: impl FnMut(&mut [u8]) -> Result<usize, Error>,
 ) -> Result<(u64, String), Failure> {
@@ -357,7 +285,7 @@ fn write_remote(
     let creating = format!("create '{}'", temp.display());
     let copied = if let Some(bulk) = bulk_channel(conn, size) {
         let flags = bulk::OPEN_WRITE | bulk::OPEN_CREATE | bulk::OPEN_EXCLUSIVE;
-        let moved = match bulk.open(&temp.to_string_lossy(), flags) {
+        let moved = match bulk.open(&temp.to_string_lossy(), flags, mode) {
             Ok(handle) => bulk_upload(bulk, handle, &mut next, size, control)
                 .map_err(|e| e.into_error(&alias, path)),
             Err(e) => Err(Error::Remote {
@@ -374,7 +302,7 @@ fn write_remote(
             sftp.open_mode(
                 &temp,
                 OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
-                0o644,
+                (mode & 0o777) as i32,
                 OpenType::File,
             )
         })?;
@@ -438,7 +366,7 @@ fn replace_remote(conn: &mut Connection, temp: &Path, dest: &Path) -> Option<std
         .is_ok_and(|st| st.file_type().is_file());
     let bulk = conn.bulk()?;
     let held = if regular {
-        bulk.open(&dest.to_string_lossy(), bulk::OPEN_READ).ok()
+        bulk.open(&dest.to_string_lossy(), bulk::OPEN_READ, 0).ok()
     } else {
         None
     };
@@ -504,7 +432,7 @@ fn bulk_download(
     control: &Control,
 ) -> Result<(u64, String), BulkError> {
     let handle = bulk
-        .open(path, bulk::OPEN_READ)
+        .open(path, bulk::OPEN_READ, 0)
         .map_err(BulkError::Remote)?;
     let writer =
         FileWriter::start(out).map_err(|e| BulkError::Local(local_error("write", temp, e)))?;
@@ -713,79 +641,12 @@ fn remote_destination(
     }
 }
 
-fn refuse_existing_local(path: &Path, overwrite: bool) -> Result<(), Error> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => Err(Error::Policy(format!(
-            "local path {} is a symbolic link: beam does not write through links",
-            path.display()
-        ))),
-        Ok(m) if m.is_dir() => Err(Error::InvalidArgument(format!(
-            "local path {} is a directory",
-            path.display()
-        ))),
-        Ok(_) if !overwrite => Err(Error::Policy(format!(
-            "local file {} already exists; pass overwrite: true to replace it",
-            path.display()
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Moves the finished temporary file into place; without `overwrite`, never replaces a file
-/// (a hard link fails if the destination appeared meanwhile).
-fn place_local(temp: &Path, dest: &Path, overwrite: bool) -> Result<(), Error> {
-    if overwrite {
-        let replaced = open_replaced(dest);
-        fs::rename(temp, dest).map_err(|e| local_error("move into place", dest, e))?;
-        if let Some(old) = replaced {
-            release_in_background(old);
-        }
-        Ok(())
-    } else {
-        fs::hard_link(temp, dest).map_err(|e| local_error("create", dest, e))?;
-        let _ = fs::remove_file(temp);
-        Ok(())
-    }
-}
-
-/// A read-only handle on `dest` when it is a regular file, so that the rename does not free it.
-/// Never follows a link or blocks (a FIFO waits for a writer; a device may act on open).
-fn open_replaced(dest: &Path) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if !fs::symlink_metadata(dest).ok()?.is_file() {
-        return None;
-    }
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(dest)
-        .ok()?;
-    file.metadata().ok()?.is_file().then_some(file)
-}
-
-/// Closes the last handle on a replaced file on a thread of its own. The filesystem frees a
-/// file's blocks when its last link and handle go: for 64 MiB on ext4 that is 15–30 ms, which
-/// a plain rename would spend inside the call (a fifth of a 64 MiB download). Holding a handle
-/// across the rename moves that work to this close, off the response path. If no thread can
-/// be started, the closure (and the file in it) is dropped here, so the close happens inline.
-fn release_in_background(file: File) {
-    let spawned = std::thread::Builder::new()
-        .name("scout-release".into())
-        .spawn(move || drop(file));
-    if let Err(e) = spawned {
-        log::debug!("closed a replaced file inline: no thread for it ({e})");
-    }
-}
-
-/// `dir/.name.scout-PID-N.part`: same directory, so the final rename is atomic.
+/// A hidden, unguessable sibling of `path` on the remote side (created exclusively, so nothing
+/// planted there in advance receives the data), in the same directory so the final rename is
+/// atomic.
 fn temp_sibling(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    path.with_file_name(format!(".{name}.scout-{}-{n}.part", std::process::id()))
+    let name = path.file_name().unwrap_or_else(|| "file".as_ref());
+    path.with_file_name(local_files::temp_name(name))
 }
 
 fn file_name(path: &str) -> &str {
@@ -810,29 +671,6 @@ fn remote_io_error(alias: &str, path: &str, e: std::io::Error) -> Error {
 mod tests {
     use super::*;
 
-    /// A fresh directory under the system temp dir, removed when the test ends.
-    struct Scratch(PathBuf);
-
-    impl std::ops::Deref for Scratch {
-        type Target = Path;
-        fn deref(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn temp_dir(name: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("scout-transfer-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-
     #[test]
     fn directions_parse() {
         assert_eq!(Direction::parse("Upload").unwrap(), Direction::Upload);
@@ -841,87 +679,20 @@ mod tests {
     }
 
     #[test]
-    fn beam_dir_confines_paths_through_dotdot_and_symlinks() {
-        let root = temp_dir("confine");
-        let outside = temp_dir("outside");
-        fs::create_dir(root.join("sub")).unwrap();
-        std::os::unix::fs::symlink(&*outside, root.join("escape")).unwrap();
-        let ok = LocalPath::resolve("sub/new.txt", Some(&root)).unwrap();
-        assert_eq!(ok.0, root.canonicalize().unwrap().join("sub/new.txt"));
-        assert!(LocalPath::resolve("sub/../new.txt", Some(&root)).is_err());
-        for bad in ["../x", "escape/x", "/etc/passwd", "sub/../../x"] {
-            let err = LocalPath::resolve(bad, Some(&root)).unwrap_err();
-            assert!(
-                err.to_string().contains("outside SCOUT_BEAM_DIR")
-                    || err.to_string().contains(".."),
-                "{bad}: {err}"
-            );
-        }
-        assert!(LocalPath::resolve("", Some(&root)).is_err());
-        let free = LocalPath::resolve("../anything", None).unwrap();
-        assert_eq!(free.0, PathBuf::from("../anything"));
-    }
-
-    #[test]
-    fn local_placement_never_clobbers_without_overwrite() {
-        let dir = temp_dir("place");
-        let dest = dir.join("d.txt");
-        fs::write(&dest, "old").unwrap();
-        let temp = temp_sibling(&dest);
-        fs::write(&temp, "new").unwrap();
-        assert!(place_local(&temp, &dest, false).is_err());
-        assert_eq!(fs::read_to_string(&dest).unwrap(), "old");
-        place_local(&temp, &dest, true).unwrap();
-        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
-        assert!(refuse_existing_local(&dest, false).is_err());
-        assert!(refuse_existing_local(&dest, true).is_ok());
-    }
-
-    /// Open handles of this process on `path` after it was unlinked or replaced.
-    fn handles_on_replaced(path: &Path) -> usize {
-        let gone = format!("{} (deleted)", path.display());
-        fs::read_dir("/proc/self/fd")
+    fn remote_temporary_names_are_hidden_siblings_and_unguessable() {
+        let a = temp_sibling(Path::new("/srv/app/conf.yml"));
+        let b = temp_sibling(Path::new("/srv/app/conf.yml"));
+        assert_eq!(a.parent(), Some(Path::new("/srv/app")));
+        assert!(a
+            .file_name()
             .unwrap()
-            .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
-            .filter(|target| target.to_string_lossy() == gone)
-            .count()
+            .to_string_lossy()
+            .starts_with(".conf.yml.scout-"));
+        assert_ne!(a, b);
     }
 
     #[test]
-    fn a_replaced_file_is_released_not_leaked() {
-        let dir = temp_dir("release");
-        let dest = dir.join("d.bin");
-        fs::write(&dest, vec![1u8; 1 << 20]).unwrap();
-        let temp = temp_sibling(&dest);
-        fs::write(&temp, "new").unwrap();
-        place_local(&temp, &dest, true).unwrap();
-        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while handles_on_replaced(&dest) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(
-            handles_on_replaced(&dest),
-            0,
-            "the replaced file is never closed"
-        );
-    }
-
-    #[test]
-    fn replacing_a_fifo_does_not_wait_for_a_writer() {
-        let dir = temp_dir("fifo");
-        let dest = dir.join("pipe");
-        let c = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        assert!(open_replaced(&dest).is_none());
-        let temp = temp_sibling(&dest);
-        fs::write(&temp, "new").unwrap();
-        place_local(&temp, &dest, true).unwrap();
-        assert_eq!(fs::read_to_string(&dest).unwrap(), "new");
-    }
-
-    #[test]
-    fn copy_hashes_and_reports_progress() {
+    fn copy_hashes_reports_progress_and_stops_when_cancelled() {
         let data = vec![7u8; CHUNK * 2 + 5];
         let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = reports.clone();
@@ -943,5 +714,17 @@ mod tests {
             r.windows(2).all(|w| w[0] < w[1]) && r.last() == Some(&n),
             "{r:?}"
         );
+        // An endless source (a 64 GiB sparse file, /dev/zero) stops at the next chunk.
+        control.cancel();
+        let mut endless = std::io::repeat(0);
+        let stopped = copy(
+            &mut endless,
+            &mut std::io::sink(),
+            None,
+            &control,
+            |e| Error::Io(e.to_string()),
+            |e| Error::Io(e.to_string()),
+        );
+        assert_eq!(stopped, Err(Error::Cancelled));
     }
 }

@@ -264,13 +264,14 @@ impl Bulk {
         })
     }
 
-    /// Opens `path` with `flags` (`OPEN_*`), mode 0644 for a new file.
-    pub fn open(&mut self, path: &str, flags: u32) -> io::Result<Handle> {
+    /// Opens `path` with `flags` (`OPEN_*`); a new file gets permissions `mode` (the server's
+    /// umask applies).
+    pub fn open(&mut self, path: &str, flags: u32, mode: u32) -> io::Result<Handle> {
         let mut b = Vec::new();
         put_string(&mut b, path.as_bytes());
         b.extend_from_slice(&flags.to_be_bytes());
         b.extend_from_slice(&4u32.to_be_bytes()); // attributes: permissions only
-        b.extend_from_slice(&0o644u32.to_be_bytes());
+        b.extend_from_slice(&(mode & 0o777).to_be_bytes());
         let id = self.send(FXP_OPEN, &b)?;
         let r = self.reply()?;
         match r.kind {

@@ -34,6 +34,92 @@ pub struct ExecLimits {
     pub timeout: Duration,
     /// Bytes kept of stdout, and separately of stderr.
     pub max_output: usize,
+    /// Limits the remote shell sets before the command starts.
+    pub remote: RemoteLimits,
+}
+
+/// Resource limits set on the remote side, by the remote shell, before an agent's command runs
+/// (`ulimit`, soft limits: a stricter limit already in place stays). They bound what an
+/// allowed program can take from the host: `sort /dev/zero` would otherwise grow until the
+/// command timeout, or the host's OOM killer takes something else. Zero means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteLimits {
+    /// Heap memory per process (`ulimit -d`, `SCOUT_REMOTE_MAX_MEMORY`), in bytes. Linux
+    /// counts every private writable mapping (brk and anonymous mmap) since 4.7; address space
+    /// that threads merely reserve does not count, so multithreaded programs like `rg` work.
+    pub memory: u64,
+    /// CPU seconds per process (`ulimit -t`, `SCOUT_REMOTE_MAX_CPU`).
+    pub cpu_seconds: u64,
+    /// Largest file a process may write (`ulimit -f`, `SCOUT_REMOTE_MAX_FILE_SIZE`), in bytes
+    /// (rounded to the shell's unit: 512 bytes in POSIX shells, 1024 in bash).
+    pub file_size: u64,
+}
+
+impl RemoteLimits {
+    /// No limits.
+    pub const NONE: RemoteLimits = RemoteLimits {
+        memory: 0,
+        cpu_seconds: 0,
+        file_size: 0,
+    };
+
+    /// The shell text that sets these limits, to put before a command (empty for none). A
+    /// `ulimit` the shell refuses (the host's hard limit is lower already) is passed over.
+    pub fn prefix(&self) -> String {
+        let mut p = String::new();
+        let mut set = |flag: &str, value: u64| {
+            if value > 0 {
+                p.push_str(&format!("ulimit -S -{flag} {value} 2>/dev/null; "));
+            }
+        };
+        set("d", self.memory.div_ceil(1024));
+        set("t", self.cpu_seconds);
+        set("f", self.file_size.div_ceil(512));
+        p
+    }
+
+    /// Why `out` probably ended at one of these limits, as a sentence for the result: a signal
+    /// for CPU time and file size, a program's own "memory exhausted" message for memory.
+    pub fn explain(&self, out: &ExecOutput) -> Option<String> {
+        let human = crate::control::human_bytes;
+        match out.exit_signal.as_deref() {
+            Some("XCPU") if self.cpu_seconds > 0 => {
+                return Some(format!(
+                    "the command used its {} s of CPU time on the host and was stopped \
+                     (SCOUT_REMOTE_MAX_CPU)",
+                    self.cpu_seconds
+                ))
+            }
+            Some("XFSZ") if self.file_size > 0 => {
+                return Some(format!(
+                    "the command tried to write a file larger than {} on the host and was \
+                     stopped (SCOUT_REMOTE_MAX_FILE_SIZE)",
+                    human(self.file_size)
+                ))
+            }
+            _ => {}
+        }
+        if self.memory == 0 || out.success() {
+            return None;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).to_ascii_lowercase();
+        let starved = [
+            "memory exhausted",
+            "cannot allocate memory",
+            "out of memory",
+            "memory allocation",
+            "failed to allocate",
+        ]
+        .iter()
+        .any(|m| stderr.contains(m));
+        starved.then(|| {
+            format!(
+                "the command ran out of memory: scout limits an agent's commands to {} of \
+                 heap on the host (SCOUT_REMOTE_MAX_MEMORY)",
+                human(self.memory)
+            )
+        })
+    }
 }
 
 /// What a command produced.
@@ -55,6 +141,8 @@ pub struct ExecOutput {
     pub timed_out: bool,
     /// The command was cancelled through its [`Control`] and stopped.
     pub cancelled: bool,
+    /// Why the command probably stopped at one of scout's remote limits ([`RemoteLimits`]).
+    pub remote_limit: Option<String>,
 }
 
 impl ExecOutput {
@@ -105,7 +193,8 @@ pub fn run(
             })
         }
     };
-    if let Err(e) = channel.exec(&format!("printf '%s\\n' \"$$\"; {command}")) {
+    let remote = limits.remote.prefix();
+    if let Err(e) = channel.exec(&format!("printf '%s\\n' \"$$\"; {remote}{command}")) {
         return Err(Failure {
             error: conn.fail(&e, "start the command"),
             retry: true,
@@ -143,6 +232,7 @@ pub fn run(
     if out.exit_signal.is_none() {
         out.exit_code = channel.exit_status().ok();
     }
+    out.remote_limit = limits.remote.explain(&out);
     session.set_timeout(0);
     Ok(out)
 }
@@ -403,6 +493,38 @@ hello
         let (out, pid) = feed(&[b"this is not a pid line at all", b"!"]);
         assert_eq!(pid, None);
         assert_eq!(out.stdout, b"this is not a pid line at all!");
+    }
+
+    #[test]
+    fn remote_limits_become_ulimits_and_explain_themselves() {
+        let limits = RemoteLimits {
+            memory: 256 << 20,
+            cpu_seconds: 30,
+            file_size: 1 << 30,
+        };
+        assert_eq!(
+            limits.prefix(),
+            "ulimit -S -d 262144 2>/dev/null; ulimit -S -t 30 2>/dev/null; \
+             ulimit -S -f 2097152 2>/dev/null; "
+        );
+        assert_eq!(RemoteLimits::NONE.prefix(), "");
+        let starved = ExecOutput {
+            stderr: b"sort: memory exhausted\n".to_vec(),
+            exit_code: Some(2),
+            ..Default::default()
+        };
+        assert!(limits.explain(&starved).unwrap().contains("256.0 MiB"));
+        assert_eq!(RemoteLimits::NONE.explain(&starved), None);
+        let xcpu = ExecOutput {
+            exit_signal: Some("XCPU".into()),
+            ..Default::default()
+        };
+        assert!(limits.explain(&xcpu).unwrap().contains("CPU"));
+        let fine = ExecOutput {
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(limits.explain(&fine), None);
     }
 
     #[test]

@@ -182,6 +182,9 @@ pub fn command(
     if let Some(sig) = &out.exit_signal {
         markers.push(format!("[killed by signal {sig}]"));
     }
+    if let Some(why) = &out.remote_limit {
+        markers.push(format!("[remote limit: {why}]"));
+    }
     if let Some(code) = out.exit_code.filter(|c| *c != 0) {
         markers.push(format!("[exit code: {code}]"));
     }
@@ -198,6 +201,7 @@ pub fn command(
         "mode": "query", "host": host, "path": dir, "command": query,
         "exit_code": out.exit_code, "exit_signal": out.exit_signal,
         "stdout": stdout, "stderr": stderr, "truncated": out.truncated(), "timed_out": out.timed_out,
+        "remote_limit": out.remote_limit,
     });
     ToolOutput::ok(text, structured)
 }

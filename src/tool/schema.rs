@@ -70,7 +70,7 @@ pub fn output_schema() -> Value {
                 "matches": { "type": "array", "items": s } })),
             mode("query", &["host", "path", "exit_code", "stdout", "stderr", "truncated"], json!({
                 "host": s, "path": s, "command": s, "exit_code": opt_n, "exit_signal": opt_s,
-                "stdout": s, "stderr": s, "truncated": b, "timed_out": b })),
+                "stdout": s, "stderr": s, "truncated": b, "timed_out": b, "remote_limit": opt_s })),
             mode("diff", &["left", "right", "identical"], json!({
                 "left": s, "right": s, "identical": b, "truncated": b, "diff": s,
                 "binary": { "type": "object" } })),

@@ -655,6 +655,8 @@ fn sshd_config(
 /// Several sshds (one per alias) plus the client side: key, ssh_config, known_hosts.
 pub struct Fleet {
     pub dir: TempDir,
+    /// The local directory transfers may use (`SCOUT_BEAM_DIR` in [`Fleet::env`]).
+    pub beam: TempDir,
     pub ssh_config: PathBuf,
     pub known_hosts: PathBuf,
     pub client_key: PathBuf,
@@ -766,6 +768,7 @@ impl Fleet {
 
         Fleet {
             dir,
+            beam: TempDir::new(),
             ssh_config,
             known_hosts,
             client_key,
@@ -807,6 +810,9 @@ impl Fleet {
             ),
             ("SSH_AUTH_SOCK".into(), String::new()),
             ("SCOUT_LOG_LEVEL".into(), "debug".into()),
+            // Local files of transfers live in the fleet's own beam directory; the default
+            // one (under $HOME) is tested on its own.
+            ("SCOUT_BEAM_DIR".into(), self.beam.path().display().to_string()),
         ]
     }
 
