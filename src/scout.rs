@@ -138,6 +138,12 @@ impl Scout {
         for warning in inventory.warnings() {
             log::warn!("ssh_config: {warning}");
         }
+        if settings.beam == crate::settings::BeamScope::Unrestricted {
+            log::warn!(
+                "SCOUT_BEAM_DIR=unrestricted: transfers may read and write every local file this \
+                 user can (~/.ssh keys, shell rc files); the agent is not confined"
+            );
+        }
         let limits = PoolLimits {
             max_total: settings.max_pool_size,
             per_host: settings.max_sessions_per_host,

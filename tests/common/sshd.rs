@@ -812,7 +812,10 @@ impl Fleet {
             ("SCOUT_LOG_LEVEL".into(), "debug".into()),
             // Local files of transfers live in the fleet's own beam directory; the default
             // one (under $HOME) is tested on its own.
-            ("SCOUT_BEAM_DIR".into(), self.beam.path().display().to_string()),
+            (
+                "SCOUT_BEAM_DIR".into(),
+                self.beam.path().display().to_string(),
+            ),
         ]
     }
 
