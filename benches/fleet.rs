@@ -100,11 +100,11 @@ fn pool_figures(quick: bool) {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let conn = pools.checkout(&host).expect("checkout");
+        let conn = pools.lane(&host, &Control::new()).expect("lane");
         drop(conn);
         samples.push(t.elapsed());
     }
-    show("warm checkout + check-in (library)", &samples);
+    show("warm lane checkout + check-in (library)", &samples);
     drop(scout);
 
     // The same while the reaper wakes every 10 ms (idle timeout 20 ms): it checks idle
@@ -115,7 +115,7 @@ fn pool_figures(quick: bool) {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let conn = pools.checkout(&host).expect("checkout");
+        let conn = pools.lane(&host, &Control::new()).expect("lane");
         drop(conn);
         samples.push(t.elapsed());
     }

@@ -178,7 +178,7 @@ fn call(scout: &Scout, target: String, query: Option<String>) -> i32 {
 
 /// Exit 0 when every host passed, 1 when one failed, 2 for an unknown host.
 fn check(scout: &Scout, aliases: &[String]) -> i32 {
-    match scout.check(aliases) {
+    match scout.check(aliases, &crate::control::Control::new()) {
         Err(e) => fail(&e.to_string()),
         Ok(checks) if checks.is_empty() => fail("no hosts to check: the ssh_config has none"),
         Ok(checks) => {

@@ -68,6 +68,7 @@ pub mod scout;
 pub mod settings;
 pub mod sha256;
 pub mod ssh;
+mod sync;
 pub mod tool;
 pub mod util;
 

@@ -18,6 +18,7 @@ use crate::ops::command::PolicyMode;
 use crate::ops::compare::{self, Comparison};
 use crate::ops::fs::{self, FileContent, Listing, View};
 use crate::ops::hosts::{HostEntry, HostStatus, Inventory, Reachability};
+use crate::ops::remote_path;
 use crate::ops::run::{self, FindResult, Tree};
 use crate::ops::services::Service;
 use crate::ops::target::Target;
@@ -25,9 +26,12 @@ use crate::ops::transfer::{self, LocalPath, Transfer};
 use crate::settings::Settings;
 use crate::ssh::exec::{ExecLimits, ExecOutput, RemoteLimits};
 use crate::ssh::jump::Jumps;
-use crate::ssh::pool::{HostPoolState, PoolLimits, Pools};
+use crate::ssh::mux::{Failure, Pending, SftpChannel};
+use crate::ssh::pool::{HostPoolState, Lane, PoolLimits, Pools};
 use crate::ssh::reaper::Reaper;
 use crate::ssh::session::ConnectOptions;
+use crate::ssh::sftp::wire::{Reply, Request};
+use crate::ssh::sftp::Sftp;
 
 /// Entries shown by a listing or a tree before the "more entries" marker.
 pub const MAX_ENTRIES: usize = 1000;
@@ -35,6 +39,8 @@ pub const MAX_ENTRIES: usize = 1000;
 pub const MAX_FIND_RESULTS: usize = 100;
 /// Targets accepted by one broadcast.
 pub const MAX_TARGETS: usize = 1000;
+/// Hosts one `check` takes.
+pub const MAX_CHECKS: usize = 256;
 /// Bytes of file content and command output one broadcast keeps in all, shared evenly by its
 /// targets (each keeps at most `SCOUT_MAX_FILE_SIZE` / `SCOUT_MAX_OUTPUT_SIZE` too, and at
 /// least [`MIN_TARGET_OUTPUT`]): 1000 targets of 1 MiB files must not take a GiB.
@@ -149,6 +155,8 @@ impl Scout {
             per_host: settings.max_sessions_per_host,
             idle_timeout: settings.idle_timeout,
             checkout_wait: settings.command_timeout + settings.connect_timeout,
+            request_timeout: settings.command_timeout + settings.connect_timeout,
+            connects_at_once: settings.max_concurrency.max(16),
         };
         let opts = ConnectOptions {
             connect_timeout: settings.connect_timeout,
@@ -218,11 +226,13 @@ impl Scout {
         )
     }
 
-    /// Checks each of `aliases` (every host when empty) like `scout-mcp check`: opens a fresh
-    /// session stage by stage (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec),
-    /// timing each, and names the fix for a failure. Hosts are checked in parallel.
-    pub fn check(&self, aliases: &[String]) -> Result<Vec<HostCheck>> {
-        let hosts: Vec<Arc<HostEntry>> = if aliases.is_empty() {
+    /// Checks each of `aliases` (every host when empty; each alias once, at most
+    /// [`MAX_CHECKS`]) like `scout-mcp check`: opens a fresh connection stage by stage
+    /// (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec), timing each, and names
+    /// the fix for a failure. Hosts are checked in parallel (`SCOUT_MAX_CONCURRENCY` at once),
+    /// within the session caps; `control` stops it.
+    pub fn check(&self, aliases: &[String], control: &Control) -> Result<Vec<HostCheck>> {
+        let mut hosts: Vec<Arc<HostEntry>> = if aliases.is_empty() {
             self.inner.inventory.entries().cloned().collect()
         } else {
             aliases
@@ -230,28 +240,56 @@ impl Scout {
                 .map(|a| self.inner.inventory.get(a))
                 .collect::<Result<_>>()?
         };
-        let opts = self.pools().connect_options();
-        let mut checks = Vec::with_capacity(hosts.len());
-        for chunk in hosts.chunks(self.settings().max_concurrency.max(1)) {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = chunk
-                    .iter()
-                    .map(|h| {
-                        let chain = self.inner.jumps.chain(h).map_err(|e| e.to_string());
-                        (h, s.spawn(move || crate::ops::check::check(h, opts, chain)))
-                    })
-                    .collect();
-                for (h, handle) in handles {
-                    checks.push(handle.join().unwrap_or_else(|_| HostCheck {
-                        alias: h.alias.clone(),
-                        settings: Vec::new(),
-                        stages: Vec::new(),
-                        fix: Some("internal error: the check crashed; see the log".into()),
-                    }));
-                }
-            });
+        let mut seen = std::collections::HashSet::new();
+        hosts.retain(|h| seen.insert(h.alias.clone()));
+        if hosts.len() > MAX_CHECKS {
+            return Err(Error::InvalidArgument(format!(
+                "{} hosts to check; at most {MAX_CHECKS} at a time",
+                hosts.len()
+            )));
         }
-        Ok(checks)
+        let (tx, rx) = unbounded::<(usize, HostCheck)>();
+        for (i, host) in hosts.iter().enumerate() {
+            let (scout, tx, part, host) = (self.clone(), tx.clone(), control.part(), host.clone());
+            self.inner.fanout.spawn(move || {
+                let chain = scout.inner.jumps.chain(&host).map_err(|e| e.to_string());
+                let check = crate::ops::check::check(scout.pools(), &host, chain, &part);
+                drop(scout);
+                let _ = tx.send((i, check));
+            })?;
+        }
+        drop(tx);
+        let mut checks: Vec<Option<HostCheck>> = vec![None; hosts.len()];
+        let mut done = 0;
+        while done < hosts.len() {
+            if control.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok((i, check)) => {
+                    checks[i] = Some(check);
+                    done += 1;
+                    let total = hosts.len();
+                    control.report(done as u64, Some(total as u64), || {
+                        format!("{done}/{total} hosts checked")
+                    });
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Ok(hosts
+            .iter()
+            .zip(checks)
+            .map(|(h, c)| {
+                c.unwrap_or_else(|| HostCheck {
+                    alias: h.alias.clone(),
+                    settings: Vec::new(),
+                    stages: Vec::new(),
+                    fix: Some("internal error: the check crashed; see the log".into()),
+                })
+            })
+            .collect())
     }
 
     /// Reads a file, or lists a directory, at `path` on `host` (symlinks followed).
@@ -261,27 +299,22 @@ impl Scout {
 
     /// [`Scout::view`] with cancellation and progress (bytes read) for large files.
     pub fn view_with(&self, host: &str, path: &str, control: &Control) -> Result<View> {
-        let host = self.target_host(host, path)?;
         let max = self.settings().max_file_size;
-        self.pools().with_session(&host, |conn| {
-            fs::view(conn, path, max, MAX_ENTRIES, control)
+        self.with_sftp(host, path, control, |sftp| {
+            fs::view(sftp, path, max, MAX_ENTRIES, control)
         })
     }
 
     /// Reads a file (up to `SCOUT_MAX_FILE_SIZE`, cut on a UTF-8 boundary).
     pub fn read(&self, host: &str, path: &str) -> Result<FileContent> {
-        let host = self.target_host(host, path)?;
-        let max = self.settings().max_file_size;
-        self.pools().with_session(&host, |conn| {
-            fs::read_file(conn, path, max, &Control::new())
-        })
+        self.view_file(host, path, &Control::new())
     }
 
     /// Lists a directory (at most [`MAX_ENTRIES`] entries, sorted by name).
     pub fn list(&self, host: &str, path: &str) -> Result<Listing> {
-        let host = self.target_host(host, path)?;
-        self.pools()
-            .with_session(&host, |conn| fs::list_dir(conn, path, MAX_ENTRIES))
+        self.with_sftp(host, path, &Control::new(), |sftp| {
+            fs::list_dir(sftp, path, MAX_ENTRIES)
+        })
     }
 
     /// A directory tree to `depth` levels (1–10).
@@ -289,8 +322,8 @@ impl Scout {
         check_depth(depth)?;
         let host = self.target_host(host, path)?;
         let limits = self.exec_limits();
-        self.pools().with_session(&host, |conn| {
-            run::tree(conn, path, depth, MAX_ENTRIES, &limits, control)
+        self.pools().with_lane(&host, control, |lane| {
+            run::tree(lane, path, depth, MAX_ENTRIES, &limits, control)
         })
     }
 
@@ -307,9 +340,9 @@ impl Scout {
         check_depth(depth)?;
         let host = self.target_host(host, path)?;
         let limits = self.exec_limits();
-        self.pools().with_session(&host, |conn| {
+        self.pools().with_lane(&host, control, |lane| {
             run::find(
-                conn,
+                lane,
                 path,
                 pattern,
                 depth,
@@ -339,8 +372,8 @@ impl Scout {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
         let limits = self.query_limits();
-        self.pools().with_session(&host, |conn| {
-            run::query(conn, dir, &command, &limits, control)
+        self.pools().with_lane(&host, control, |lane| {
+            run::query(lane, dir, &command, &limits, control)
         })
     }
 
@@ -399,10 +432,10 @@ impl Scout {
 
     /// A file read like [`Scout::read`], with cancellation.
     fn view_file(&self, host: &str, path: &str, control: &Control) -> Result<FileContent> {
-        let host = self.target_host(host, path)?;
         let max = self.settings().max_file_size;
-        self.pools()
-            .with_session(&host, |conn| fs::read_file(conn, path, max, control))
+        self.with_sftp(host, path, control, |sftp| {
+            fs::read_file(sftp, path, max, control)
+        })
     }
 
     /// Size and SHA-256 of a file already read: from its bytes when it was read whole, else
@@ -424,8 +457,9 @@ impl Scout {
     /// cancelled).
     pub fn hash(&self, host: &str, path: &str, control: &Control) -> Result<(u64, String)> {
         let host = self.target_host(host, path)?;
-        self.pools()
-            .with_session(&host, |conn| transfer::hash_remote(conn, path, control))
+        self.with_transfer(&host, control, |sftp| {
+            transfer::hash_remote(sftp, path, control)
+        })
     }
 
     /// Copies the remote file `host:remote` to the local path `local` (into it, if it is a
@@ -441,8 +475,9 @@ impl Scout {
         self.check_writable("a download (it writes a local file)")?;
         let host = self.target_host(host, remote)?;
         let local = LocalPath::resolve(local, &self.settings().beam)?;
-        let mut conn = self.pools().checkout(&host)?;
-        transfer::download(&mut conn, remote, local, overwrite, control).map_err(|f| f.error)
+        self.with_transfer(&host, control, |sftp| {
+            transfer::download(sftp, remote, local.clone(), overwrite, control)
+        })
     }
 
     /// Copies the local file `local` to `host:remote` (into it, if it is a directory).
@@ -458,12 +493,13 @@ impl Scout {
         self.check_writable("upload")?;
         let host = self.target_host(host, remote)?;
         let local = LocalPath::resolve(local, &self.settings().beam)?;
-        let mut conn = self.pools().checkout(&host)?;
-        transfer::upload(&mut conn, local, remote, overwrite, control).map_err(|f| f.error)
+        self.with_transfer(&host, control, |sftp| {
+            transfer::upload(sftp, local.clone(), remote, overwrite, control)
+        })
     }
 
     /// Copies `src_host:src_path` to `dst_host:dst_path`, streamed through this process in
-    /// constant memory. The same host on both sides works (one session does both).
+    /// constant memory. The same host on both sides works (a channel for each side).
     pub fn copy(
         &self,
         src_host: &str,
@@ -476,21 +512,42 @@ impl Scout {
         self.check_writable("a host-to-host copy")?;
         let src = self.target_host(src_host, src_path)?;
         let dst = self.target_host(dst_host, dst_path)?;
-        let mut src_conn = self.pools().checkout(&src)?;
-        let result = if src.alias == dst.alias {
-            transfer::relay(&mut src_conn, src_path, None, dst_path, overwrite, control)
-        } else {
-            let mut dst_conn = self.pools().checkout(&dst)?;
-            transfer::relay(
-                &mut src_conn,
-                src_path,
-                Some(&mut dst_conn),
-                dst_path,
-                overwrite,
-                control,
-            )
-        };
-        result.map_err(|f| f.error)
+        self.with_transfer(&src, control, |from| {
+            self.with_transfer(&dst, control, |to| {
+                transfer::relay(from, src_path, to, dst_path, overwrite, control)
+            })
+            .map_err(Failure::from)
+        })
+    }
+
+    /// Runs `op` over the shared SFTP channel of one of `host`'s connections (read-only
+    /// operations: retried once on another connection if the first died under it).
+    fn with_sftp<T>(
+        &self,
+        host: &str,
+        path: &str,
+        control: &Control,
+        op: impl Fn(&Sftp<'_>) -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        let host = self.target_host(host, path)?;
+        self.pools().with_conn(&host, true, |conn| {
+            op(&Sftp::new(conn, SftpChannel::Shared, control))
+        })
+    }
+
+    /// Runs `op` over an SFTP channel of its own on one of `host`'s connections (a lane).
+    fn with_transfer<T>(
+        &self,
+        host: &Arc<HostEntry>,
+        control: &Control,
+        mut op: impl FnMut(&Sftp<'_>) -> std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        self.pools().with_lane(host, control, |lane| {
+            let channel = lane.open_sftp(control)?;
+            let result = op(&Sftp::new(lane, channel, control));
+            lane.close_sftp(channel);
+            result
+        })
     }
 
     /// Reads (or, with `query`, runs a command in) every `host:path` target concurrently —
@@ -528,16 +585,69 @@ impl Scout {
                 targets.len()
             )));
         }
-        if let Some(q) = query {
-            self.vet_command(q)?;
-        }
+        let command = query.map(|q| self.vet_command(q)).transpose()?;
         let share = Share::of(self.settings(), targets.len());
+        let parsed: Vec<Result<(Arc<HostEntry>, String)>> =
+            targets.iter().map(|t| self.broadcast_target(t)).collect();
+        // Every host's connection starts now, all at once (within the connect gate), rather
+        // than as each target's turn comes.
+        let mut hosts: Vec<&Arc<HostEntry>> = parsed.iter().flatten().map(|(h, _)| h).collect();
+        hosts.sort_by(|a, b| a.alias.cmp(&b.alias));
+        hosts.dedup_by(|a, b| a.alias == b.alias);
+        for host in hosts {
+            self.pools().prepare(host);
+        }
+        let results = match command {
+            Some(command) => self.run_everywhere(&parsed, &command, share, control)?,
+            None => self.read_everywhere(&parsed, share, control)?,
+        };
+        Ok(targets
+            .iter()
+            .zip(results)
+            .map(|(target, result)| BroadcastItem {
+                target: target.clone(),
+                result,
+            })
+            .collect())
+    }
+
+    fn broadcast_target(&self, target: &str) -> Result<(Arc<HostEntry>, String)> {
+        match Target::parse(target)? {
+            Target::Hosts => Err(Error::InvalidArgument(
+                "'hosts' cannot be a broadcast target; use \"host:/path\"".into(),
+            )),
+            Target::Path { host, path } => Ok((self.target_host(&host, &path)?, path)),
+        }
+    }
+
+    /// Reads every target on the fan-out threads (`SCOUT_MAX_CONCURRENCY` at once): each read
+    /// is a few quick SFTP round trips.
+    fn read_everywhere(
+        &self,
+        targets: &[Result<(Arc<HostEntry>, String)>],
+        share: Share,
+        control: &Control,
+    ) -> Result<Vec<Result<Outcome>>> {
+        let total = targets.len();
+        let mut results: Vec<Option<Result<Outcome>>> = vec![None; total];
         let (tx, rx) = unbounded::<(usize, Result<Outcome>)>();
         for (i, target) in targets.iter().enumerate() {
+            let (host, path) = match target {
+                Ok(t) => t.clone(),
+                Err(e) => {
+                    results[i] = Some(Err(e.clone()));
+                    continue;
+                }
+            };
             let (scout, tx, part) = (self.clone(), tx.clone(), control.part());
-            let (target, query) = (target.clone(), query.map(str::to_string));
             self.inner.fanout.spawn(move || {
-                let result = scout.broadcast_one(&target, query.as_deref(), share, &part);
+                let result = scout
+                    .pools()
+                    .with_conn(&host, true, |conn| {
+                        let sftp = Sftp::new(conn, SftpChannel::Shared, &part);
+                        fs::view(&sftp, &path, share.file, share.entries, &part)
+                    })
+                    .map(Outcome::View);
                 // Let go of the Scout before the result goes: once the caller has every
                 // result, no task holds a clone, so the caller's drop is the last one (and
                 // joins the reaper) rather than a task's, a moment later on this thread.
@@ -546,19 +656,7 @@ impl Scout {
             })?;
         }
         drop(tx);
-        self.collect(targets, rx, control)
-    }
-
-    /// Waits for every target's result, reporting progress and noticing cancellation.
-    fn collect(
-        &self,
-        targets: &[String],
-        rx: crossbeam_channel::Receiver<(usize, Result<Outcome>)>,
-        control: &Control,
-    ) -> Result<Vec<BroadcastItem>> {
-        let total = targets.len();
-        let mut results: Vec<Option<Result<Outcome>>> = vec![None; total];
-        let mut done = 0;
+        let mut done = results.iter().filter(|r| r.is_some()).count();
         while done < total {
             if control.is_cancelled() {
                 return Err(Error::Cancelled);
@@ -571,63 +669,129 @@ impl Scout {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            let n = done as u64;
-            control.report(n, Some(total as u64), || {
+            control.report(done as u64, Some(total as u64), || {
                 format!("{done}/{total} hosts done")
             });
         }
-        Ok(targets
-            .iter()
-            .zip(results)
-            .map(|(target, result)| BroadcastItem {
-                target: target.clone(),
-                result: result.unwrap_or_else(|| {
-                    Err(Error::Io(
-                        "internal error: this target never finished".into(),
-                    ))
-                }),
-            })
-            .collect())
+        Ok(finish_items(results))
     }
 
-    fn broadcast_one(
+    /// Runs the command on every target at once, without a thread per target: each target is
+    /// a small state machine (a channel, the directory check, the command) whose steps are
+    /// answers from the connection threads, polled here.
+    fn run_everywhere(
         &self,
-        target: &str,
-        query: Option<&str>,
+        targets: &[Result<(Arc<HostEntry>, String)>],
+        command: &str,
         share: Share,
         control: &Control,
-    ) -> Result<Outcome> {
-        let (host, path) = match Target::parse(target)? {
-            Target::Hosts => {
-                return Err(Error::InvalidArgument(
-                    "'hosts' cannot be a broadcast target; use \"host:/path\"".into(),
-                ))
-            }
-            Target::Path { host, path } => (host, path),
+    ) -> Result<Vec<Result<Outcome>>> {
+        enum Step {
+            Lane,
+            Stat(Lane, Pending<Reply>),
+            Exec(Lane, Pending<ExecOutput>),
+            Done,
+        }
+        let limits = ExecLimits {
+            max_output: share.output,
+            ..self.query_limits()
         };
-        match query {
-            Some(q) => {
-                let command = self.vet_command(q)?;
-                let host = self.target_host(&host, &path)?;
-                let limits = ExecLimits {
-                    max_output: share.output,
-                    ..self.query_limits()
-                };
-                self.pools()
-                    .with_session(&host, |conn| {
-                        run::query(conn, &path, &command, &limits, control)
-                    })
-                    .map(Outcome::Command)
-            }
-            None => {
-                let host = self.target_host(&host, &path)?;
-                self.pools()
-                    .with_session(&host, |conn| {
-                        fs::view(conn, &path, share.file, share.entries, control)
-                    })
-                    .map(Outcome::View)
+        let total = targets.len();
+        let mut results: Vec<Option<Result<Outcome>>> = vec![None; total];
+        let mut steps: Vec<(Step, u32)> = Vec::with_capacity(total);
+        for (i, target) in targets.iter().enumerate() {
+            match target {
+                Ok(_) => steps.push((Step::Lane, 0)),
+                Err(e) => {
+                    results[i] = Some(Err(e.clone()));
+                    steps.push((Step::Done, 0));
+                }
             }
         }
+        let part = control.part();
+        let mut done = results.iter().filter(|r| r.is_some()).count();
+        while done < total {
+            if control.is_cancelled() {
+                // Dropping the steps lets go of the lanes; the connection threads stop the
+                // commands (they watch the same cancel flag).
+                return Err(Error::Cancelled);
+            }
+            let mut moved = false;
+            for (i, (step, attempts)) in steps.iter_mut().enumerate() {
+                let Ok((host, path)) = &targets[i] else {
+                    continue;
+                };
+                let outcome: Option<Result<Outcome>>;
+                (*step, outcome) = match std::mem::replace(step, Step::Done) {
+                    Step::Lane => match self.pools().try_lane(host) {
+                        Ok(Some(lane)) => {
+                            let sftp = Sftp::new(&lane, SftpChannel::Shared, &part);
+                            let stat = sftp.send(Request::stat(&remote_path::sftp_path(path)));
+                            (Step::Stat(lane, stat), None)
+                        }
+                        Ok(None) => (Step::Lane, None),
+                        Err(e) => (Step::Done, Some(Err(e))),
+                    },
+                    Step::Stat(lane, stat) => match stat.try_take() {
+                        None => (Step::Stat(lane, stat), None),
+                        Some(answer) => {
+                            let sftp = Sftp::new(&lane, SftpChannel::Shared, &part);
+                            match answer.and_then(|r| match r.attrs() {
+                                Ok(Ok(a)) => Ok(a),
+                                Ok(Err(s)) => Err(sftp.refused(&format!("stat '{path}'"), &s)),
+                                Err(g) => Err(Failure::from(Error::Session {
+                                    host: host.alias.clone(),
+                                    message: g.to_string(),
+                                })),
+                            }) {
+                                Ok(a) if a.is_dir() => {
+                                    let full = format!(
+                                        "cd {} && {command}",
+                                        remote_path::shell_word(path)
+                                    );
+                                    let exec = lane.exec_async(full, limits.clone(), part.clone());
+                                    (Step::Exec(lane, exec), None)
+                                }
+                                Ok(_) => (
+                                    Step::Done,
+                                    Some(Err(Error::InvalidArgument(format!(
+                                        "'{path}' is not a directory: `query` runs in the \
+                                         target's directory (use its parent)"
+                                    )))),
+                                ),
+                                Err(f) if f.retry && *attempts == 0 => {
+                                    *attempts += 1;
+                                    (Step::Lane, None)
+                                }
+                                Err(f) => (Step::Done, Some(Err(f.error))),
+                            }
+                        }
+                    },
+                    Step::Exec(lane, exec) => match exec.try_take() {
+                        None => (Step::Exec(lane, exec), None),
+                        Some(Ok(out)) => (Step::Done, Some(Ok(Outcome::Command(out)))),
+                        Some(Err(f)) if f.retry && *attempts == 0 => {
+                            *attempts += 1;
+                            (Step::Lane, None)
+                        }
+                        Some(Err(f)) => (Step::Done, Some(Err(f.error))),
+                    },
+                    Step::Done => (Step::Done, None),
+                };
+                if let Some(result) = outcome {
+                    results[i] = Some(result);
+                    done += 1;
+                    moved = true;
+                }
+            }
+            control.report(done as u64, Some(total as u64), || {
+                format!("{done}/{total} hosts done")
+            });
+            if !moved {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        Ok(finish_items(results))
     }
 
     /// A per-host service resource (docker, compose, zfs, syslog): one fixed command, its
@@ -636,8 +800,8 @@ impl Scout {
         let entry = self.host(host)?;
         let limits = self.service_limits();
         let command = service.command();
-        let out = self.pools().with_session(&entry, |conn| {
-            crate::ssh::exec::run(conn, &command, &limits, control)
+        let out = self.pools().with_lane(&entry, control, |lane| {
+            lane.exec(&command, &limits, control)
         })?;
         if out.cancelled {
             return Err(Error::Cancelled);
@@ -767,6 +931,20 @@ impl Scout {
 /// (the `beam` fallback rule: an existing local file means upload).
 pub fn local_is_file(local: &str, scope: &crate::settings::BeamScope) -> bool {
     LocalPath::resolve(local, scope).is_ok_and(|p| p.is_file())
+}
+
+/// The items of a broadcast, every target with a result.
+fn finish_items(results: Vec<Option<Result<Outcome>>>) -> Vec<Result<Outcome>> {
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(Error::Io(
+                    "internal error: this target never finished".into(),
+                ))
+            })
+        })
+        .collect()
 }
 
 /// What one target of a broadcast may keep: its share of [`BROADCAST_OUTPUT`].

@@ -256,7 +256,7 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
     let (host, path) = match Target::parse(&args.target)? {
         Target::Hosts => {
             return Ok(match &args.check {
-                Some(aliases) => format::checks(&scout.check(aliases)?),
+                Some(aliases) => format::checks(&scout.check(aliases, control)?),
                 None => format::hosts(&scout.hosts()),
             })
         }

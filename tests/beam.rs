@@ -459,13 +459,13 @@ fn replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file() {
 
 /// libssh2's chacha20-poly1305 runs on OpenSSL's ChaCha20/Poly1305 (src/ssh/chacha.rs): the
 /// link took scout's definitions (the call counter moves). The server offers only that cipher
-/// (scout prefers AES-GCM where the CPU has AES instructions). Files of 4 MiB and more move over a
-/// second `sftp` subsystem channel with large requests (src/ssh/bulk.rs counts the bytes),
-/// opened once and kept with the session (sshd logs each subsystem start); a size that is not a
-/// multiple of the request size arrives intact both ways, and each side checks the other's
-/// Poly1305 tags.
+/// (scout prefers AES-GCM where the CPU has AES instructions). Transfers move over an `sftp`
+/// channel of their own with large requests (src/ops/transfer.rs counts bytes and requests),
+/// opened by the first transfer and kept with the connection for the next ones (sshd logs each
+/// subsystem start); a size that is not a multiple of the request size arrives intact both
+/// ways, and each side checks the other's Poly1305 tags.
 #[test]
-fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
+fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
     use std::collections::HashMap;
     let mut fleet = Fleet::start_with_config(&["alpha"], "Ciphers chacha20-poly1305@openssh.com\n");
     let subsystems = |fleet: &mut Fleet| fleet.sshd("alpha").log_count("subsystem 'sftp'");
@@ -491,7 +491,8 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
         )
         .expect("small download");
     let channels = subsystems(&mut fleet);
-    let moved = scout_mcp::ssh::bulk::bytes_moved();
+    assert!(channels >= 1, "the small download opened no SFTP channel");
+    let moved = scout_mcp::ops::transfer::moved();
     let t = scout
         .download(
             "alpha",
@@ -508,19 +509,22 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
     );
     assert_eq!(fs::read(&down).unwrap(), data);
     assert_eq!(t.sha256, sha256sum(&down));
-    assert_eq!(
-        scout_mcp::ssh::bulk::bytes_moved() - moved,
-        data.len() as u64,
-        "the download did not go over the bulk channel"
+    let now = scout_mcp::ops::transfer::moved();
+    assert_eq!(now.0 - moved.0, data.len() as u64, "the download's bytes");
+    let requests = now.1 - moved.1;
+    assert!(
+        data.len() as u64 / requests >= 128 << 10,
+        "{requests} requests for {} bytes: not large requests",
+        data.len()
     );
     assert_eq!(
         subsystems(&mut fleet),
-        channels + 1,
-        "the download opened no bulk channel"
+        channels,
+        "the download did not reuse the kept transfer channel"
     );
     let up = fleet.remote_root.join("lib.up");
     for overwrite in [false, true] {
-        let moved = scout_mcp::ssh::bulk::bytes_moved();
+        let moved = scout_mcp::ops::transfer::moved();
         let t = scout
             .upload(
                 &down.display().to_string(),
@@ -533,15 +537,16 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
         assert_eq!(t.bytes, data.len() as u64);
         assert_eq!(t.sha256, sha256sum(&down));
         assert_eq!(fs::read(&up).unwrap(), data);
-        assert_eq!(
-            scout_mcp::ssh::bulk::bytes_moved() - moved,
-            data.len() as u64,
-            "the upload (overwrite: {overwrite}) did not go over the bulk channel"
+        let now = scout_mcp::ops::transfer::moved();
+        assert_eq!(now.0 - moved.0, data.len() as u64, "the upload's bytes");
+        assert!(
+            data.len() as u64 / (now.1 - moved.1) >= 128 << 10,
+            "the upload (overwrite: {overwrite}) did not use large requests"
         );
     }
     assert_eq!(
         subsystems(&mut fleet),
-        channels + 1,
-        "the bulk channel was not kept for the next transfers"
+        channels,
+        "the transfer channel was not kept for the next transfers"
     );
 }

@@ -111,7 +111,8 @@ fn hosts_behind_one_jump_host_share_one_jump_session_which_is_reaped_when_idle()
             ("SCOUT_COMMAND_POLICY", "shell"),
         ],
     );
-    // Several sessions to each host at once (a slow command keeps them busy together).
+    // Several commands on each host at once (a slow command keeps them busy together): they
+    // share each host's connection (channels), and both connections share one jump session.
     let ids: Vec<_> = (0..6)
         .map(|i| {
             let host = if i % 2 == 0 { "web" } else { "db" };
@@ -128,10 +129,12 @@ fn hosts_behind_one_jump_host_share_one_jump_session_which_is_reaped_when_idle()
     }
     let (text, is_error) = c.call_text(json!({"target": format!("web:{}", file.display())}));
     assert!(!is_error, "{text}");
-    assert!(
-        fleet.sshd("web").log_count(ACCEPTED) >= 2,
-        "web used several sessions"
-    );
+    for host in ["web", "db"] {
+        assert!(
+            fleet.sshd(host).log_count(ACCEPTED) >= 1,
+            "{host} was reached"
+        );
+    }
     assert_eq!(
         fleet.sshd("bastion").log_count(ACCEPTED),
         1,

@@ -192,6 +192,7 @@ fn threads_sharing_one_scout_get_their_own_results_within_the_per_host_cap() {
     done.store(true, Ordering::Release);
     let (peak, peak_live) = watcher.join().expect("watcher");
 
+    let mut opened_total = 0;
     for (host, _) in &hosts {
         let seen = peak.get(host).copied().unwrap_or(0);
         assert!(
@@ -199,7 +200,8 @@ fn threads_sharing_one_scout_get_their_own_results_within_the_per_host_cap() {
             "{host}: {seen} sessions at once"
         );
         // Every session ever opened shows up in sshd's log: six threads asked at once, yet
-        // exactly the cap was opened, and all of them were reused afterwards.
+        // at most the cap was opened (their channels share connections), and all of them
+        // were reused afterwards.
         let opened = fleet
             .hosts
             .iter()
@@ -207,13 +209,17 @@ fn threads_sharing_one_scout_get_their_own_results_within_the_per_host_cap() {
             .unwrap()
             .1
             .log_count(ACCEPTED);
-        assert_eq!(opened, PER_HOST as usize, "{host}: sessions opened");
+        assert!(
+            (1..=PER_HOST as usize).contains(&opened),
+            "{host}: {opened} sessions opened"
+        );
+        opened_total += opened;
     }
     assert!(
         peak_live <= 2 * PER_HOST as usize,
         "{peak_live} live at once"
     );
-    assert_eq!(scout.live_sessions(), 2 * PER_HOST as usize);
+    assert_eq!(scout.live_sessions(), opened_total);
 
     // Only `scout` is left (workers and watcher dropped their clones). Nothing was closed so far;
     // dropping it closes every session, politely, and stops scout's threads.
@@ -237,7 +243,7 @@ fn threads_sharing_one_scout_get_their_own_results_within_the_per_host_cap() {
     );
     for (host, sshd) in &fleet.hosts {
         assert!(
-            sshd.wait_log_count(CLOSED, PER_HOST as usize, Duration::from_secs(10)),
+            sshd.wait_log_count(CLOSED, sshd.log_count(ACCEPTED), Duration::from_secs(10)),
             "{host}: sessions not closed by the drop:\n{}",
             sshd.log_text()
         );

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::ssh::pool::lock;
+use crate::sync::lock;
 
 /// How often a blocked wait looks at the stop flag.
 const TICK: Duration = Duration::from_millis(50);

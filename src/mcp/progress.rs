@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::control::{Control, Progress};
 use crate::mcp::outbox::Outbox;
 use crate::mcp::{jsonrpc, protocol};
-use crate::ssh::pool::lock;
+use crate::sync::lock;
 
 /// At most four notifications a second per request.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(250);

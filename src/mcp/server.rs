@@ -43,7 +43,7 @@ use crate::mcp::progress;
 use crate::mcp::protocol::{self, Route, SessionState};
 use crate::mcp::resources;
 use crate::scout::Scout;
-use crate::ssh::pool::lock;
+use crate::sync::lock;
 use crate::tool;
 
 /// Longest accepted input line; longer ones are answered with an error and skipped.

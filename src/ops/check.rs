@@ -1,18 +1,23 @@
 //! The connection doctor: `scout-mcp check [HOST…]` and the `hosts` mode's `check`.
 //!
-//! A check opens a fresh session (never a pooled one, which would hide connect problems) with
-//! the same code as every real connect, records each stage with its time, runs `true` over it,
-//! and for a failure names the one thing to fix.
+//! A check opens a fresh connection (never a pooled one, which would hide connect problems)
+//! with the same code as every real connect, records each stage with its time, starts SFTP and
+//! runs `true` over it, and for a failure names the one thing to fix. It counts against the
+//! session caps like any connection and honours cancellation.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::control::Control;
+use crate::error::Error;
 use crate::settings::StrictHostKeyChecking;
 use crate::ssh::config::HostEntry;
-use crate::ssh::exec::{self, ExecLimits};
-use crate::ssh::session::{self, ConnectOptions, Connection};
-use crate::ssh::trace::{Stage, Trace};
+use crate::ssh::exec::{ExecLimits, RemoteLimits};
+use crate::ssh::mux::SftpChannel;
+use crate::ssh::pool::Pools;
+use crate::ssh::session::{self, ConnectOptions};
+use crate::ssh::trace::Stage;
 use crate::ssh::{auth, jump};
 
 /// What a check found for one host.
@@ -41,39 +46,17 @@ impl HostCheck {
 }
 
 /// Checks `host`: settings, then resolve, TCP (or tunnel), handshake, host key, auth, SFTP and
-/// an exec round trip.
+/// an exec round trip, on a fresh connection that counts against the host's and the global
+/// session caps (it waits for room) and ends with the check. `control` stops the waiting.
 pub fn check(
-    host: &HostEntry,
-    opts: &ConnectOptions,
+    pools: &Pools,
+    host: &Arc<HostEntry>,
     chain: Result<Vec<HostEntry>, String>,
+    control: &Control,
 ) -> HostCheck {
+    let opts = pools.connect_options();
     let settings = resolved_settings(host, opts, &chain);
-    let mut trace = Trace::on();
-    let connected = Connection::open_traced(host, opts, &mut trace);
-    if let Ok(mut conn) = connected {
-        let limits = ExecLimits {
-            timeout: session::connect_limit(host, opts),
-            max_output: 4096,
-            remote: exec::RemoteLimits::NONE,
-        };
-        let _ = trace.step("exec", || {
-            let out =
-                exec::run(&mut conn, "true", &limits, &Control::new()).map_err(|f| f.error)?;
-            if out.success() {
-                Ok(((), "`true` exited 0".to_string()))
-            } else {
-                Err(crate::error::Error::Remote {
-                    host: host.alias.clone(),
-                    message: format!(
-                        "`true` failed (exit {:?}): {}",
-                        out.exit_code,
-                        out.stderr_lossy().trim()
-                    ),
-                })
-            }
-        });
-    }
-    let stages = trace.into_stages();
+    let stages = run_stages(pools, host, control);
     let fix = stages
         .iter()
         .find_map(|s| s.outcome.as_ref().err().map(|e| fix_for(s.name, e, host)));
@@ -82,6 +65,96 @@ pub fn check(
         settings,
         stages,
         fix,
+    }
+}
+
+fn run_stages(pools: &Pools, host: &Arc<HostEntry>, control: &Control) -> Vec<Stage> {
+    let failed = |name, e: Error| {
+        vec![Stage {
+            name,
+            elapsed: Duration::ZERO,
+            outcome: Err(e.to_string()),
+        }]
+    };
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let outside = match pools.open_traced(host, control, tx) {
+        Ok(o) => o,
+        Err(e) => return failed("connect", e),
+    };
+    // The connect runs on the connection's thread; its stages come back when it is over.
+    let limit = session::connect_limit(host, pools.connect_options()) + Duration::from_secs(5);
+    let deadline = Instant::now() + limit;
+    let trace = loop {
+        if control.is_cancelled() {
+            return failed("connect", Error::Cancelled);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return failed(
+                "connect",
+                Error::Timeout {
+                    host: host.alias.clone(),
+                    what: "the connect".into(),
+                    after: limit,
+                },
+            );
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(100))) {
+            Ok(trace) => break trace,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return failed("connect", Error::Io("the connection thread ended".into()))
+            }
+        }
+    };
+    let mut stages = trace.into_stages();
+    if stages.iter().any(|s| s.outcome.is_err()) {
+        return stages;
+    }
+    let conn = &outside.conn;
+    stages.push(timed("sftp", || {
+        let info = conn
+            .sftp_info(SftpChannel::Shared, control)
+            .map_err(|f| f.error)?;
+        Ok(format!(
+            "subsystem started (SFTP version {}, {} extensions)",
+            info.version,
+            info.extensions.len()
+        ))
+    }));
+    if stages.iter().any(|s| s.outcome.is_err()) {
+        return stages;
+    }
+    let limits = ExecLimits {
+        timeout: session::connect_limit(host, pools.connect_options()),
+        max_output: 4096,
+        remote: RemoteLimits::NONE,
+    };
+    stages.push(timed("exec", || {
+        let out = conn.exec("true", &limits, control).map_err(|f| f.error)?;
+        if out.success() {
+            Ok("`true` exited 0".to_string())
+        } else {
+            Err(Error::Remote {
+                host: host.alias.clone(),
+                message: format!(
+                    "`true` failed (exit {:?}): {}",
+                    out.exit_code,
+                    out.stderr_lossy().trim()
+                ),
+            })
+        }
+    }));
+    stages
+}
+
+fn timed(name: &'static str, f: impl FnOnce() -> Result<String, Error>) -> Stage {
+    let start = Instant::now();
+    let outcome = f().map_err(|e| e.to_string());
+    Stage {
+        name,
+        elapsed: start.elapsed(),
+        outcome,
     }
 }
 

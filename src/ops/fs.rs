@@ -1,20 +1,17 @@
-//! Reading files and listing directories over the session's SFTP channel (SPEC §3.3, §3.4).
+//! Reading files and listing directories over a connection's shared SFTP channel.
 //!
-//! SFTP needs no remote process: sshd's sftp-server is started once per session and stays, so a
-//! warm read is a few packets (stat, open, read, close) instead of a fork and exec per call.
+//! SFTP needs no remote process: sshd's sftp-server is started once per connection and stays,
+//! so a warm read is three round trips (stat; open; the reads, with the end-of-file answer in
+//! the same round trip; the close is not waited for) instead of a fork and exec per call.
 //! `stat` follows symlinks; FIFOs, devices and sockets are refused before anything opens them
-//! (opening a FIFO would block until a writer appears).
-
-use std::io::Read;
-use std::path::Path;
-
-use ssh2::{FileStat, Sftp};
+//! (opening a FIFO would block sftp-server until a writer appears).
 
 use crate::control::{human_bytes, Control};
 use crate::error::Error;
 use crate::ops::remote_path;
-use crate::ssh::pool::Failure;
-use crate::ssh::session::Connection;
+use crate::ssh::mux::Failure;
+use crate::ssh::sftp::wire::{open, Attrs, Request};
+use crate::ssh::sftp::Sftp;
 use crate::util::utf8_cut;
 
 /// A file's content as read, possibly truncated.
@@ -146,63 +143,43 @@ const MAX_READLINKS: usize = 200;
 
 /// Stats `path` (following symlinks) and reads the file or lists the directory.
 pub fn view(
-    conn: &mut Connection,
+    sftp: &Sftp<'_>,
     path: &str,
     max_file: u64,
     max_entries: usize,
     control: &Control,
 ) -> Result<View, Failure> {
-    let stat = stat(conn, path)?;
+    let stat = stat(sftp, path)?;
     if stat.is_dir() {
-        return list_dir(conn, path, max_entries).map(View::Directory);
+        return list_dir(sftp, path, max_entries).map(View::Directory);
     }
-    read_stat(conn, path, &stat, max_file, control).map(View::File)
+    read_stat(sftp, path, &stat, max_file, control).map(View::File)
 }
 
 /// Reads a file (not a directory).
 pub fn read_file(
-    conn: &mut Connection,
+    sftp: &Sftp<'_>,
     path: &str,
     max_file: u64,
     control: &Control,
 ) -> Result<FileContent, Failure> {
-    let stat = stat(conn, path)?;
-    read_stat(conn, path, &stat, max_file, control)
+    let stat = stat(sftp, path)?;
+    read_stat(sftp, path, &stat, max_file, control)
 }
 
 /// `stat` through SFTP, following symlinks.
-pub fn stat(conn: &mut Connection, path: &str) -> Result<FileStat, Failure> {
-    let sftp_path = remote_path::sftp_path(path);
-    with_sftp(conn, &format!("stat '{path}'"), |sftp| {
-        sftp.stat(Path::new(&sftp_path))
-    })
-}
-
-/// Runs one SFTP call; a failure that broke the session may be retried (SFTP calls made here
-/// only read).
-pub(crate) fn with_sftp<T>(
-    conn: &mut Connection,
-    doing: &str,
-    call: impl FnOnce(&Sftp) -> Result<T, ssh2::Error>,
-) -> Result<T, Failure> {
-    let result = match conn.sftp() {
-        Ok(sftp) => call(sftp),
-        Err(e) => return Err(Failure::idempotent(e, conn)),
-    };
-    result.map_err(|e| {
-        let err = conn.fail(&e, doing);
-        Failure::idempotent(err, conn)
-    })
+pub fn stat(sftp: &Sftp<'_>, path: &str) -> Result<Attrs, Failure> {
+    sftp.stat(&remote_path::sftp_path(path))
 }
 
 fn read_stat(
-    conn: &mut Connection,
+    sftp: &Sftp<'_>,
     path: &str,
-    stat: &FileStat,
+    stat: &Attrs,
     max_file: u64,
     control: &Control,
 ) -> Result<FileContent, Failure> {
-    let kind = EntryKind::from_mode(stat.perm.unwrap_or(0));
+    let kind = EntryKind::from_mode(stat.permissions.unwrap_or(0));
     match kind {
         EntryKind::File => {}
         EntryKind::Directory => {
@@ -213,7 +190,7 @@ fn read_stat(
         }
         other => {
             return Err(Error::Remote {
-                host: conn.alias().to_string(),
+                host: sftp.host().to_string(),
                 message: format!(
                     "'{path}' is a {}, not a regular file: refusing to read it",
                     other.name()
@@ -222,8 +199,9 @@ fn read_stat(
             .into())
         }
     }
-    let (mut bytes, read_all) = read_bytes(conn, path, max_file, stat.size.unwrap_or(0), control)?;
-    let size = stat.size.unwrap_or(0).max(bytes.len() as u64);
+    let size = stat.size.unwrap_or(0);
+    let (mut bytes, read_all) = read_bytes(sftp, path, max_file, size, control)?;
+    let size = size.max(bytes.len() as u64);
     let truncated = !read_all || bytes.len() as u64 > max_file;
     if truncated {
         let keep = utf8_cut(&bytes, max_file as usize);
@@ -239,51 +217,44 @@ fn read_stat(
     })
 }
 
+/// Bytes per read request of a file shown (small enough for every server; pipelined).
+const READ_CHUNK: usize = 64 << 10;
+/// Read requests in flight at once.
+const READ_DEPTH: usize = 16;
+
 /// Reads up to `max + 1` bytes (the extra byte tells whether there was more). Returns the bytes
-/// and whether EOF was reached. One large read call lets libssh2 pipeline its SFTP requests.
+/// and whether the end of the file was reached.
 fn read_bytes(
-    conn: &mut Connection,
+    sftp: &Sftp<'_>,
     path: &str,
     max: u64,
     size_hint: u64,
     control: &Control,
 ) -> Result<(Vec<u8>, bool), Failure> {
-    let sftp_path = remote_path::sftp_path(path);
-    let mut file = with_sftp(conn, &format!("open '{path}'"), |sftp| {
-        sftp.open(Path::new(&sftp_path))
-    })?;
-    let limit = max.saturating_add(1).min(usize::MAX as u64) as usize;
-    let mut bytes = Vec::with_capacity(limit.min(1 << 20));
-    // libssh2 sends read-ahead requests for the whole buffer of one read call: sized from the
-    // stat size, a small file costs one request instead of ~140 (1 MiB in 30 KB packets), and a
-    // large one still gets 1 MiB of pipelining. Reading goes on until EOF whatever the hint.
-    let chunk_size = (size_hint.saturating_add(1) as usize)
-        .clamp(4096, 1 << 20)
-        .min(limit.max(1));
-    let mut chunk = vec![0u8; chunk_size];
-    loop {
-        let want = (limit - bytes.len()).min(chunk.len());
-        if want == 0 {
-            return Ok((bytes, false));
-        }
-        match file.read(&mut chunk[..want]) {
-            Ok(0) => return Ok((bytes, true)),
-            Ok(n) => {
-                bytes.extend_from_slice(&chunk[..n]);
-                if control.is_cancelled() {
-                    return Err(Error::Cancelled.into());
-                }
-                let (done, total) = (bytes.len() as u64, size_hint.min(max));
-                control.report(done, Some(total), || {
-                    format!("read {} of {}", human_bytes(done), human_bytes(total))
-                });
+    let handle = sftp.open(&remote_path::sftp_path(path), open::READ, None)?;
+    let limit = max.saturating_add(1);
+    let total = size_hint.min(max);
+    let mut bytes = Vec::with_capacity(total.min(1 << 20) as usize + 1);
+    let result = sftp.read_stream(
+        &handle,
+        limit,
+        Some(size_hint),
+        (READ_CHUNK, READ_DEPTH),
+        |piece| {
+            if control.is_cancelled() {
+                return Err(Error::Cancelled.into());
             }
-            Err(e) => {
-                let err = conn.fail_io(&e, &format!("read '{path}'"));
-                return Err(Failure::idempotent(err, conn));
-            }
-        }
-    }
+            bytes.extend_from_slice(piece.bytes());
+            let done = bytes.len() as u64;
+            control.report(done, Some(total), || {
+                format!("read {} of {}", human_bytes(done), human_bytes(total))
+            });
+            Ok(())
+        },
+    );
+    sftp.close_later(&handle);
+    let (_, eof) = result?;
+    Ok((bytes, eof))
 }
 
 /// `None` for text; for binary content, a short name of its type. A file cut at the size cap may
@@ -329,30 +300,28 @@ fn magic_kind(bytes: &[u8]) -> &'static str {
         })
 }
 
+/// Entries read from a directory at most, whatever the cap shown: a directory of millions of
+/// entries is counted up to here, not held.
+const MAX_READ_ENTRIES: usize = 100_000;
+
 /// Lists a directory, sorted by name, keeping at most `max_entries`.
-pub fn list_dir(conn: &mut Connection, path: &str, max_entries: usize) -> Result<Listing, Failure> {
+pub fn list_dir(sftp: &Sftp<'_>, path: &str, max_entries: usize) -> Result<Listing, Failure> {
     let sftp_path = remote_path::sftp_path(path);
-    let raw = with_sftp(conn, &format!("list '{path}'"), |sftp| {
-        sftp.readdir(Path::new(&sftp_path))
-    })?;
+    let (raw, total) = sftp.read_dir(&sftp_path, MAX_READ_ENTRIES)?;
     let mut entries: Vec<Entry> = raw
         .into_iter()
-        .map(|(p, st)| Entry {
-            name: p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            kind: EntryKind::from_mode(st.perm.unwrap_or(0)),
-            mode: st.perm.unwrap_or(0) & 0o7777,
+        .map(|(name, st)| Entry {
+            name: String::from_utf8_lossy(&name).into_owned(),
+            kind: EntryKind::from_mode(st.permissions.unwrap_or(0)),
+            mode: st.permissions.unwrap_or(0) & 0o7777,
             size: st.size.unwrap_or(0),
-            mtime: st.mtime.unwrap_or(0),
+            mtime: st.mtime(),
             link_target: None,
         })
         .collect();
     entries.sort_by(|a, b| a.name.cmp(&b.name));
-    let total = entries.len();
     entries.truncate(max_entries);
-    resolve_links(conn, &sftp_path, &mut entries);
+    resolve_links(sftp, &sftp_path, &mut entries);
     Ok(Listing {
         path: path.to_string(),
         entries,
@@ -360,15 +329,26 @@ pub fn list_dir(conn: &mut Connection, path: &str, max_entries: usize) -> Result
     })
 }
 
-fn resolve_links(conn: &mut Connection, dir: &str, entries: &mut [Entry]) {
-    let Ok(sftp) = conn.sftp() else { return };
-    for entry in entries
+/// Reads the targets of the listing's symlinks, every request in flight at once.
+fn resolve_links(sftp: &Sftp<'_>, dir: &str, entries: &mut [Entry]) {
+    let asked: Vec<_> = entries
         .iter_mut()
         .filter(|e| e.kind == EntryKind::Symlink)
         .take(MAX_READLINKS)
-    {
-        if let Ok(target) = sftp.readlink(&Path::new(dir).join(&entry.name)) {
-            entry.link_target = Some(target.to_string_lossy().into_owned());
+        .map(|e| {
+            let path = format!("{}/{}", dir.trim_end_matches('/'), e.name);
+            let answer = sftp.send(Request::readlink(&path));
+            (e, answer)
+        })
+        .collect();
+    for (entry, answer) in asked {
+        let Ok(reply) = sftp.wait(answer) else {
+            continue;
+        };
+        if let Ok(Ok(Some(names))) = reply.names() {
+            if let Some((target, _)) = names.into_iter().next() {
+                entry.link_target = Some(String::from_utf8_lossy(&target).into_owned());
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::settings::Settings;
 use crate::ssh::config::{ParseContext, SshConfig};
-use crate::ssh::pool::lock;
+use crate::sync::lock;
 use crate::util::glob_match;
 
 pub use crate::ssh::config::HostEntry;

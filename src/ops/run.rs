@@ -6,13 +6,13 @@ use crate::control::Control;
 use crate::error::Error;
 use crate::ops::command::shell_quote;
 use crate::ops::{fs, remote_path};
-use crate::ssh::exec::{self, ExecLimits, ExecOutput};
-use crate::ssh::pool::Failure;
-use crate::ssh::session::Connection;
+use crate::ssh::exec::{ExecLimits, ExecOutput};
+use crate::ssh::mux::{Conn, Failure, SftpChannel};
+use crate::ssh::sftp::Sftp;
 
 /// Runs `command_line` (already vetted by the command policy) with `dir` as working directory.
 pub fn query(
-    conn: &mut Connection,
+    conn: &Conn,
     dir: &str,
     command_line: &str,
     limits: &ExecLimits,
@@ -22,15 +22,17 @@ pub fn query(
         conn,
         dir,
         "`query` runs in the target's directory (use its parent)",
+        cancel,
     )?;
     let full = format!("cd {} && {}", remote_path::shell_word(dir), command_line);
-    exec::run(conn, &full, limits, cancel)
+    conn.exec(&full, limits, cancel)
 }
 
 /// Checks through SFTP that `dir` is a directory, so that a missing or non-directory path is a
 /// clear error instead of a shell's `cd` complaint. `why` ends the message.
-fn require_dir(conn: &mut Connection, dir: &str, why: &str) -> Result<(), Failure> {
-    if fs::stat(conn, dir)?.is_dir() {
+pub fn require_dir(conn: &Conn, dir: &str, why: &str, control: &Control) -> Result<(), Failure> {
+    let sftp = Sftp::new(conn, SftpChannel::Shared, control);
+    if fs::stat(&sftp, dir)?.is_dir() {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!("'{dir}' is not a directory: {why}")).into())
@@ -62,7 +64,7 @@ const MAX_PATTERN_LEN: usize = 1024;
 /// `find DIR -maxdepth DEPTH -name PATTERN`, NUL-separated so no file name can confuse the
 /// parser. A missing or non-directory `dir` is an error, not "no match".
 pub fn find(
-    conn: &mut Connection,
+    conn: &Conn,
     dir: &str,
     pattern: &str,
     depth: u32,
@@ -71,13 +73,13 @@ pub fn find(
     control: &Control,
 ) -> Result<FindResult, Failure> {
     check_pattern(pattern)?;
-    require_dir(conn, dir, "find searches under a directory")?;
+    require_dir(conn, dir, "find searches under a directory", control)?;
     let command = format!(
         "find {} -maxdepth {depth} -name {} -print0",
         remote_path::shell_word(dir),
         shell_quote(pattern)
     );
-    let out = exec::run(conn, &command, limits, control)?;
+    let out = conn.exec(&command, limits, control)?;
     if out.cancelled {
         return Err(Error::Cancelled.into());
     }
@@ -155,23 +157,23 @@ pub struct Tree {
 /// and BusyBox find). Directories are listed first, then a lone NUL, then everything else, all
 /// NUL-separated, so no file name can confuse the parser.
 pub fn tree(
-    conn: &mut Connection,
+    conn: &Conn,
     dir: &str,
     depth: u32,
     max_entries: usize,
     limits: &ExecLimits,
     cancel: &Control,
 ) -> Result<Tree, Failure> {
-    require_dir(conn, dir, "a tree needs a directory")?;
+    require_dir(conn, dir, "a tree needs a directory", cancel)?;
     let find = format!("find . -mindepth 1 -maxdepth {depth}");
     let command = format!(
         "cd {} && {{ {find} -type d -print0; printf '\\0'; {find} ! -type d -print0; }}",
         remote_path::shell_word(dir)
     );
-    let out = exec::run(conn, &command, limits, cancel)?;
+    let out = conn.exec(&command, limits, cancel)?;
     if out.timed_out {
         return Err(Error::Timeout {
-            host: conn.alias().to_string(),
+            host: conn.state.alias.to_string(),
             what: "tree".into(),
             after: limits.timeout,
         }

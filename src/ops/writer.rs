@@ -1,18 +1,17 @@
-//! A local file written and hashed on a thread of its own, so a download's network thread only
-//! receives and decrypts.
+//! A local file written and hashed on a thread of its own, so a download's receiving side only
+//! receives.
 //!
 //! On a 2-core machine a 64 MiB download kept one thread busy with receiving, decrypting,
 //! SHA-256 (about a third of its time) and copying into the page cache, one piece after the
-//! other, while the cores sat idle a quarter of the time. Here the network thread hands each
-//! piece over by value (its buffer, no copy) on a short bounded queue; this thread writes and
-//! hashes it and hands the buffer back for the next request. Memory stays bounded: a buffer
-//! is only allocated when none has come back, and the queue holds at most [`QUEUE`] of them.
+//! other, while the cores sat idle a quarter of the time. Here each piece (the SFTP answer it
+//! arrived in, by value: no copy) goes on a short bounded queue; this thread writes and hashes
+//! it. Memory stays bounded: the queue holds at most [`QUEUE`] pieces.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Sender};
 
 use crate::sha256::Sha256;
 
@@ -21,40 +20,36 @@ const QUEUE: usize = 4;
 
 /// A file being written in order by a thread of its own.
 pub struct FileWriter {
-    pieces: Option<Sender<(Vec<u8>, usize)>>,
-    spares: Receiver<Vec<u8>>,
+    pieces: Option<Sender<(Vec<u8>, usize, usize)>>,
     thread: Option<JoinHandle<io::Result<String>>>,
 }
 
 impl FileWriter {
     /// Starts the thread that writes into `file` (from its current position).
     pub fn start(mut file: File) -> io::Result<FileWriter> {
-        let (pieces, queued) = bounded::<(Vec<u8>, usize)>(QUEUE);
-        let (give_back, spares) = bounded(QUEUE + 2);
+        let (pieces, queued) = bounded::<(Vec<u8>, usize, usize)>(QUEUE);
         let thread = std::thread::Builder::new()
             .name("scout-write".into())
             .spawn(move || {
                 let mut hash = Sha256::new();
-                for (buf, len) in queued {
-                    let piece = buf.get(..len).unwrap_or(&buf);
+                for (buf, start, len) in queued {
+                    let piece = buf.get(start..start + len).unwrap_or_default();
                     file.write_all(piece)?;
                     hash.update(piece);
-                    let _ = give_back.try_send(buf); // the network side may be gone
                 }
                 Ok(hash.finish_hex())
             })?;
         Ok(FileWriter {
             pieces: Some(pieces),
-            spares,
             thread: Some(thread),
         })
     }
 
-    /// Queues the first `len` bytes of `buf`. An error is the writer's (the write failed and
-    /// it stopped): nothing more can be written.
-    pub fn write(&mut self, buf: Vec<u8>, len: usize) -> io::Result<()> {
+    /// Queues `len` bytes of `buf` from `start`. An error is the writer's (the write failed
+    /// and it stopped): nothing more can be written.
+    pub fn write(&mut self, buf: Vec<u8>, start: usize, len: usize) -> io::Result<()> {
         let sent = match &self.pieces {
-            Some(pieces) => pieces.send((buf, len)).is_ok(),
+            Some(pieces) => pieces.send((buf, start, len)).is_ok(),
             None => false,
         };
         if sent {
@@ -64,11 +59,6 @@ impl FileWriter {
             Err(e) => Err(e),
             Ok(_) => Err(io::Error::other("the file writer has stopped")),
         }
-    }
-
-    /// A buffer the writer is done with, to reuse.
-    pub fn spare(&mut self) -> Option<Vec<u8>> {
-        self.spares.try_recv().ok()
     }
 
     /// Waits until everything queued is written; the SHA-256 (hex) of all of it.
@@ -109,29 +99,21 @@ mod tests {
     }
 
     #[test]
-    fn writes_and_hashes_pieces_in_order_and_recycles_buffers() {
+    fn writes_and_hashes_pieces_in_order() {
         let (path, file) = temp_file("order");
         let mut w = FileWriter::start(file).unwrap();
         let mut expected = Vec::new();
-        let mut recycled = 0;
         for i in 0..50u8 {
-            let buf = match w.spare() {
-                Some(b) => {
-                    recycled += 1;
-                    b
-                }
-                None => vec![0u8; 64],
-            };
-            let mut buf = buf;
+            let mut buf = vec![0u8; 80];
+            let start = i as usize % 16;
             let len = 1 + (i as usize * 7) % 64;
-            buf[..len].fill(i);
+            buf[start..start + len].fill(i);
             expected.extend(std::iter::repeat_n(i, len));
-            w.write(buf, len).unwrap();
+            w.write(buf, start, len).unwrap();
         }
         let sha = w.finish().unwrap();
         assert_eq!(fs::read(&path).unwrap(), expected);
         assert_eq!(sha, crate::sha256::hex(&expected));
-        assert!(recycled > 0, "no buffer ever came back");
         let _ = fs::remove_file(path);
     }
 
@@ -144,7 +126,7 @@ mod tests {
         let mut w = FileWriter::start(read_only).unwrap();
         let mut failed = None;
         for _ in 0..(QUEUE + 8) {
-            if let Err(e) = w.write(vec![1u8; 16], 16) {
+            if let Err(e) = w.write(vec![1u8; 16], 0, 16) {
                 failed = Some(e);
                 break;
             }

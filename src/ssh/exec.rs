@@ -1,31 +1,37 @@
-//! Running one command on a checked-out session (SPEC §3.5).
+//! One command on a connection: started, read, stopped, by the connection's own thread.
 //!
-//! The deadline is enforced here, not by a remote `timeout` binary: the channel is read in
-//! non-blocking mode and the thread waits in `poll(2)` on the session's socket, waking for data,
-//! for the deadline, or every 100 ms to notice a cancellation. stdout and stderr are drained
-//! together (they share one channel window: reading only stdout while a command floods stderr
-//! would deadlock), each kept up to the output cap and counted beyond it.
+//! The connection thread ([`super::mux`]) drives every command of its connection at once, each
+//! an [`Exec`] state machine that never blocks: start the channel (`exec`), close its stdin,
+//! read stdout and stderr as they come (they share one channel window: reading only stdout
+//! while a command floods stderr would deadlock), each kept up to the output cap and counted
+//! beyond it; then the exit status. The deadline is enforced here, not by a remote `timeout`
+//! binary; cancellation is noticed at the thread's next turn (at most 100 ms later).
 //!
 //! Stopping a command: sshd does not signal a non-pty command when its channel closes, so a
-//! cancelled `sleep 30` would live on. Every command is therefore prefixed with
-//! `printf '%s\n' "$$";` — the remote shell's pid, which is also its process group (sshd starts
-//! each command with `setsid`). The line is stripped from stdout. On timeout or cancellation a
-//! second channel runs `kill -s TERM -- -PID` (then `KILL` two seconds later), the first channel
-//! is drained to its close, and the session stays in the pool. If that fails (frozen host,
-//! pid not yet known) the session is abandoned instead.
+//! cancelled `sleep 30` would live on. scout sends the channel request `signal TERM` (then
+//! `KILL` two seconds later), which OpenSSH delivers to the command's whole process group. For
+//! servers that ignore it, every command starts by printing its shell's pid (its process group:
+//! sshd starts commands with `setsid`), and a second channel runs `kill -- -PID` when the first
+//! has not closed a second after the signal. The line is stripped from stdout. A command that
+//! outlives all of that is given up on: its channel is freed, the connection stays.
 
-use std::io::{ErrorKind, Read};
 use std::time::{Duration, Instant};
 
-use ssh2::{BlockDirections, Channel};
+use crossbeam_channel::Sender;
 
 use crate::control::{human_bytes, Control};
 use crate::error::Error;
-use crate::ssh::pool::Failure;
-use crate::ssh::session::{remaining_ms, Connection};
+use crate::ssh::channel::{RawChannel, RawError, Step, STDERR};
+use crate::ssh::mux::Failure;
 
-/// How long stopping a timed-out or cancelled command may take before the session is abandoned.
-const STOP_WAIT: Duration = Duration::from_secs(2);
+/// How long a stopped command may take to close after `TERM` before `KILL` is sent.
+const KILL_AFTER: Duration = Duration::from_secs(2);
+/// How long after `TERM` the pid-based kill runs for servers that ignore `signal`.
+const KILL_CHANNEL_AFTER: Duration = Duration::from_secs(1);
+/// How long after `TERM` a command that has not closed is given up on.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
+/// How long a finished command may take to confirm its close.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Limits of one command run.
 #[derive(Debug, Clone)]
@@ -172,69 +178,16 @@ impl ExecOutput {
     }
 }
 
-/// Runs `command` (a shell command line) with stdin closed. A failure to open the channel or
-/// start the command may be retried on a fresh session; anything later may not.
-pub fn run(
-    conn: &mut Connection,
-    command: &str,
-    limits: &ExecLimits,
-    control: &Control,
-) -> Result<ExecOutput, Failure> {
-    let deadline = Instant::now() + limits.timeout;
-    let session = conn.session().clone();
-    session.set_blocking(true);
-    session.set_timeout(remaining_ms(deadline));
-    let mut channel = match session.channel_session() {
-        Ok(c) => c,
-        Err(e) => {
-            return Err(Failure {
-                error: conn.fail(&e, "open a channel"),
-                retry: true,
-            })
-        }
-    };
-    let remote = limits.remote.prefix();
-    if let Err(e) = channel.exec(&format!("printf '%s\\n' \"$$\"; {remote}{command}")) {
-        return Err(Failure {
-            error: conn.fail(&e, "start the command"),
-            retry: true,
-        });
-    }
-    if let Err(e) = channel.send_eof() {
-        return Err(conn.fail(&e, "close the command's stdin").into());
-    }
-    let mut streams = Streams::new(limits.max_output);
-    session.set_blocking(false);
-    let drained = drain(conn, &mut channel, &mut streams, deadline, control);
-    session.set_blocking(true);
-    let (mut out, pid) = streams.finish();
-    match drained.map_err(Failure::from)? {
-        Ending::Eof => {}
-        stop => {
-            out.timed_out = stop == Ending::Deadline;
-            out.cancelled = stop == Ending::Cancelled;
-            if out.timed_out {
-                log::info!(
-                    "{}: command timed out after {:?}",
-                    conn.alias(),
-                    limits.timeout
-                );
-            }
-            stop_remote(conn, channel, pid);
-            return Ok(out);
-        }
-    }
-    session.set_timeout(remaining_ms(deadline).max(1000));
-    if let Err(e) = channel.wait_close() {
-        return Err(conn.fail(&e, "wait for the command to finish").into());
-    }
-    out.exit_signal = channel.exit_signal().ok().and_then(|s| s.exit_signal);
-    if out.exit_signal.is_none() {
-        out.exit_code = channel.exit_status().ok();
-    }
-    out.remote_limit = limits.remote.explain(&out);
-    session.set_timeout(0);
-    Ok(out)
+/// A command for a connection thread: what to run, its limits, and where its result goes.
+pub struct ExecJob {
+    /// The shell command line.
+    pub command: String,
+    /// Timeout, output cap, remote limits.
+    pub limits: ExecLimits,
+    /// Cancellation (checked at every turn of the thread) and progress (bytes of output).
+    pub control: Control,
+    /// Where the output (or the failure) goes; nobody may be listening any more.
+    pub reply: Option<Sender<Result<ExecOutput, Failure>>>,
 }
 
 /// Why reading a command's output ended.
@@ -245,39 +198,313 @@ enum Ending {
     Cancelled,
 }
 
-/// Reads stdout and stderr until EOF, the deadline, or cancellation.
-fn drain(
-    conn: &mut Connection,
-    channel: &mut Channel,
-    streams: &mut Streams,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// `exec` request sent, waiting for the server to accept it.
+    Start,
+    /// Sending end-of-file on stdin.
+    Eof,
+    /// Reading output.
+    Run,
+    /// Stopped (deadline, cancel): signals sent, draining until the channel closes.
+    Stop,
+    /// Output ended: closing, then the exit status.
+    Close,
+}
+
+/// What the connection thread does next with an [`Exec`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// Nothing moved; wait for the socket (or the next tick).
+    Idle,
+    /// Something moved: drive again.
+    Moved,
+    /// Run this command on a channel of its own, fire-and-forget (the pid-based kill).
+    SideCommand(String),
+    /// Finished: the channel can be freed.
+    Finished,
+    /// A libssh2 call failed (the caller has heard of it): the channel can be freed, and the
+    /// connection may be dead (the thread looks at the error).
+    Failed(RawError),
+}
+
+/// A command in flight on a connection thread.
+pub struct Exec {
+    job: ExecJob,
+    host: std::sync::Arc<str>,
     deadline: Instant,
-    control: &Control,
-) -> Result<Ending, Error> {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let got = streams.pump(channel, &mut buf).map_err(|e| {
-            conn.mark_broken();
-            Error::Session {
-                host: conn.alias().to_string(),
-                message: format!("reading command output: {e}"),
+    channel: RawChannel,
+    phase: Phase,
+    started: bool,
+    streams: Streams,
+    ending: Option<Ending>,
+    /// When the stop began, and which of its steps were taken.
+    stop_since: Option<Instant>,
+    kill_sent: bool,
+    kill_channel_sent: bool,
+    close_since: Option<Instant>,
+}
+
+impl Exec {
+    /// A command whose channel is open; `started` tells when its job was handed over (the
+    /// deadline counts from then, queueing included).
+    pub fn new(
+        job: ExecJob,
+        host: std::sync::Arc<str>,
+        channel: RawChannel,
+        started: Instant,
+    ) -> Exec {
+        let deadline = started + job.limits.timeout;
+        let streams = Streams::new(job.limits.max_output);
+        Exec {
+            job,
+            host,
+            deadline,
+            channel,
+            phase: Phase::Start,
+            started: false,
+            streams,
+            ending: None,
+            stop_since: None,
+            kill_sent: false,
+            kill_channel_sent: false,
+            close_since: None,
+        }
+    }
+
+    /// The earliest moment this command needs a turn without the socket saying so.
+    pub fn next_deadline(&self) -> Instant {
+        match self.phase {
+            Phase::Stop => {
+                let since = self.stop_since.unwrap_or(self.deadline);
+                since + KILL_CHANNEL_AFTER.min(KILL_AFTER)
             }
-        })?;
-        if got == 0 && channel.eof() {
-            return Ok(Ending::Eof);
+            Phase::Close => self.close_since.unwrap_or(self.deadline) + CLOSE_WAIT,
+            _ => self.deadline,
         }
-        if control.is_cancelled() {
-            return Ok(Ending::Cancelled);
+    }
+
+    /// Whether libssh2 holds received bytes of this command not read yet.
+    pub fn queued(&self) -> bool {
+        self.channel.queued() > 0
+    }
+
+    /// Whether this command watches a cancel flag (the thread must then turn every 100 ms).
+    pub fn cancellable(&self) -> bool {
+        self.phase != Phase::Stop && self.phase != Phase::Close
+    }
+
+    /// Advances the command as far as it goes without blocking. `scratch` is a read buffer.
+    pub fn drive(&mut self, now: Instant, scratch: &mut [u8]) -> Turn {
+        match self.step(now, scratch) {
+            Ok(turn) => turn,
+            Err((failure, raw)) => {
+                self.reply(Err(failure));
+                Turn::Failed(raw)
+            }
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(Ending::Deadline);
+    }
+
+    fn step(&mut self, now: Instant, scratch: &mut [u8]) -> Result<Turn, (Failure, RawError)> {
+        match self.phase {
+            Phase::Start => {
+                if !self.started {
+                    let command = format!(
+                        "printf '%s\\n' \"$$\"; {}{}",
+                        self.job.limits.remote.prefix(),
+                        self.job.command
+                    );
+                    self.job.command = command;
+                    self.started = true;
+                }
+                match self.channel.start("exec", &self.job.command) {
+                    Ok(Step::Again) => Ok(self.check_stop(now).unwrap_or(Turn::Idle)),
+                    Ok(Step::Done(())) => {
+                        self.phase = Phase::Eof;
+                        Ok(Turn::Moved)
+                    }
+                    // Nothing ran: the command may go to a fresh channel.
+                    Err(e) => Err((
+                        Failure::retryable(self.session_error(&e, "start the command")),
+                        e,
+                    )),
+                }
+            }
+            Phase::Eof => match self.channel.send_eof() {
+                Ok(Step::Again) => Ok(Turn::Idle),
+                Ok(Step::Done(())) => {
+                    self.phase = Phase::Run;
+                    Ok(Turn::Moved)
+                }
+                Err(e) => Err((
+                    self.session_error(&e, "close the command's stdin").into(),
+                    e,
+                )),
+            },
+            Phase::Run => {
+                let moved = self.pump(scratch)?;
+                if let Some(turn) = self.check_stop(now) {
+                    return Ok(turn);
+                }
+                if !moved && self.channel.eof() {
+                    self.ending = Some(Ending::Eof);
+                    self.phase = Phase::Close;
+                    self.close_since = Some(now);
+                    return Ok(Turn::Moved);
+                }
+                // Reported at every turn, unchanged figures too: a rate-limited sink then
+                // delivers the latest state late rather than never.
+                let bytes = self.streams.out.total + self.streams.err.total;
+                if bytes > 0 {
+                    self.job
+                        .control
+                        .report(bytes, None, || format!("{} of output", human_bytes(bytes)));
+                }
+                Ok(if moved { Turn::Moved } else { Turn::Idle })
+            }
+            Phase::Stop => self.stopping(now, scratch),
+            Phase::Close => self.closing(now),
         }
-        let bytes = streams.out.total + streams.err.total;
-        if bytes > 0 {
-            control.report(bytes, None, || format!("{} of output", human_bytes(bytes)));
+    }
+
+    /// Reads what both streams have now; true if anything came.
+    fn pump(&mut self, scratch: &mut [u8]) -> Result<bool, (Failure, RawError)> {
+        let mut moved = false;
+        for stream in [0, STDERR] {
+            loop {
+                match self.channel.read(stream, scratch) {
+                    Ok(Step::Done(0)) | Ok(Step::Again) => break,
+                    Ok(Step::Done(n)) => {
+                        moved = true;
+                        if stream == 0 {
+                            self.streams.stdout(&scratch[..n]);
+                        } else {
+                            self.streams.err.push(&scratch[..n]);
+                        }
+                    }
+                    Err(e) => {
+                        let error = self.session_error(&e, "read the command's output");
+                        return Err((error.into(), e));
+                    }
+                }
+            }
         }
-        if got == 0 {
-            wait_socket(conn, (deadline - now).min(Duration::from_millis(100)));
+        Ok(moved)
+    }
+
+    /// Starts the stop when the command is cancelled or past its deadline.
+    fn check_stop(&mut self, now: Instant) -> Option<Turn> {
+        let ending = if self.job.control.is_cancelled() {
+            Ending::Cancelled
+        } else if now >= self.deadline {
+            Ending::Deadline
+        } else {
+            return None;
+        };
+        if ending == Ending::Deadline {
+            log::info!(
+                "{}: command timed out after {:?}",
+                self.host,
+                self.job.limits.timeout
+            );
+        }
+        self.ending = Some(ending);
+        // The caller has its answer now (partial output); stopping goes on in the background.
+        let out = self.output();
+        self.reply(Ok(out));
+        if self.phase == Phase::Start {
+            // Nothing runs yet: freeing the channel is all there is to do.
+            return Some(Turn::Finished);
+        }
+        self.stop_since = Some(now);
+        self.phase = Phase::Stop;
+        let _ = self.channel.signal("TERM");
+        Some(Turn::Moved)
+    }
+
+    fn stopping(&mut self, now: Instant, scratch: &mut [u8]) -> Result<Turn, (Failure, RawError)> {
+        // Output still in flight is drained (and dropped) until the command is gone.
+        let moved = self.pump(scratch).unwrap_or(false);
+        if self.channel.eof() {
+            self.phase = Phase::Close;
+            self.close_since = Some(now);
+            return Ok(Turn::Moved);
+        }
+        let since = self.stop_since.unwrap_or(now);
+        if !self.kill_channel_sent && now >= since + KILL_CHANNEL_AFTER {
+            self.kill_channel_sent = true;
+            if let Some(pid) = self.streams.pid.filter(|&p| p > 1) {
+                return Ok(Turn::SideCommand(format!(
+                    "kill -s TERM -- -{pid} 2>/dev/null; kill -s CONT -- -{pid} 2>/dev/null; \
+                     (sleep 2; kill -s KILL -- -{pid}) </dev/null >/dev/null 2>&1 &"
+                )));
+            }
+        }
+        if !self.kill_sent && now >= since + KILL_AFTER {
+            self.kill_sent = true;
+            let _ = self.channel.signal("KILL");
+        }
+        if now >= since + GIVE_UP_AFTER {
+            log::warn!(
+                "{}: a stopped command did not end within {} s; its channel is given up (the \
+                 process may still run on the host)",
+                self.host,
+                GIVE_UP_AFTER.as_secs()
+            );
+            return Ok(Turn::Finished);
+        }
+        Ok(if moved { Turn::Moved } else { Turn::Idle })
+    }
+
+    fn closing(&mut self, now: Instant) -> Result<Turn, (Failure, RawError)> {
+        match self.channel.close().and_then(|s| match s {
+            Step::Done(()) => self.channel.wait_closed(),
+            Step::Again => Ok(Step::Again),
+        }) {
+            Ok(Step::Again) if now < self.close_since.unwrap_or(now) + CLOSE_WAIT => Ok(Turn::Idle),
+            Ok(Step::Again) | Ok(Step::Done(())) => {
+                if self.ending == Some(Ending::Eof) {
+                    let mut out = self.output();
+                    out.exit_signal = self.channel.exit_signal();
+                    if out.exit_signal.is_none() {
+                        out.exit_code = Some(self.channel.exit_status());
+                    }
+                    out.remote_limit = self.job.limits.remote.explain(&out);
+                    self.reply(Ok(out));
+                }
+                Ok(Turn::Finished)
+            }
+            Err(e) if self.ending == Some(Ending::Eof) => {
+                let error = self.session_error(&e, "wait for the command to finish");
+                Err((error.into(), e))
+            }
+            Err(e) => Ok(Turn::Failed(e)),
+        }
+    }
+
+    /// The output so far, marked timed out or cancelled as the case may be.
+    fn output(&mut self) -> ExecOutput {
+        let mut out = self.streams.snapshot();
+        out.timed_out = self.ending == Some(Ending::Deadline);
+        out.cancelled = self.ending == Some(Ending::Cancelled);
+        out
+    }
+
+    fn reply(&mut self, result: Result<ExecOutput, Failure>) {
+        if let Some(reply) = self.job.reply.take() {
+            let _ = reply.try_send(result);
+        }
+    }
+
+    /// The connection failed under this command: its caller hears of it.
+    pub fn fail(mut self, failure: Failure) {
+        self.reply(Err(failure));
+    }
+
+    fn session_error(&self, e: &RawError, doing: &str) -> Error {
+        Error::Session {
+            host: self.host.to_string(),
+            message: format!("cannot {doing}: {}", e.message),
         }
     }
 }
@@ -321,30 +548,6 @@ impl Streams {
         }
     }
 
-    /// Reads everything available now from both streams; returns the bytes read.
-    fn pump(&mut self, channel: &mut Channel, buf: &mut [u8]) -> std::io::Result<usize> {
-        let mut read = 0;
-        for stream in [0, 1] {
-            let mut s = channel.stream(stream);
-            loop {
-                match s.read(buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        read += n;
-                        if stream == 0 {
-                            self.stdout(&buf[..n]);
-                        } else {
-                            self.err.push(&buf[..n]);
-                        }
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(read)
-    }
-
     fn stdout(&mut self, bytes: &[u8]) {
         let Some(line) = &mut self.pid_line else {
             return self.out.push(bytes);
@@ -367,98 +570,18 @@ impl Streams {
         }
     }
 
-    fn finish(self) -> (ExecOutput, Option<u32>) {
+    /// The output kept so far (the buffers are moved out: later bytes are only counted).
+    fn snapshot(&mut self) -> ExecOutput {
         let out = ExecOutput {
-            stdout: self.out.keep,
-            stderr: self.err.keep,
+            stdout: std::mem::take(&mut self.out.keep),
+            stderr: std::mem::take(&mut self.err.keep),
             stdout_total: self.out.total,
             stderr_total: self.err.total,
             ..ExecOutput::default()
         };
-        (out, self.pid)
-    }
-}
-
-/// Ends a command that is still running: kills its process group through a second channel and
-/// waits for the first to close, so the session can be reused. Abandons the session when that
-/// is not possible within [`STOP_WAIT`].
-fn stop_remote(conn: &mut Connection, mut channel: Channel, pid: Option<u32>) {
-    let stopped = match pid.filter(|&p| p > 1) {
-        Some(pid) => kill_group(conn, pid).is_ok() && wait_closed(conn, &mut channel),
-        None => false,
-    };
-    if stopped {
-        conn.session().set_timeout(0);
-        return;
-    }
-    // sshd confirms a channel close only once the command exits (maybe never), and libssh2
-    // waits for that confirmation when the channel is freed: abandon the session instead
-    // (socket shut down at once); the pool replaces it.
-    log::warn!(
-        "{}: could not stop the remote command cleanly; dropping the session",
-        conn.alias()
-    );
-    conn.abandon();
-}
-
-fn kill_group(conn: &Connection, pid: u32) -> Result<(), ssh2::Error> {
-    let session = conn.session();
-    session.set_blocking(true);
-    session.set_timeout(STOP_WAIT.as_millis() as u32);
-    let mut killer = session.channel_session()?;
-    killer.exec(&format!(
-        "kill -s TERM -- -{pid} 2>/dev/null; kill -s CONT -- -{pid} 2>/dev/null; \
-         (sleep 2; kill -s KILL -- -{pid}) </dev/null >/dev/null 2>&1 &"
-    ))?;
-    killer.send_eof()?;
-    let mut sink = Vec::new();
-    let _ = killer.read_to_end(&mut sink);
-    killer.wait_close()
-}
-
-/// Discards what the stopped command still had in flight until its channel closes.
-fn wait_closed(conn: &Connection, channel: &mut Channel) -> bool {
-    let deadline = Instant::now() + STOP_WAIT;
-    let session = conn.session();
-    session.set_blocking(false);
-    let mut streams = Streams::new(0);
-    streams.pid_line = None;
-    let mut buf = vec![0u8; 64 * 1024];
-    let eof = loop {
-        let got = match streams.pump(channel, &mut buf) {
-            Ok(0) if channel.eof() => break true,
-            Ok(n) => n,
-            Err(_) => break false,
-        };
-        let now = Instant::now();
-        if now >= deadline {
-            break false;
-        }
-        if got == 0 {
-            wait_socket(conn, (deadline - now).min(Duration::from_millis(100)));
-        }
-    };
-    session.set_blocking(true);
-    session.set_timeout(remaining_ms(deadline).max(1));
-    eof && channel.wait_close().is_ok()
-}
-
-/// Waits until the session's socket is ready in the direction libssh2 is blocked on, or `wait`.
-fn wait_socket(conn: &Connection, wait: Duration) {
-    let events = match conn.session().block_directions() {
-        BlockDirections::Outbound => libc::POLLOUT,
-        BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
-        BlockDirections::Inbound | BlockDirections::None => libc::POLLIN,
-    };
-    let mut fd = libc::pollfd {
-        fd: conn.socket_fd(),
-        events,
-        revents: 0,
-    };
-    let ms = wait.as_millis().clamp(1, 1000) as libc::c_int;
-    // SAFETY: one valid pollfd on our own socket; poll only writes `revents`.
-    unsafe {
-        libc::poll(&mut fd, 1, ms);
+        self.out.cap = 0;
+        self.err.cap = 0;
+        out
     }
 }
 
@@ -471,7 +594,8 @@ mod tests {
         for c in chunks {
             s.stdout(c);
         }
-        s.finish()
+        let pid = s.pid;
+        (s.snapshot(), pid)
     }
 
     #[test]
@@ -532,7 +656,7 @@ hello
         let mut s = Streams::new(4);
         s.stdout(b"7\nabcdefgh");
         s.err.push(b"xyz");
-        let (out, _) = s.finish();
+        let out = s.snapshot();
         assert_eq!((out.stdout.as_slice(), out.stdout_total), (&b"abcd"[..], 8));
         assert!(out.truncated());
         assert_eq!(out.stderr, b"xyz");

@@ -26,10 +26,10 @@ use ssh2::{BlockDirections, Channel, Session};
 
 use crate::error::Error;
 use crate::ssh::config::{HostEntry, SshConfig};
-use crate::ssh::pool::lock;
 use crate::ssh::session::{establish_over, ConnectOptions, Established};
 use crate::ssh::trace::Trace;
 use crate::ssh::transport::{tcp_connect, Transport};
+use crate::sync::lock;
 
 /// Longest chain accepted, counting nested `ProxyJump`s of first hops (catches loops).
 const MAX_CHAIN: usize = 8;

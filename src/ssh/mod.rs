@@ -13,15 +13,17 @@
 //!   its cipher table (AES-GCM a packet per call), and OpenSSL's ChaCha20/Poly1305.
 
 pub mod auth;
-pub mod bulk;
 pub mod chacha;
+pub mod channel;
 pub mod ciphers;
 pub mod config;
 pub mod exec;
 pub mod jump;
 pub mod known_hosts;
+pub mod mux;
 pub mod pool;
 pub mod reaper;
 pub mod session;
+pub mod sftp;
 pub mod trace;
 pub mod transport;

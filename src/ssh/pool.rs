@@ -1,197 +1,138 @@
-//! Per-host session pools (SPEC §6): one `r2d2::Pool` per host alias, built on first use.
+//! The connections of every host, and the channels on them.
 //!
-//! r2d2 gives us the idle stack, check-out/check-in, the per-host cap and "drop it if broken".
-//! Three r2d2 habits do not fit an SSH fleet, and this module works around them:
+//! Each host has up to `SCOUT_MAX_SESSIONS_PER_HOST` SSH connections ([`Conn`], each with its
+//! own thread, see `mux.rs`), and each connection carries up to its channel limit of commands
+//! and transfers at once (the server's `MaxSessions`, learned) plus its control channel. Work
+//! is admitted per channel:
 //!
-//! * A connect failure reaches an r2d2 caller only as "timed out" after the whole wait, and r2d2
-//!   then retries forever. So a host's **first** session is opened by the requesting worker
-//!   itself (the real error at once; a dead host costs one connect timeout), and concurrent
-//!   requests for that host wait for that one attempt and share its outcome. The finished
-//!   session is handed to r2d2 through the manager's *handoff* stack; r2d2's `connect()` takes it
-//!   from there. Further sessions are opened by r2d2 through the same manager.
-//! * r2d2 has no cap across pools. A counter of live sessions is the cap ([`SessionSlot`]); when
-//!   it is full, the least recently used host gives up one idle session. Checked-out sessions
-//!   are never evicted.
-//! * r2d2 cannot evict one idle connection; we check one out and retire it (see
-//!   [`Connection::retire`]), and the reaper works the same way.
+//! * **A command or a transfer needs a channel**: it takes a [`Lane`] from the host's
+//!   `r2d2::Pool`. r2d2's "connection" here is a lane — a reservation of one channel on one of
+//!   the host's SSH connections — and its `ManageConnection` places each new lane on the
+//!   fullest connection that has room, opening another connection (up to the per-host cap)
+//!   only when none has. r2d2 gives what a pool of channels needs: a cap on lanes per host,
+//!   waiting for one to come back, LIFO reuse, and dropping lanes whose connection died
+//!   (checked at checkout from a flag, no network round trip). Opening a lane never touches
+//!   the network: a new connection connects on its own thread while the work queues on it.
+//! * **An SFTP request needs no channel of its own**: it goes to the shared SFTP channel of the
+//!   least busy connection of the host, so a read is never queued behind the host's commands.
 //!
-//! No lock is held across network I/O: the host map lock only guards the `HashMap`, connects
-//! happen outside it, and the reaper checks sessions out like any worker.
+//! So nothing waits for a remote process but its own caller, and a host's first connect is
+//! shared by everything that arrives meanwhile: a dead host costs one connect timeout, once.
+//!
+//! Across hosts, `SCOUT_MAX_POOL_SIZE` caps the connections; when it is reached, the least
+//! recently used host gives up an idle connection. A connection found dead makes its host's
+//! idle connections that are older than it suspect: they are closed, so a retry after a host
+//! restarted runs on a newly opened connection, never on another stale one.
 
 use std::collections::HashMap;
-use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use scheduled_thread_pool::ScheduledThreadPool;
 
+use crate::control::Control;
 use crate::error::Error;
 use crate::ssh::config::HostEntry;
-use crate::ssh::session::{ConnectOptions, Connection};
+use crate::ssh::mux::{Conn, Failure, Gate, Held, LaneCount, Spawn, DEFAULT_CHANNELS};
+use crate::ssh::session::ConnectOptions;
+use crate::ssh::trace::Trace;
+use crate::sync::lock;
 
 /// Limits of the pool.
 #[derive(Debug, Clone)]
 pub struct PoolLimits {
-    /// Sessions alive across all hosts (`SCOUT_MAX_POOL_SIZE`).
+    /// Connections alive across all hosts (`SCOUT_MAX_POOL_SIZE`).
     pub max_total: usize,
-    /// Sessions per host (`SCOUT_MAX_SESSIONS_PER_HOST`).
+    /// Connections per host (`SCOUT_MAX_SESSIONS_PER_HOST`).
     pub per_host: u32,
-    /// How long a session may stay idle before the reaper closes it.
+    /// How long a connection may stay idle before the reaper closes it.
     pub idle_timeout: Duration,
-    /// How long a request waits for a busy host's session to come back.
+    /// How long a call waits for a channel when all of its host's are busy.
     pub checkout_wait: Duration,
+    /// How long an SFTP request may wait for its answer.
+    pub request_timeout: Duration,
+    /// Connects (handshakes) under way at once across all hosts.
+    pub connects_at_once: usize,
 }
 
-/// One unit of the global session count and of its host's; released when the session is
-/// dropped.
-#[derive(Debug)]
-pub struct SessionSlot {
-    live: Arc<AtomicUsize>,
-    host_live: Arc<AtomicUsize>,
+/// A reservation of one channel on one of a host's connections. Derefs to the [`Conn`];
+/// returns to its pool when dropped.
+pub struct Lane {
+    inner: r2d2::PooledConnection<LaneManager>,
+    _held: Held,
 }
 
-impl Drop for SessionSlot {
-    fn drop(&mut self) {
-        self.live.fetch_sub(1, Ordering::AcqRel);
-        self.host_live.fetch_sub(1, Ordering::AcqRel);
+impl Lane {
+    fn new(inner: r2d2::PooledConnection<LaneManager>) -> Lane {
+        let held = Held::new(&inner.conn.state);
+        Lane { inner, _held: held }
     }
 }
 
-/// The r2d2 manager of one host: takes a worker's handed-over session if there is one, else
-/// opens one (within the global cap).
-struct Manager {
-    host: Arc<HostEntry>,
-    handoff: Arc<Mutex<Vec<Connection>>>,
-    host_live: Arc<AtomicUsize>,
+impl std::ops::Deref for Lane {
+    type Target = Arc<Conn>;
+    fn deref(&self) -> &Arc<Conn> {
+        &self.inner.conn
+    }
+}
+
+/// What r2d2 pools: a lane on a connection.
+pub struct LaneSlot {
+    conn: Arc<Conn>,
+    _count: LaneCount,
+}
+
+/// The r2d2 manager of one host: places lanes on the host's connections.
+struct LaneManager {
+    host: Weak<HostPool>,
     shared: Weak<Shared>,
 }
 
-impl r2d2::ManageConnection for Manager {
-    type Connection = Connection;
+impl r2d2::ManageConnection for LaneManager {
+    type Connection = LaneSlot;
     type Error = Error;
 
-    fn connect(&self) -> Result<Connection, Error> {
-        if let Some(conn) = lock(&self.handoff).pop() {
-            return Ok(conn);
-        }
-        match self.shared.upgrade() {
-            Some(shared) => shared.open(&self.host, &self.host_live),
-            None => Err(Error::Session {
-                host: self.host.alias.clone(),
-                message: "shutting down".into(),
-            }),
-        }
+    fn connect(&self) -> Result<LaneSlot, Error> {
+        let (Some(hp), Some(shared)) = (self.host.upgrade(), self.shared.upgrade()) else {
+            return Err(Error::Io("shutting down".into()));
+        };
+        let conn = hp.conn_for_lane(&shared)?;
+        Ok(LaneSlot {
+            _count: LaneCount::new(&conn.state),
+            conn,
+        })
     }
 
-    fn is_valid(&self, conn: &mut Connection) -> Result<(), Error> {
-        if conn.is_reusable() {
-            Ok(())
+    fn is_valid(&self, lane: &mut LaneSlot) -> Result<(), Error> {
+        if self.has_broken(lane) {
+            Err(Error::Io("the lane's connection is closed or full".into()))
         } else {
-            Err(Error::Session {
-                host: conn.alias().to_string(),
-                message: "broken".into(),
-            })
+            Ok(())
         }
     }
 
-    fn has_broken(&self, conn: &mut Connection) -> bool {
-        !conn.is_reusable()
+    fn has_broken(&self, lane: &mut LaneSlot) -> bool {
+        let s = &lane.conn.state;
+        !s.is_open() || s.lanes() > s.lane_limit()
     }
 }
 
-impl std::fmt::Debug for Manager {
+impl std::fmt::Debug for LaneManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Manager({})", self.host.alias)
+        f.write_str("LaneManager")
     }
 }
 
-/// The pool of one host plus the bookkeeping r2d2 does not do.
+/// One host: its lane pool and its connections.
 struct HostPool {
-    pool: r2d2::Pool<Manager>,
-    handoff: Arc<Mutex<Vec<Connection>>>,
-    /// Sessions of this host that exist anywhere (in r2d2, being opened, or handed over).
-    /// r2d2's own count misses a session between the handoff and r2d2's bookkeeping, which let
-    /// a second "first" session slip past the per-host cap.
-    host_live: Arc<AtomicUsize>,
-    /// The worker-driven first connect: who is doing it, and how it ended.
-    first: Mutex<FirstConnect>,
-    first_done: Condvar,
-    /// Set while the reaper holds this host's idle sessions (for microseconds).
-    reaping: AtomicBool,
+    host: Arc<HostEntry>,
+    lanes: r2d2::Pool<LaneManager>,
+    /// Connections alive or connecting (retired ones leave the list).
+    conns: Mutex<Vec<Arc<Conn>>>,
+    /// Connections opened outside the pool for this host (`check`), counted in its cap.
+    reserved: AtomicUsize,
     last_used: Mutex<Instant>,
-}
-
-#[derive(Default)]
-struct FirstConnect {
-    in_progress: bool,
-    /// Bumped when an attempt ends, so waiters know theirs is over.
-    attempts: u64,
-    error: Option<Error>,
-}
-
-impl HostPool {
-    /// Whether the host has no session at all (none pooled, none being handed over).
-    fn is_empty(&self) -> bool {
-        self.host_live.load(Ordering::Acquire) == 0
-    }
-}
-
-/// A checked-out session. Derefs to [`Connection`]; returns to its pool when dropped (or is
-/// dropped by the pool if it was marked broken).
-pub struct Checkout {
-    conn: r2d2::PooledConnection<Manager>,
-}
-
-impl Deref for Checkout {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl DerefMut for Checkout {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
-}
-
-/// The outcome of one attempt of an operation: the error, and whether it is safe to run the
-/// operation again on a fresh session (nothing happened on the remote side yet).
-#[derive(Debug)]
-pub struct Failure {
-    /// What went wrong.
-    pub error: Error,
-    /// Whether the operation may run again on a fresh session (nothing happened yet).
-    pub retry: bool,
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Failure {
-            error,
-            retry: false,
-        }
-    }
-}
-
-impl Failure {
-    /// A failure that may be retried when it broke the session (read-only operations).
-    pub fn idempotent(error: Error, conn: &Connection) -> Self {
-        Failure {
-            error,
-            retry: conn.is_broken(),
-        }
-    }
-}
-
-/// Snapshot of one host's pool, for tests, `check` and benchmarks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostPoolState {
-    /// Sessions r2d2 holds for the host (idle and checked out).
-    pub sessions: u32,
-    /// Of those, the idle ones.
-    pub idle: u32,
 }
 
 /// State shared by all host pools and their managers.
@@ -199,24 +140,140 @@ struct Shared {
     hosts: Mutex<HashMap<String, Arc<HostPool>>>,
     live: Arc<AtomicUsize>,
     limits: PoolLimits,
-    opts: ConnectOptions,
+    opts: Arc<ConnectOptions>,
+    gate: Arc<Gate>,
+    next_id: AtomicU64,
+}
+
+/// Snapshot of one host's pool, for tests, `check` and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPoolState {
+    /// SSH connections of the host (connecting or connected).
+    pub sessions: u32,
+    /// Of those, the ones with nothing to do.
+    pub idle: u32,
+    /// Channels reserved for commands and transfers right now.
+    pub lanes: u32,
+}
+
+impl HostPool {
+    fn open_conns(&self) -> Vec<Arc<Conn>> {
+        let mut conns = lock(&self.conns);
+        conns.retain(|c| c.state.is_open());
+        conns.clone()
+    }
+
+    /// The connection a new lane goes on: the fullest one with room (newest first on a tie),
+    /// a new one if none has room and the host may have another, else the least loaded one
+    /// (the lane then waits inside that connection for a channel to close).
+    fn conn_for_lane(&self, shared: &Shared) -> Result<Arc<Conn>, Error> {
+        let mut conns = lock(&self.conns);
+        conns.retain(|c| c.state.is_open());
+        if let Some(c) = conns
+            .iter()
+            .filter(|c| c.state.lanes() < c.state.lane_limit())
+            .max_by_key(|c| (c.state.lanes(), c.state.id))
+        {
+            return Ok(c.clone());
+        }
+        if self.has_room(conns.len(), shared) {
+            if let Some(conn) = shared.spawn(&self.host, None)? {
+                conns.push(conn.clone());
+                return Ok(conn);
+            }
+        }
+        conns
+            .iter()
+            .min_by_key(|c| c.state.lanes())
+            .cloned()
+            .ok_or_else(|| shared.full(&self.host.alias))
+    }
+
+    /// The connection an SFTP request goes to: a connected one with the least work (newest on
+    /// a tie), else one still connecting, else a new one.
+    fn conn_for_sftp(&self, shared: &Shared, avoid: Option<u64>) -> Result<Arc<Conn>, Error> {
+        let mut conns = lock(&self.conns);
+        conns.retain(|c| c.state.is_open());
+        let best = conns
+            .iter()
+            .filter(|c| Some(c.state.id) != avoid)
+            .max_by_key(|c| {
+                (
+                    c.state.is_connected(),
+                    std::cmp::Reverse(c.state.busy()),
+                    c.state.id,
+                )
+            });
+        if let Some(c) = best {
+            return Ok(c.clone());
+        }
+        if self.has_room(conns.len(), shared) {
+            if let Some(conn) = shared.spawn(&self.host, None)? {
+                conns.push(conn.clone());
+                return Ok(conn);
+            }
+        }
+        Err(shared.full(&self.host.alias))
+    }
+
+    fn has_room(&self, conns: usize, shared: &Shared) -> bool {
+        conns + self.reserved.load(Ordering::Acquire) < shared.limits.per_host as usize
+    }
+
+    /// `dead` turned out dead: the host's idle connections opened before it are suspect and
+    /// closed, so the retry goes to a connection known to be newer.
+    fn forget_stale(&self, dead: &Conn) {
+        let conns = lock(&self.conns).clone();
+        for c in conns {
+            if c.state.id < dead.state.id && c.state.busy() == 0 {
+                log::info!(
+                    "{}: closing an idle connection opened before one that died",
+                    self.host.alias
+                );
+                c.retire();
+            }
+        }
+        lock(&self.conns).retain(|c| c.state.is_open());
+    }
+
+    fn touch(&self) {
+        *lock(&self.last_used) = Instant::now();
+    }
 }
 
 impl Shared {
-    /// Opens a session for `host` within the global cap, evicting an idle session of another
-    /// host when the cap is reached.
-    fn open(&self, host: &HostEntry, host_live: &Arc<AtomicUsize>) -> Result<Connection, Error> {
-        let slot = self.acquire_slot(&host.alias, host_live)?;
-        let mut conn = Connection::open(host, &self.opts)?;
-        conn.slot = Some(slot);
-        Ok(conn)
+    /// Starts a connection to `host` if the global cap allows (making room by retiring the
+    /// least recently used idle connection of another host); `None` when it does not.
+    fn spawn(
+        &self,
+        host: &Arc<HostEntry>,
+        trace: Option<crossbeam_channel::Sender<Trace>>,
+    ) -> Result<Option<Arc<Conn>>, Error> {
+        if !self.take_slot(&host.alias) {
+            return Ok(None);
+        }
+        let live = self.live.clone();
+        let spawn = Spawn {
+            host: host.clone(),
+            opts: self.opts.clone(),
+            gate: self.gate.clone(),
+            id: self.next_id.fetch_add(1, Ordering::AcqRel),
+            release: Box::new(move || {
+                live.fetch_sub(1, Ordering::AcqRel);
+            }),
+            trace,
+            request_timeout: self.limits.request_timeout,
+        };
+        match Conn::spawn(spawn) {
+            Ok(conn) => Ok(Some(conn)),
+            Err(e) => {
+                self.live.fetch_sub(1, Ordering::AcqRel);
+                Err(e)
+            }
+        }
     }
 
-    fn acquire_slot(
-        &self,
-        for_host: &str,
-        host_live: &Arc<AtomicUsize>,
-    ) -> Result<SessionSlot, Error> {
+    fn take_slot(&self, for_host: &str) -> bool {
         loop {
             let n = self.live.load(Ordering::Acquire);
             if n < self.limits.max_total {
@@ -225,27 +282,18 @@ impl Shared {
                     .compare_exchange(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
-                    host_live.fetch_add(1, Ordering::AcqRel);
-                    return Ok(SessionSlot {
-                        live: self.live.clone(),
-                        host_live: host_live.clone(),
-                    });
+                    return true;
                 }
                 continue;
             }
             if !self.evict_lru_idle(for_host) {
-                return Err(Error::Connect {
-                    host: for_host.to_string(),
-                    message: format!(
-                        "all {} sessions (SCOUT_MAX_POOL_SIZE) are busy; retry shortly or raise SCOUT_MAX_POOL_SIZE",
-                        self.limits.max_total
-                    ),
-                });
+                return false;
             }
         }
     }
 
-    /// Retires one idle session of the least recently used other host. False if there is none.
+    /// Retires one idle connection of the least recently used other host, giving its place
+    /// in the count back at once. False if there is none.
     fn evict_lru_idle(&self, except: &str) -> bool {
         let mut candidates: Vec<(Instant, Arc<HostPool>)> = lock(&self.hosts)
             .iter()
@@ -254,16 +302,30 @@ impl Shared {
             .collect();
         candidates.sort_by_key(|(t, _)| *t);
         for (_, hp) in candidates {
-            if let Some(mut conn) = hp.pool.try_get() {
+            let idle = hp.open_conns().into_iter().find(|c| c.state.busy() == 0);
+            if let Some(conn) = idle {
                 log::debug!(
-                    "evicting an idle session of {} (session cap reached)",
-                    conn.alias()
+                    "evicting an idle connection of {} (SCOUT_MAX_POOL_SIZE reached)",
+                    conn.state.alias
                 );
                 conn.retire();
+                conn.state.release_slot();
+                lock(&hp.conns).retain(|c| c.state.is_open());
                 return true;
             }
         }
         false
+    }
+
+    fn full(&self, alias: &str) -> Error {
+        Error::Connect {
+            host: alias.to_string(),
+            message: format!(
+                "all {} connections (SCOUT_MAX_POOL_SIZE) are busy; retry shortly or raise \
+                 SCOUT_MAX_POOL_SIZE",
+                self.limits.max_total
+            ),
+        }
     }
 }
 
@@ -276,18 +338,21 @@ pub struct Pools {
 impl Pools {
     /// No pools yet: each host's is built on first use.
     pub fn new(limits: PoolLimits, opts: ConnectOptions) -> Pools {
+        let gate = Gate::new(limits.connects_at_once);
         let shared = Shared {
             hosts: Mutex::new(HashMap::new()),
             live: Arc::new(AtomicUsize::new(0)),
             limits,
-            opts,
+            opts: Arc::new(opts),
+            gate,
+            next_id: AtomicU64::new(1),
         };
         Pools {
             shared: Arc::new(shared),
-            // r2d2's connector threads open a host's second and later sessions.
+            // r2d2 places new lanes on this thread: no network I/O happens there.
             threads: Arc::new(
                 ScheduledThreadPool::builder()
-                    .num_threads(2)
+                    .num_threads(1)
                     .thread_name_pattern("scout-r2d2-{}")
                     .build(),
             ),
@@ -304,117 +369,196 @@ impl Pools {
         &self.shared.limits
     }
 
-    /// Sessions alive across all hosts (including ones being handed over).
+    /// Connections alive across all hosts.
     pub fn live_sessions(&self) -> usize {
         self.shared.live.load(Ordering::Acquire)
     }
 
-    /// Sessions of one host (`None` before its first use).
+    /// Connections of one host (`None` before its first use).
     pub fn host_state(&self, alias: &str) -> Option<HostPoolState> {
         let hp = lock(&self.shared.hosts).get(alias).cloned()?;
-        let s = hp.pool.state();
+        let conns = hp.open_conns();
         Some(HostPoolState {
-            sessions: s.connections,
-            idle: s.idle_connections,
+            sessions: conns.len() as u32,
+            idle: conns.iter().filter(|c| c.state.busy() == 0).count() as u32,
+            lanes: conns.iter().map(|c| c.state.lanes()).sum::<usize>() as u32,
         })
     }
 
-    /// Runs `op` on a session of `host`, once more on a fresh session when the first attempt
-    /// failed before any side effect and broke its session.
-    pub fn with_session<T>(
+    /// A channel on one of `host`'s connections, for a command or a transfer: waits (until
+    /// the checkout wait passes, or `control` is cancelled) while all are in use.
+    pub fn lane(&self, host: &Arc<HostEntry>, control: &Control) -> Result<Lane, Error> {
+        let hp = self.host_pool(host);
+        hp.touch();
+        if let Some(inner) = hp.lanes.try_get() {
+            return Ok(Lane::new(inner));
+        }
+        // A host without a connection gets one here, so that r2d2's manager always finds
+        // one to place the lane on (and a full fleet is reported at once).
+        if hp.open_conns().is_empty() {
+            hp.conn_for_sftp(&self.shared, None)?;
+        }
+        let wait = self.shared.limits.checkout_wait;
+        let deadline = Instant::now() + wait;
+        loop {
+            if control.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout {
+                    host: host.alias.clone(),
+                    what: format!(
+                        "waiting for a free channel (all channels of its {} connections are \
+                         busy; raise SCOUT_MAX_SESSIONS_PER_HOST or retry)",
+                        self.shared.limits.per_host
+                    ),
+                    after: wait,
+                });
+            }
+            if let Ok(inner) = hp.lanes.get_timeout(left.min(Duration::from_millis(100))) {
+                return Ok(Lane::new(inner));
+            }
+        }
+    }
+
+    /// A channel of `host` if one is free now; else `None` (and, if the host may have more
+    /// lanes, one is being made for a later call). Never waits.
+    pub fn try_lane(&self, host: &Arc<HostEntry>) -> Result<Option<Lane>, Error> {
+        let hp = self.host_pool(host);
+        hp.touch();
+        if let Some(inner) = hp.lanes.try_get() {
+            return Ok(Some(Lane::new(inner)));
+        }
+        if hp.open_conns().is_empty() {
+            hp.conn_for_sftp(&self.shared, None)?;
+        }
+        // Asks r2d2 for a new lane without waiting for it.
+        Ok(hp.lanes.get_timeout(Duration::ZERO).ok().map(Lane::new))
+    }
+
+    /// Starts a connection to `host` now if it has none (so that many hosts connect at once).
+    pub fn prepare(&self, host: &Arc<HostEntry>) {
+        let hp = self.host_pool(host);
+        if hp.open_conns().is_empty() {
+            let _ = hp.conn_for_sftp(&self.shared, None);
+        }
+    }
+
+    /// Runs `op` with a connection of `host` for SFTP requests; when the connection died
+    /// under it (and `op` may run twice, or nothing reached the server), once more on another
+    /// connection, after closing the host's idle connections older than the dead one.
+    pub fn with_conn<T>(
         &self,
         host: &Arc<HostEntry>,
-        mut op: impl FnMut(&mut Connection) -> Result<T, Failure>,
+        idempotent: bool,
+        mut op: impl FnMut(&Arc<Conn>) -> Result<T, Failure>,
     ) -> Result<T, Error> {
-        let mut conn = self.checkout(host)?;
-        match op(&mut conn) {
+        let hp = self.host_pool(host);
+        hp.touch();
+        let conn = hp.conn_for_sftp(&self.shared, None)?;
+        match op(&conn) {
             Ok(v) => Ok(v),
-            Err(f) if f.retry && conn.is_broken() => {
+            Err(f) if retryable(&f, &conn, idempotent) => {
                 log::info!(
-                    "{}: session failed ({}); retrying on a fresh one",
+                    "{}: {} — retrying on another connection",
                     host.alias,
                     f.error
                 );
-                drop(conn);
-                let mut conn = self.checkout(host)?;
-                op(&mut conn).map_err(|f| f.error)
+                hp.forget_stale(&conn);
+                let again = hp.conn_for_sftp(&self.shared, Some(conn.state.id))?;
+                op(&again).map_err(|f| f.error)
             }
             Err(f) => Err(f.error),
         }
     }
 
-    /// Checks out a session: an idle one if any (no network round trip); for a host without any
-    /// session, one opened by this worker (or the outcome of the attempt already under way);
-    /// otherwise whatever r2d2 gives within the wait (a returned session or a new one).
-    pub fn checkout(&self, host: &Arc<HostEntry>) -> Result<Checkout, Error> {
-        let hp = self.host_pool(host);
-        *lock(&hp.last_used) = Instant::now();
-        if let Some(conn) = hp.pool.try_get() {
-            return Ok(ready(conn));
-        }
-        // No session yet, or the first one is being opened: join that attempt rather than
-        // asking r2d2, which does not count the session a worker is opening and would open
-        // more beside it.
-        if !hp.reaping.load(Ordering::Acquire) && (hp.is_empty() || lock(&hp.first).in_progress) {
-            self.open_first(&hp, host)?;
-        }
-        let wait = self.shared.limits.checkout_wait;
-        hp.pool.get_timeout(wait).map(ready).map_err(|e| {
-            let reason = e.to_string();
-            let reason = reason.strip_prefix("timed out waiting for connection").unwrap_or(&reason);
-            Error::Timeout {
-                host: host.alias.clone(),
-                what: format!(
-                    "waiting for a session (all {} busy or unreachable{reason}; raise SCOUT_MAX_SESSIONS_PER_HOST or retry)",
-                    self.shared.limits.per_host
-                ),
-                after: wait,
+    /// Runs `op` on a lane of `host`; when it failed before anything reached the server
+    /// because the connection died, once more on another connection.
+    pub fn with_lane<T>(
+        &self,
+        host: &Arc<HostEntry>,
+        control: &Control,
+        mut op: impl FnMut(&Lane) -> Result<T, Failure>,
+    ) -> Result<T, Error> {
+        let lane = self.lane(host, control)?;
+        match op(&lane) {
+            Ok(v) => Ok(v),
+            Err(f) if retryable(&f, &lane, false) => {
+                log::info!(
+                    "{}: {} — retrying on another connection",
+                    host.alias,
+                    f.error
+                );
+                let hp = self.host_pool(host);
+                hp.forget_stale(&lane);
+                drop(lane);
+                let lane = self.lane(host, control)?;
+                op(&lane).map_err(|f| f.error)
             }
-        })
+            Err(f) => Err(f.error),
+        }
     }
 
-    /// Opens the host's first session in this thread, or waits for the attempt another worker
-    /// has under way and returns its error if it failed.
-    fn open_first(&self, hp: &HostPool, host: &Arc<HostEntry>) -> Result<(), Error> {
-        let mut first = lock(&hp.first);
-        if first.in_progress {
-            let attempt = first.attempts;
-            let limit = Instant::now() + self.shared.opts.connect_timeout * 2;
-            while first.in_progress && first.attempts == attempt && Instant::now() < limit {
-                let left = limit.saturating_duration_since(Instant::now());
-                first = hp
-                    .first_done
-                    .wait_timeout(first, left)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0);
+    /// Opens a connection to `host` outside the pool (for `check`), counted in the host's and
+    /// the global cap: waits, until `control` is cancelled or the connect timeout passes, for
+    /// room. `trace` receives the connect's stages.
+    pub fn open_traced(
+        &self,
+        host: &Arc<HostEntry>,
+        control: &Control,
+        trace: crossbeam_channel::Sender<Trace>,
+    ) -> Result<Outside, Error> {
+        let hp = self.host_pool(host);
+        let deadline = Instant::now() + self.shared.opts.connect_timeout;
+        loop {
+            if control.is_cancelled() {
+                return Err(Error::Cancelled);
             }
-            return match &first.error {
-                Some(e) if first.attempts != attempt => Err(e.clone()),
-                _ => Ok(()),
-            };
+            {
+                let conns = lock(&hp.conns).len();
+                let reserved = hp.reserved.load(Ordering::Acquire);
+                if conns + reserved < self.shared.limits.per_host as usize
+                    && hp
+                        .reserved
+                        .compare_exchange(
+                            reserved,
+                            reserved + 1,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        )
+                        .is_ok()
+                {
+                    match self.shared.spawn(host, Some(trace.clone())) {
+                        Ok(Some(conn)) => {
+                            return Ok(Outside {
+                                conn,
+                                host: hp.clone(),
+                            })
+                        }
+                        Ok(None) => {
+                            hp.reserved.fetch_sub(1, Ordering::AcqRel);
+                        }
+                        Err(e) => {
+                            hp.reserved.fetch_sub(1, Ordering::AcqRel);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    host: host.alias.clone(),
+                    what: format!(
+                        "waiting for room to connect (SCOUT_MAX_SESSIONS_PER_HOST={} and \
+                         SCOUT_MAX_POOL_SIZE={} are in use)",
+                        self.shared.limits.per_host, self.shared.limits.max_total
+                    ),
+                    after: self.shared.opts.connect_timeout,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if !hp.is_empty() {
-            return Ok(()); // someone finished while we took the lock
-        }
-        first.in_progress = true;
-        drop(first);
-        let opened = self.shared.open(host, &hp.host_live);
-        let mut first = lock(&hp.first);
-        first.in_progress = false;
-        first.attempts += 1;
-        let result = match opened {
-            Ok(conn) => {
-                lock(&hp.handoff).push(conn);
-                first.error = None;
-                Ok(())
-            }
-            Err(e) => {
-                first.error = Some(e.clone());
-                Err(e)
-            }
-        };
-        hp.first_done.notify_all();
-        result
     }
 
     fn host_pool(&self, host: &Arc<HostEntry>) -> Arc<HostPool> {
@@ -422,52 +566,63 @@ impl Pools {
         if let Some(hp) = hosts.get(&host.alias) {
             return hp.clone();
         }
-        let handoff = Arc::new(Mutex::new(Vec::new()));
-        let host_live = Arc::new(AtomicUsize::new(0));
-        let manager = Manager {
+        let shared = Arc::downgrade(&self.shared);
+        let limits = &self.shared.limits;
+        let max_lanes = limits
+            .per_host
+            .saturating_mul(DEFAULT_CHANNELS as u32 - 1)
+            .max(1);
+        let hp = Arc::new_cyclic(|weak: &Weak<HostPool>| HostPool {
             host: host.clone(),
-            handoff: handoff.clone(),
-            host_live: host_live.clone(),
-            shared: Arc::downgrade(&self.shared),
-        };
-        let pool = r2d2::Pool::builder()
-            .max_size(self.shared.limits.per_host)
-            // Never connect at build time or to keep spares: only on demand.
-            .min_idle(Some(0))
-            // Validity is the broken flag, checked at check-in; no round trip on check-out.
-            .test_on_check_out(false)
-            // Idle expiry is the reaper's job (r2d2's own runs only every 30 s).
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connection_timeout(self.shared.limits.checkout_wait)
-            .thread_pool(self.threads.clone())
-            .build_unchecked(manager);
-        let hp = Arc::new(HostPool {
-            pool,
-            handoff,
-            host_live,
-            first: Mutex::new(FirstConnect::default()),
-            first_done: Condvar::new(),
-            reaping: AtomicBool::new(false),
+            lanes: r2d2::Pool::builder()
+                .max_size(max_lanes)
+                // Lanes are made on demand only, never kept as spares.
+                .min_idle(Some(0))
+                // Validity is a flag of the connection: no network round trip.
+                .test_on_check_out(true)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connection_timeout(limits.checkout_wait)
+                .error_handler(Box::new(r2d2::NopErrorHandler))
+                .thread_pool(self.threads.clone())
+                .build_unchecked(LaneManager {
+                    host: weak.clone(),
+                    shared,
+                }),
+            conns: Mutex::new(Vec::new()),
+            reserved: AtomicUsize::new(0),
             last_used: Mutex::new(Instant::now()),
         });
         hosts.insert(host.alias.clone(), hp.clone());
         hp
     }
 
-    /// One pass of the reaper: per host, drops idle-expired and broken sessions, sends due
-    /// keepalives (write-only, microseconds), discards stale handed-over sessions, and forgets
-    /// host pools that have had no session and no use for an idle period (which also ends any
-    /// r2d2 reconnect loop for a dead host).
+    /// One pass of the reaper: closes connections idle for the idle timeout, drops lanes of
+    /// closed connections, and forgets host pools with nothing left (keepalives and dead
+    /// connections are each connection thread's own business).
     pub fn reap(&self) {
         let hosts: Vec<(String, Arc<HostPool>)> = lock(&self.shared.hosts)
             .iter()
             .map(|(a, hp)| (a.clone(), hp.clone()))
             .collect();
+        let idle_timeout = self.shared.limits.idle_timeout;
         for (alias, hp) in hosts {
-            self.reap_host(&hp);
-            let unused = lock(&hp.last_used).elapsed() >= self.shared.limits.idle_timeout;
-            if unused && hp.is_empty() && !lock(&hp.first).in_progress {
+            for conn in hp.open_conns() {
+                if conn.state.idle_for() >= idle_timeout {
+                    log::debug!("{alias}: closing a connection idle for {idle_timeout:?}");
+                    conn.retire();
+                }
+            }
+            lock(&hp.conns).retain(|c| c.state.is_open());
+            // Idle lanes of closed connections are dropped by r2d2's check at checkout.
+            let idle = hp.lanes.state().idle_connections;
+            let held: Vec<_> = (0..idle).filter_map(|_| hp.lanes.try_get()).collect();
+            drop(held);
+            let unused = lock(&hp.last_used).elapsed() >= idle_timeout;
+            let empty = lock(&hp.conns).is_empty()
+                && hp.lanes.state().connections == 0
+                && hp.reserved.load(Ordering::Acquire) == 0;
+            if unused && empty {
                 let mut map = lock(&self.shared.hosts);
                 if map.get(&alias).is_some_and(|cur| Arc::ptr_eq(cur, &hp)) {
                     map.remove(&alias);
@@ -477,67 +632,36 @@ impl Pools {
         }
     }
 
-    fn reap_host(&self, hp: &HostPool) {
-        let idle = hp.pool.state().idle_connections;
-        if idle == 0 {
-            return;
-        }
-        hp.reaping.store(true, Ordering::Release);
-        let mut kept = Vec::with_capacity(idle as usize);
-        let mut expired = Vec::new();
-        for _ in 0..idle {
-            let Some(conn) = hp.pool.try_get() else { break };
-            if conn.is_broken() || conn.idle_for() >= self.shared.limits.idle_timeout {
-                expired.push(conn);
-            } else {
-                kept.push(conn);
-            }
-        }
-        for conn in kept.iter_mut() {
-            if conn.idle_for() >= conn.keepalive_every() && !conn.keepalive() {
-                log::info!("{}: keepalive failed; dropping the session", conn.alias());
-            }
-        }
-        // Give back in reverse check-out order so r2d2's LIFO order is preserved.
-        while let Some(conn) = kept.pop() {
-            drop(conn);
-        }
-        hp.reaping.store(false, Ordering::Release);
-        for mut conn in expired {
-            log::debug!(
-                "{}: dropping a session idle for {:?}",
-                conn.alias(),
-                conn.idle_for()
-            );
-            conn.retire();
-        }
-        let stale: Vec<Connection> = {
-            let mut handoff = lock(&hp.handoff);
-            let (old, fresh): (Vec<_>, Vec<_>) = handoff
-                .drain(..)
-                .partition(|c| c.age() > self.shared.limits.checkout_wait * 2);
-            *handoff = fresh;
-            old
-        };
-        drop(stale);
-    }
-
-    /// Drops every pool (and with them every idle session). Checked-out sessions are dropped
-    /// when their workers return them.
+    /// Closes every connection (those with work finish it first) and forgets every pool.
     pub fn shutdown(&self) {
         let pools: Vec<Arc<HostPool>> =
             lock(&self.shared.hosts).drain().map(|(_, hp)| hp).collect();
-        drop(pools);
+        for hp in &pools {
+            for conn in lock(&hp.conns).drain(..) {
+                conn.retire();
+            }
+        }
     }
 }
 
-fn ready(conn: r2d2::PooledConnection<Manager>) -> Checkout {
-    let mut checkout = Checkout { conn };
-    checkout.touch();
-    checkout
+/// A connection opened outside the pool (for `check`); retired when dropped.
+pub struct Outside {
+    /// The connection.
+    pub conn: Arc<Conn>,
+    host: Arc<HostPool>,
 }
 
-/// Locks a mutex, recovering from poisoning: a panicking worker must not take the pool down.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+impl Drop for Outside {
+    fn drop(&mut self) {
+        self.conn.retire();
+        self.host.reserved.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Whether a failed request may run again on another connection.
+fn retryable(f: &Failure, conn: &Conn, idempotent: bool) -> bool {
+    if matches!(f.error, Error::Cancelled | Error::Timeout { .. }) {
+        return false;
+    }
+    f.retry || (idempotent && !conn.state.is_alive())
 }

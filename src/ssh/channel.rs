@@ -1,0 +1,320 @@
+//! libssh2's channels, called directly, for the one thread that owns a connection.
+//!
+//! The `ssh2` crate wraps channels too, but hides the raw channel, and with it the one request
+//! scout needs that it does not offer: `signal` (RFC 4254 §6.9), which stops a remote command's
+//! whole process group without opening a second channel (OpenSSH answers it with `killpg`).
+//! So the connection thread ([`super::mux`]) drives libssh2's public channel API itself, always
+//! in non-blocking mode: every call returns at once, [`Step::Again`] meaning "call again, with
+//! the same arguments, when the socket is ready" — libssh2 keeps each call's progress in the
+//! channel (or, for opens, in the session), so a repeated call continues where it stopped.
+//!
+//! Invariants the owner keeps (see `mux.rs`):
+//! * one thread uses the session and all its channels;
+//! * a channel never outlives its session (the owner frees channels first);
+//! * a write that returned [`Step::Again`] is repeated with the *same bytes at the same
+//!   address* before anything else is sent on the session: libssh2 may hold half a packet of
+//!   it and refuses every other packet until that very write completes.
+
+use std::ffi::c_char;
+use std::ptr::NonNull;
+
+use libssh2_sys as raw;
+
+/// `LIBSSH2_ERROR_EAGAIN`.
+const EAGAIN: i32 = raw::LIBSSH2_ERROR_EAGAIN;
+
+/// stderr's stream id (`SSH_EXTENDED_DATA_STDERR`).
+pub const STDERR: i32 = 1;
+
+extern "C" {
+    // Public libssh2 API (libssh2.h) that libssh2-sys does not bind.
+    fn libssh2_channel_signal_ex(
+        channel: *mut raw::LIBSSH2_CHANNEL,
+        signame: *const c_char,
+        signame_len: usize,
+    ) -> i32;
+}
+
+/// The outcome of one non-blocking call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<T> {
+    /// Done.
+    Done(T),
+    /// Would block: call again with the same arguments when the socket is ready.
+    Again,
+}
+
+/// A libssh2 error: its code (`LIBSSH2_ERROR_*`) and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawError {
+    /// The `LIBSSH2_ERROR_*` code.
+    pub code: i32,
+    /// libssh2's message for it.
+    pub message: String,
+}
+
+impl std::fmt::Display for RawError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl RawError {
+    /// The server refused to open a channel (`SSH_MSG_CHANNEL_OPEN_FAILURE`), e.g. because the
+    /// connection has `MaxSessions` channels already.
+    pub fn is_open_refused(&self) -> bool {
+        self.code == raw::LIBSSH2_ERROR_CHANNEL_FAILURE
+    }
+
+    /// The server refused a channel request (exec, subsystem).
+    pub fn is_request_denied(&self) -> bool {
+        self.code == raw::LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED
+    }
+}
+
+type Result<T> = std::result::Result<Step<T>, RawError>;
+
+/// The raw session of a connection, borrowed from its `ssh2::Session` by the owning thread.
+#[derive(Clone, Copy)]
+pub struct SessionPtr(NonNull<raw::LIBSSH2_SESSION>);
+
+impl SessionPtr {
+    /// The raw session of `session`. The caller keeps `session` alive (and unmoved: the raw
+    /// session is heap-allocated by libssh2, so moving the `ssh2::Session` is fine) for as
+    /// long as it uses the pointer and every channel opened through it.
+    pub fn of(session: &ssh2::Session) -> Option<SessionPtr> {
+        let guard = session.raw();
+        let ptr = &*guard as *const raw::LIBSSH2_SESSION as *mut raw::LIBSSH2_SESSION;
+        NonNull::new(ptr).map(SessionPtr)
+    }
+
+    fn get(self) -> *mut raw::LIBSSH2_SESSION {
+        self.0.as_ptr()
+    }
+
+    /// The session's last error.
+    fn error(self) -> RawError {
+        let mut msg: *mut c_char = std::ptr::null_mut();
+        let mut len: i32 = 0;
+        // SAFETY: a live session (the caller's contract); libssh2 points `msg` at its own
+        // buffer (want_buf = 0), valid until the next call, which is copied out below.
+        let code = unsafe { raw::libssh2_session_last_error(self.get(), &mut msg, &mut len, 0) };
+        let message = if msg.is_null() || len <= 0 {
+            String::new()
+        } else {
+            // SAFETY: libssh2 says `msg` holds `len` bytes.
+            let bytes = unsafe { std::slice::from_raw_parts(msg as *const u8, len as usize) };
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        RawError { code, message }
+    }
+
+    /// A call that returned `rc` (negative = error): done, again, or the session's error.
+    fn step(self, rc: i64) -> Result<i64> {
+        if rc >= 0 {
+            Ok(Step::Done(rc))
+        } else if rc == i64::from(EAGAIN) {
+            Ok(Step::Again)
+        } else {
+            Err(RawError {
+                code: rc as i32,
+                ..self.error()
+            })
+        }
+    }
+
+    /// Opens a `session` channel with a receive window of `window` bytes. Only one open can
+    /// be under way on a session: repeat this call until it is done before opening another.
+    pub fn open_session(self, window: u32) -> Result<RawChannel> {
+        let kind = b"session";
+        // SAFETY: live session; `kind` outlives the call; no message.
+        let ch = unsafe {
+            raw::libssh2_channel_open_ex(
+                self.get(),
+                kind.as_ptr() as *const c_char,
+                kind.len() as u32,
+                window,
+                raw::LIBSSH2_CHANNEL_PACKET_DEFAULT,
+                std::ptr::null(),
+                0,
+            )
+        };
+        match NonNull::new(ch) {
+            Some(ch) => Ok(Step::Done(RawChannel { ch, session: self })),
+            None => {
+                // SAFETY: live session.
+                let errno = unsafe { raw::libssh2_session_last_errno(self.get()) };
+                self.step(i64::from(errno)).map(|_| Step::Again)
+            }
+        }
+    }
+
+    /// Which way the session waits: `(read, write)`.
+    pub fn block_directions(self) -> (bool, bool) {
+        // SAFETY: live session.
+        let dirs = unsafe { raw::libssh2_session_block_directions(self.get()) };
+        (
+            dirs & raw::LIBSSH2_SESSION_BLOCK_INBOUND != 0,
+            dirs & raw::LIBSSH2_SESSION_BLOCK_OUTBOUND != 0,
+        )
+    }
+}
+
+/// A channel of a session. Freed (politely, without waiting for the peer) when dropped; the
+/// owner drops every channel before the session.
+pub struct RawChannel {
+    ch: NonNull<raw::LIBSSH2_CHANNEL>,
+    session: SessionPtr,
+}
+
+impl RawChannel {
+    fn get(&self) -> *mut raw::LIBSSH2_CHANNEL {
+        self.ch.as_ptr()
+    }
+
+    /// Sends a channel request that starts something: `exec` with a command line, or
+    /// `subsystem` with its name.
+    pub fn start(&mut self, request: &str, message: &str) -> Result<()> {
+        // SAFETY: live channel; both buffers outlive the call (libssh2 copies them into its
+        // packet on the first call and keeps its own state for repeats).
+        let rc = unsafe {
+            raw::libssh2_channel_process_startup(
+                self.get(),
+                request.as_ptr() as *const c_char,
+                request.len() as u32,
+                message.as_ptr() as *const c_char,
+                message.len() as u32,
+            )
+        };
+        self.session.step(i64::from(rc)).map(unit)
+    }
+
+    /// Reads from stdout (`stream` 0) or stderr ([`STDERR`]): `Done(0)` at end of stream.
+    pub fn read(&mut self, stream: i32, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: live channel; `buf` is writable for its length.
+        let rc = unsafe {
+            raw::libssh2_channel_read_ex(self.get(), stream, buf.as_mut_ptr().cast(), buf.len())
+        };
+        self.session.step(rc as i64).map(|s| map(s, |n| n as usize))
+    }
+
+    /// Writes to the channel's stdin; may take fewer bytes than given.
+    pub fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        // SAFETY: live channel; `buf` is readable for its length.
+        let rc =
+            unsafe { raw::libssh2_channel_write_ex(self.get(), 0, buf.as_ptr().cast(), buf.len()) };
+        self.session.step(rc as i64).map(|s| map(s, |n| n as usize))
+    }
+
+    /// Sends end-of-file on stdin.
+    pub fn send_eof(&mut self) -> Result<()> {
+        // SAFETY: live channel.
+        let rc = unsafe { raw::libssh2_channel_send_eof(self.get()) };
+        self.session.step(i64::from(rc)).map(unit)
+    }
+
+    /// Whether the peer sent end-of-file and nothing is left to read.
+    pub fn eof(&self) -> bool {
+        // SAFETY: live channel.
+        unsafe { raw::libssh2_channel_eof(self.get()) == 1 }
+    }
+
+    /// Sends our close.
+    pub fn close(&mut self) -> Result<()> {
+        // SAFETY: live channel.
+        let rc = unsafe { raw::libssh2_channel_close(self.get()) };
+        self.session.step(i64::from(rc)).map(unit)
+    }
+
+    /// Waits (non-blocking) for the peer's close, after ours.
+    pub fn wait_closed(&mut self) -> Result<()> {
+        // SAFETY: live channel.
+        let rc = unsafe { raw::libssh2_channel_wait_closed(self.get()) };
+        self.session.step(i64::from(rc)).map(unit)
+    }
+
+    /// Sends the `signal` request (no reply is asked for): OpenSSH signals the command's
+    /// process group.
+    pub fn signal(&mut self, name: &str) -> Result<()> {
+        // SAFETY: live channel; `name` outlives the call (copied into libssh2's packet).
+        let rc = unsafe { libssh2_channel_signal_ex(self.get(), name.as_ptr().cast(), name.len()) };
+        self.session.step(i64::from(rc)).map(unit)
+    }
+
+    /// The exit status the peer reported (0 when none came).
+    pub fn exit_status(&self) -> i32 {
+        // SAFETY: live channel.
+        unsafe { raw::libssh2_channel_get_exit_status(self.get()) }
+    }
+
+    /// The signal that killed the command, as the peer names it (`TERM`), if any.
+    pub fn exit_signal(&self) -> Option<String> {
+        let mut name: *mut c_char = std::ptr::null_mut();
+        let mut len: usize = 0;
+        // SAFETY: live channel; libssh2 allocates `name` with the session's allocator (or
+        // leaves it null); it is copied and freed with libssh2_free below.
+        unsafe {
+            raw::libssh2_channel_get_exit_signal(
+                self.get(),
+                &mut name,
+                &mut len,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            if name.is_null() {
+                return None;
+            }
+            let text = String::from_utf8_lossy(std::slice::from_raw_parts(name as *const u8, len))
+                .into_owned();
+            raw::libssh2_free(self.session.get(), name.cast());
+            Some(text).filter(|s| !s.is_empty())
+        }
+    }
+
+    /// Bytes received and not read yet: data libssh2 took off the socket while serving
+    /// another channel, which `poll(2)` cannot see.
+    pub fn queued(&self) -> u64 {
+        let mut avail: std::ffi::c_ulong = 0;
+        // SAFETY: live channel; `avail` is written, the initial window pointer may be null.
+        unsafe {
+            raw::libssh2_channel_window_read_ex(self.get(), &mut avail, std::ptr::null_mut());
+        }
+        avail as u64
+    }
+
+    /// What the peer still lets us send before it adjusts the window.
+    pub fn write_window(&self) -> u64 {
+        // SAFETY: live channel; the initial window pointer may be null.
+        unsafe { raw::libssh2_channel_window_write_ex(self.get(), std::ptr::null_mut()) as u64 }
+    }
+}
+
+impl Drop for RawChannel {
+    fn drop(&mut self) {
+        // Free sends our close if it was not sent and never waits for the peer's. A close that
+        // cannot be sent now (EAGAIN) is given a few more tries; the session is non-blocking,
+        // so each returns at once, and after that libssh2 frees the channel anyway when the
+        // session goes.
+        for _ in 0..4 {
+            // SAFETY: live channel, freed exactly once (on success nothing touches it again).
+            let rc = unsafe { raw::libssh2_channel_free(self.get()) };
+            if rc != EAGAIN {
+                return;
+            }
+        }
+        log::debug!("a channel could not be freed now; libssh2 frees it with its session");
+    }
+}
+
+fn unit<T>(s: Step<T>) -> Step<()> {
+    map(s, |_| ())
+}
+
+fn map<T, U>(s: Step<T>, f: impl FnOnce(T) -> U) -> Step<U> {
+    match s {
+        Step::Done(v) => Step::Done(f(v)),
+        Step::Again => Step::Again,
+    }
+}
