@@ -469,7 +469,7 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
     let scout = scout_mcp::Scout::new(settings).expect("ssh_config");
     let local = TempDir::new();
     let down = local.join("down.bin");
-    let before = scout_mcp::ssh::chacha::calls();
+    let before = scout_mcp::ssh::ciphers::chacha_calls();
     // A small download first: the pooled session and its libssh2 SFTP channel exist.
     let small = fleet.write_remote_file("small.bin", &pattern(1000));
     let control = scout_mcp::Control::new();
@@ -494,7 +494,7 @@ fn bulk_transfers_use_openssl_chacha_and_arrive_intact() {
         )
         .expect("download");
     assert!(
-        scout_mcp::ssh::chacha::calls() > before + 100,
+        scout_mcp::ssh::ciphers::chacha_calls() > before + 100,
         "libssh2 did not call scout's chacha20 (is chacha20-poly1305 negotiated, and did the link \
          take src/ssh/chacha.rs?)"
     );

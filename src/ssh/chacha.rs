@@ -25,7 +25,7 @@ use openssl_sys as ffi;
 
 /// libssh2's `struct chacha_ctx` (chacha.h): `u32 input[16]`.
 #[repr(C)]
-pub struct ChachaCtx {
+pub(crate) struct ChachaCtx {
     input: [u32; 16],
 }
 
@@ -48,7 +48,7 @@ static CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// How many times libssh2 called [`chacha_encrypt_bytes`] here: above zero after any traffic
 /// on a chacha20-poly1305 session when the link took these definitions (tests check it).
-pub fn calls() -> u64 {
+pub(crate) fn calls() -> u64 {
     CALLS.load(Ordering::Relaxed)
 }
 
@@ -64,7 +64,7 @@ fn le32(b: &[u8]) -> u32 {
 /// # Safety
 /// `x` is a valid context; `k` points to `kbits / 8` bytes (16 or 32).
 #[no_mangle]
-pub unsafe extern "C" fn chacha_keysetup(x: *mut ChachaCtx, k: *const u8, kbits: c_uint) {
+unsafe extern "C" fn chacha_keysetup(x: *mut ChachaCtx, k: *const u8, kbits: c_uint) {
     let x = &mut *x;
     let key = std::slice::from_raw_parts(k, if kbits == 256 { 32 } else { 16 });
     let (lo, hi, constants) = if kbits == 256 {
@@ -84,7 +84,7 @@ pub unsafe extern "C" fn chacha_keysetup(x: *mut ChachaCtx, k: *const u8, kbits:
 /// # Safety
 /// `x` is a valid context; `iv` points to 8 bytes; `counter` is null or points to 8 bytes.
 #[no_mangle]
-pub unsafe extern "C" fn chacha_ivsetup(x: *mut ChachaCtx, iv: *const u8, counter: *const u8) {
+unsafe extern "C" fn chacha_ivsetup(x: *mut ChachaCtx, iv: *const u8, counter: *const u8) {
     let x = &mut *x;
     let iv = std::slice::from_raw_parts(iv, 8);
     if counter.is_null() {
@@ -134,7 +134,7 @@ thread_local! {
 /// # Safety
 /// `x` is a keyed context; `m` and `c` point to `bytes` bytes (the same buffer, or disjoint).
 #[no_mangle]
-pub unsafe extern "C" fn chacha_encrypt_bytes(
+unsafe extern "C" fn chacha_encrypt_bytes(
     x: *mut ChachaCtx,
     m: *const u8,
     c: *mut u8,
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn chacha_encrypt_bytes(
 /// # Safety
 /// `out` has room for 16 bytes, `m` points to `inlen` bytes, `key` to 32.
 #[no_mangle]
-pub unsafe extern "C" fn poly1305_auth(
+unsafe extern "C" fn poly1305_auth(
     out: *mut c_uchar,
     m: *const c_uchar,
     inlen: usize,

@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 
 use openssl_sys as ffi;
 
-use super::chacha::ChachaCtx;
+use super::chacha::{self, ChachaCtx};
 
 /// `SSH2_CRYPT_FLAG_PKTLEN_AAD`: the packet length is not encrypted.
 const FLAG_PKTLEN_AAD: c_long = 2;
@@ -110,7 +110,7 @@ struct ChachaPolyCtx {
 
 /// libssh2's `struct crypt_method` (`libssh2_priv.h`), field for field.
 #[repr(C)]
-pub struct CryptMethod {
+struct CryptMethod {
     name: *const c_char,
     pem_annotation: *const c_char,
     blocksize: c_int,
@@ -167,8 +167,16 @@ static GCM_PACKETS: AtomicU64 = AtomicU64::new(0);
 
 /// How many packets this process sealed or opened with AES-GCM here: above zero after any
 /// traffic on an AES-GCM session when the link took this table (tests check it).
+#[doc(hidden)]
 pub fn gcm_packets() -> u64 {
     GCM_PACKETS.load(Ordering::Relaxed)
+}
+
+/// How many times libssh2 called OpenSSL's ChaCha20 through `src/ssh/chacha.rs`: above zero
+/// after any traffic on a chacha20-poly1305 session when the link took it (tests check it).
+#[doc(hidden)]
+pub fn chacha_calls() -> u64 {
+    chacha::calls()
 }
 
 /// One cipher direction's state, behind libssh2's `void *abstract`.
@@ -652,7 +660,7 @@ pub fn hardware_aes() -> bool {
 /// `const struct crypt_method **ssh2_crypt_methods(void)`: the ciphers libssh2 may
 /// negotiate, most preferred first.
 #[no_mangle]
-pub extern "C" fn ssh2_crypt_methods() -> *const *const CryptMethod {
+extern "C" fn ssh2_crypt_methods() -> *const *const CryptMethod {
     let table = if hardware_aes() {
         &AES_FIRST
     } else {

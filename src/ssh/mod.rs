@@ -9,12 +9,12 @@
 //! * [`transport`] — TCP, or a tunnel through a [`jump`] host (`ProxyJump`); [`trace`] — stage
 //!   timings for `scout-mcp check`.
 //! * [`exec`] — a command on a checked-out session, with deadline, caps and cancellation.
-//! * [`ciphers`], [`chacha`] — what libssh2 encrypts with, replaced at link time for speed:
-//!   its cipher table (AES-GCM a packet per call), and OpenSSL's ChaCha20/Poly1305.
+//! * [`ciphers`] (with `chacha`) — what libssh2 encrypts with, replaced at link time for
+//!   speed: its cipher table (AES-GCM a packet per call), and OpenSSL's ChaCha20/Poly1305.
 
 pub mod auth;
 pub mod bulk;
-pub mod chacha;
+mod chacha;
 pub mod ciphers;
 pub mod config;
 pub mod exec;
