@@ -19,7 +19,7 @@
 use std::cell::RefCell;
 use std::os::raw::{c_char, c_int, c_uchar, c_uint};
 use std::ptr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicU64, Ordering};
 
 use openssl_sys as ffi;
 
@@ -41,7 +41,19 @@ impl ChachaCtx {
             // SAFETY: a valid, aligned `u32` of our own.
             unsafe { ptr::write_volatile(word, 0) };
         }
+        compiler_fence(Ordering::SeqCst);
     }
+}
+
+/// Zeroes key or nonce material before it goes out of scope, with volatile writes (a plain
+/// `fill(0)` of a buffer that is never read again is a dead store the compiler may remove),
+/// and a fence so that later code is not moved before the wipe.
+pub(crate) fn wipe(bytes: &mut [u8]) {
+    for byte in bytes.iter_mut() {
+        // SAFETY: a valid byte of the slice, written through its own reference.
+        unsafe { ptr::write_volatile(byte, 0) };
+    }
+    compiler_fence(Ordering::SeqCst);
 }
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
@@ -207,7 +219,8 @@ unsafe extern "C" fn chacha_encrypt_bytes(
     let counter = (u64::from(x.input[13]) << 32 | u64::from(x.input[12])).wrapping_add(blocks);
     x.input[12] = counter as u32;
     x.input[13] = (counter >> 32) as u32;
-    key.fill(0);
+    wipe(&mut key);
+    wipe(&mut iv);
 }
 
 /// `void poly1305_auth(unsigned char out[16], const unsigned char *m, size_t inlen,
@@ -316,5 +329,23 @@ mod tests {
         unsafe { poly1305_auth(tag.as_mut_ptr(), msg.as_ptr(), msg.len(), key.as_ptr()) };
         let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "a8061dc1305136c6c22b8baf0c0127a9");
+    }
+
+    #[test]
+    fn wipe_zeroes_every_byte_and_every_word() {
+        let mut key: Vec<u8> = (1..=64).collect();
+        wipe(&mut key[8..]);
+        assert_eq!(
+            &key[..8],
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+            "outside the slice: untouched"
+        );
+        assert!(key[8..].iter().all(|&b| b == 0), "{key:?}");
+        let mut x = ChachaCtx::zeroed();
+        // SAFETY: a context and a 32-byte key.
+        unsafe { chacha_keysetup(&mut x, [0xffu8; 32].as_ptr(), 256) };
+        assert!(x.input[4..12].iter().all(|&w| w == u32::MAX));
+        x.wipe();
+        assert_eq!(x.input, [0; 16]);
     }
 }

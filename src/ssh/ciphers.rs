@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 
 use openssl_sys as ffi;
 
-use super::chacha::{self, ChachaCtx};
+use super::chacha::{self, wipe, ChachaCtx};
 
 /// `SSH2_CRYPT_FLAG_PKTLEN_AAD`: the packet length is not encrypted.
 const FLAG_PKTLEN_AAD: c_long = 2;
@@ -440,7 +440,10 @@ unsafe fn gcm_packet(
     }
     let tag = body.add(body_len);
     let mut last_iv = [0u8; 1];
-    if ffi::EVP_CIPHER_CTX_ctrl(evp, EVP_CTRL_GCM_IV_GEN, 1, last_iv.as_mut_ptr().cast()) != 1 {
+    let next_nonce =
+        ffi::EVP_CIPHER_CTX_ctrl(evp, EVP_CTRL_GCM_IV_GEN, 1, last_iv.as_mut_ptr().cast()) == 1;
+    wipe(&mut last_iv);
+    if !next_nonce {
         return false;
     }
     if !encrypt
@@ -903,5 +906,43 @@ mod tests {
         for gone in ["blowfish-cbc", "cast128-cbc", "arcfour", "arcfour128"] {
             assert!(!names.iter().any(|n| n == gone), "{gone}");
         }
+    }
+
+    #[test]
+    fn a_chacha_key_is_wiped_when_its_context_is_dropped() {
+        let mut slot = std::mem::MaybeUninit::new(Ctx::ChachaPoly {
+            state: ChachaPolyCtx {
+                main: ChachaCtx::zeroed(),
+                header: ChachaCtx::zeroed(),
+            },
+            encrypt: true,
+            key_file: false,
+        });
+        let words = |slot: &std::mem::MaybeUninit<Ctx>| -> Vec<u32> {
+            // SAFETY: the slot holds a `Ctx` (dropped or not: the memory is still ours, and
+            // `ChachaPolyCtx` is plain words).
+            let Ctx::ChachaPoly { state, .. } = (unsafe { &*slot.as_ptr() }) else {
+                panic!("not a chacha20-poly1305 context");
+            };
+            // SAFETY: `#[repr(C)]` structs of two `[u32; 16]`.
+            unsafe { std::slice::from_raw_parts(ptr::from_ref(state).cast::<u32>(), 32) }.to_vec()
+        };
+        let key = [0xa5u8; 64];
+        // SAFETY: the slot holds a `Ctx::ChachaPoly`; a 64-byte key.
+        unsafe {
+            let Ctx::ChachaPoly { state, .. } = &mut *slot.as_mut_ptr() else {
+                unreachable!()
+            };
+            assert_eq!(chachapoly_init(state, key.as_ptr(), key.len()), 0);
+        }
+        let keyed = words(&slot);
+        assert!(keyed[4..12].iter().all(|&w| w == 0xa5a5_a5a5), "main key");
+        assert!(
+            keyed[20..28].iter().all(|&w| w == 0xa5a5_a5a5),
+            "header key"
+        );
+        // SAFETY: initialised above, dropped once.
+        unsafe { slot.assume_init_drop() };
+        assert_eq!(words(&slot), vec![0; 32]);
     }
 }
