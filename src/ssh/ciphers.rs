@@ -26,6 +26,10 @@
 //! The layout of `struct crypt_method` is libssh2's (`libssh2_priv.h`) for the version that
 //! `Cargo.lock` pins. The tests negotiate every cipher here against a real sshd and move
 //! data through it, so a different layout fails them loudly.
+//!
+//! Failures fail closed: a crypt call that fails, for any reason (an OpenSSL error, a length
+//! that does not add up, a wrong tag), fails the packet, and every later packet of that
+//! direction too, so libssh2 drops the connection (as OpenSSH does after a bad MAC).
 
 use std::os::raw::{c_char, c_int, c_long, c_uchar, c_uint, c_void};
 use std::ptr;
@@ -180,6 +184,13 @@ pub fn chacha_calls() -> u64 {
 }
 
 /// One cipher direction's state, behind libssh2's `void *abstract`.
+struct State {
+    ctx: Ctx,
+    /// A call failed: every later one fails too, so the connection cannot go on.
+    failed: bool,
+}
+
+/// The cipher of a [`State`].
 enum Ctx {
     /// A block cipher run by libssh2's `ssh2_cipher_crypt`, block by block as before.
     Block {
@@ -219,22 +230,36 @@ impl Drop for Ctx {
 
 /// Stores `ctx` behind `abstract_` and tells libssh2 to wipe the IV and key it passed.
 unsafe fn install(
-    ctx: Box<Ctx>,
+    ctx: Ctx,
     abstract_: *mut *mut c_void,
     free_iv: *mut c_int,
     free_secret: *mut c_int,
 ) -> c_int {
-    *abstract_ = Box::into_raw(ctx).cast();
+    let state = Box::new(State { ctx, failed: false });
+    *abstract_ = Box::into_raw(state).cast();
     *free_iv = 1;
     *free_secret = 1;
     0
 }
 
-unsafe fn ctx_of<'a>(abstract_: *mut *mut c_void) -> Option<&'a mut Ctx> {
+unsafe fn state_of<'a>(abstract_: *mut *mut c_void) -> Option<&'a mut State> {
     if abstract_.is_null() {
         return None;
     }
-    (*abstract_).cast::<Ctx>().as_mut()
+    (*abstract_).cast::<State>().as_mut()
+}
+
+/// Runs `op` on the cipher behind `abstract_`: 0 when it succeeded, 1 (libssh2's failure)
+/// when it failed, when there is no cipher, or when an earlier call on it failed.
+unsafe fn run(abstract_: *mut *mut c_void, op: impl FnOnce(&mut Ctx) -> bool) -> c_int {
+    let Some(state) = state_of(abstract_) else {
+        return 1;
+    };
+    if state.failed || !op(&mut state.ctx) {
+        state.failed = true;
+        return 1;
+    }
+    0
 }
 
 unsafe extern "C" fn block_init(
@@ -257,7 +282,7 @@ unsafe extern "C" fn block_init(
         return -1;
     }
     install(
-        Box::new(Ctx::Block { evp, algo, encrypt }),
+        Ctx::Block { evp, algo, encrypt },
         abstract_,
         free_iv,
         free_secret,
@@ -291,11 +316,11 @@ unsafe extern "C" fn gcm_init(
         ffi::EVP_CIPHER_CTX_free(evp);
         return -1;
     }
-    let ctx = Box::new(Ctx::Gcm {
+    let ctx = Ctx::Gcm {
         evp,
         encrypt: encrypt != 0,
         key_file: key_file != 0,
-    });
+    };
     install(ctx, abstract_, free_iv, free_secret)
 }
 
@@ -310,23 +335,32 @@ unsafe extern "C" fn chachapoly_init_ctx(
     key_file: c_int,
     abstract_: *mut *mut c_void,
 ) -> c_int {
-    // Keyed where it will live: no copy of the key is left behind on the stack.
-    let mut ctx = Box::new(Ctx::ChachaPoly {
-        state: ChachaPolyCtx {
-            main: ChachaCtx::zeroed(),
-            header: ChachaCtx::zeroed(),
+    // Keyed where it will live: no copy of the key is left behind on the stack. (On a
+    // failure the box is dropped, which wipes whatever was keyed.)
+    let mut state = Box::new(State {
+        ctx: Ctx::ChachaPoly {
+            state: ChachaPolyCtx {
+                main: ChachaCtx::zeroed(),
+                header: ChachaCtx::zeroed(),
+            },
+            encrypt: encrypt != 0,
+            key_file: key_file != 0,
         },
-        encrypt: encrypt != 0,
-        key_file: key_file != 0,
+        failed: false,
     });
-    let Ctx::ChachaPoly { state, .. } = &mut *ctx else {
+    let Ctx::ChachaPoly { state: keys, .. } = &mut state.ctx else {
         return -1;
     };
     let key_len = usize::try_from((*method).secret_len).unwrap_or(0);
-    if chachapoly_init(state, secret, key_len) != 0 {
+    chacha::take_failure();
+    let rc = chachapoly_init(keys, secret, key_len);
+    if chacha::take_failure() || rc != 0 {
         return -1;
     }
-    install(ctx, abstract_, free_iv, free_secret)
+    *abstract_ = Box::into_raw(state).cast();
+    *free_iv = 1;
+    *free_secret = 1;
+    0
 }
 
 /// The packet length, sent in clear with AES-GCM: a whole number of blocks (RFC 5647 §7.2).
@@ -357,12 +391,16 @@ unsafe extern "C" fn chachapoly_get_len(
     len: *mut c_uint,
     abstract_: *mut *mut c_void,
 ) -> c_int {
-    match ctx_of(abstract_) {
-        Some(Ctx::ChachaPoly { state, .. }) => {
-            (chachapoly_get_length(state, len, u64::from(seqno), data, data_size) != 0) as c_int
-        }
-        _ => 1,
-    }
+    run(abstract_, |ctx| {
+        let Ctx::ChachaPoly { state, .. } = ctx else {
+            return false;
+        };
+        chacha::take_failure();
+        // The length is decrypted with ChaCha20: a failure there is no length to trust.
+        let rc = chachapoly_get_length(state, len, u64::from(seqno), data, data_size);
+        let failed_inside = chacha::take_failure();
+        rc == 0 && !failed_inside
+    })
 }
 
 unsafe extern "C" fn block_crypt(
@@ -373,12 +411,12 @@ unsafe extern "C" fn block_crypt(
     abstract_: *mut *mut c_void,
     firstlast: c_int,
 ) -> c_int {
-    match ctx_of(abstract_) {
-        Some(Ctx::Block { evp, algo, encrypt }) => {
-            ssh2_cipher_crypt(evp, *algo, *encrypt, buf, len, firstlast)
+    run(abstract_, |ctx| match ctx {
+        Ctx::Block { evp, algo, encrypt } => {
+            ssh2_cipher_crypt(evp, *algo, *encrypt, buf, len, firstlast) == 0
         }
-        _ => 1,
-    }
+        _ => false,
+    })
 }
 
 /// A whole packet, as libssh2's full-packet path lays it out:
@@ -394,32 +432,35 @@ unsafe extern "C" fn gcm_crypt(
     abstract_: *mut *mut c_void,
     _firstlast: c_int,
 ) -> c_int {
-    let Some(Ctx::Gcm {
-        evp,
-        encrypt,
-        key_file,
-    }) = ctx_of(abstract_)
-    else {
-        return 1;
-    };
-    if buf.is_null() {
-        return 1;
-    }
-    let (aad_len, body, body_len) = match (*encrypt, *key_file) {
-        (true, false) if len >= LENGTH_LEN => (LENGTH_LEN, buf.add(LENGTH_LEN), len - LENGTH_LEN),
-        (false, false) => (LENGTH_LEN, buf.add(LENGTH_LEN), len),
-        (false, true) => (0, buf, len),
-        _ => return 1,
-    };
-    let ok = gcm_packet(*evp, *encrypt, buf, aad_len, body, body_len);
-    if !ok {
-        return 1;
-    }
-    if !*encrypt && !*key_file {
-        ptr::copy(body, buf, body_len);
-    }
-    GCM_PACKETS.fetch_add(1, Ordering::Relaxed);
-    0
+    run(abstract_, |ctx| {
+        let Ctx::Gcm {
+            evp,
+            encrypt,
+            key_file,
+        } = ctx
+        else {
+            return false;
+        };
+        if buf.is_null() {
+            return false;
+        }
+        let (aad_len, body, body_len) = match (*encrypt, *key_file) {
+            (true, false) if len >= LENGTH_LEN => {
+                (LENGTH_LEN, buf.add(LENGTH_LEN), len - LENGTH_LEN)
+            }
+            (false, false) => (LENGTH_LEN, buf.add(LENGTH_LEN), len),
+            (false, true) => (0, buf, len),
+            _ => return false,
+        };
+        if !gcm_packet(*evp, *encrypt, buf, aad_len, body, body_len) {
+            return false;
+        }
+        if !*encrypt && !*key_file {
+            ptr::copy(body, buf, body_len);
+        }
+        GCM_PACKETS.fetch_add(1, Ordering::Relaxed);
+        true
+    })
 }
 
 /// Seals or opens `body[..body_len]` in place with `aad[..aad_len]` as additional data; the
@@ -432,7 +473,8 @@ unsafe fn gcm_packet(
     body: *mut c_uchar,
     body_len: usize,
 ) -> bool {
-    let Ok(n) = c_uint::try_from(body_len) else {
+    // Lengths as OpenSSL takes them (an int); each call below must take all it is given.
+    let (Ok(n), Ok(aad_n)) = (c_int::try_from(body_len), c_int::try_from(aad_len)) else {
         return false;
     };
     if body_len % 16 != 0 {
@@ -452,10 +494,11 @@ unsafe fn gcm_packet(
     {
         return false;
     }
-    if aad_len > 0 && EVP_Cipher(evp, ptr::null_mut(), aad, aad_len as c_uint) < 0 {
+    // EVP_Cipher returns the bytes it processed (or -1): anything but all of them fails.
+    if aad_n > 0 && EVP_Cipher(evp, ptr::null_mut(), aad, aad_n as c_uint) != aad_n {
         return false;
     }
-    if EVP_Cipher(evp, body, body, n) < 0 {
+    if EVP_Cipher(evp, body, body, n as c_uint) != n {
         return false;
     }
     // The final call computes the tag, or checks it: a forged or damaged packet fails here.
@@ -477,36 +520,41 @@ unsafe extern "C" fn chachapoly_crypt_packet(
     abstract_: *mut *mut c_void,
     _firstlast: c_int,
 ) -> c_int {
-    let Some(Ctx::ChachaPoly {
-        state,
-        encrypt,
-        key_file,
-    }) = ctx_of(abstract_)
-    else {
-        return 1;
-    };
-    let seq = u64::from(seqno);
-    let failed = match (*encrypt, *key_file) {
-        (true, _) if len >= LENGTH_LEN => {
-            chachapoly_crypt(state, seq, buf, buf, len - LENGTH_LEN, LENGTH_LEN, 1) != 0
-        }
-        (false, false) => {
-            let failed = chachapoly_crypt(state, seq, buf, buf, len, LENGTH_LEN, 0) != 0;
-            if !failed {
-                ptr::copy(buf.add(LENGTH_LEN), buf, len);
+    run(abstract_, |ctx| {
+        let Ctx::ChachaPoly {
+            state,
+            encrypt,
+            key_file,
+        } = ctx
+        else {
+            return false;
+        };
+        let seq = u64::from(seqno);
+        chacha::take_failure();
+        let rc = match (*encrypt, *key_file) {
+            (true, _) if len >= LENGTH_LEN => {
+                chachapoly_crypt(state, seq, buf, buf, len - LENGTH_LEN, LENGTH_LEN, 1)
             }
-            failed
+            (false, false) => chachapoly_crypt(state, seq, buf, buf, len, LENGTH_LEN, 0),
+            (false, true) => chachapoly_crypt(state, seq, buf, buf, len, 0, 0),
+            _ => return false,
+        };
+        // libssh2 compared the tags itself; if ChaCha20 or Poly1305 failed on the way, what it
+        // compared against is worthless (random, by chacha.rs), so the packet fails whatever
+        // that comparison said.
+        let failed_inside = chacha::take_failure();
+        let ok = rc == 0 && !failed_inside;
+        if ok && !*encrypt && !*key_file {
+            ptr::copy(buf.add(LENGTH_LEN), buf, len);
         }
-        (false, true) => chachapoly_crypt(state, seq, buf, buf, len, 0, 0) != 0,
-        _ => true,
-    };
-    failed as c_int
+        ok
+    })
 }
 
 /// libssh2's `dtor` for every entry: frees the state [`install`] stored.
 unsafe extern "C" fn dtor(_session: *mut Session, abstract_: *mut *mut c_void) -> c_int {
     if !abstract_.is_null() && !(*abstract_).is_null() {
-        drop(Box::from_raw((*abstract_).cast::<Ctx>()));
+        drop(Box::from_raw((*abstract_).cast::<State>()));
         *abstract_ = ptr::null_mut();
     }
     0
@@ -697,9 +745,13 @@ mod tests {
     const KEY: [u8; 32] = [7; 32];
     const IV: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xff];
 
-    /// A context of `method` keyed with KEY/IV, as libssh2 would make it.
+    /// A context of `method` keyed with KEY/IV, as libssh2 would make it (chacha20-poly1305
+    /// takes 64 bytes of key: KEY twice).
     fn keyed(method: &CryptMethod, encrypt: bool, key_file: bool) -> *mut c_void {
-        let (mut iv, mut key) = (IV, KEY);
+        let mut iv = IV;
+        let mut key = [0u8; 64];
+        key[..32].copy_from_slice(&KEY);
+        key[32..].copy_from_slice(&KEY);
         let (mut free_iv, mut free_secret) = (0, 0);
         let mut abstract_ = ptr::null_mut();
         let init = method.init.unwrap();
@@ -722,8 +774,20 @@ mod tests {
     }
 
     fn crypt(method: &CryptMethod, ctx: &mut *mut c_void, buf: &mut [u8], len: usize) -> c_int {
+        crypt_seq(method, ctx, buf, len, 0)
+    }
+
+    /// As libssh2 calls it for packet number `seqno`.
+    fn crypt_seq(
+        method: &CryptMethod,
+        ctx: &mut *mut c_void,
+        buf: &mut [u8],
+        len: usize,
+        seqno: c_uint,
+    ) -> c_int {
+        assert!(buf.len() >= len + TAG_LEN);
         // SAFETY: `buf` holds `len` bytes plus the tag, as the full-packet path guarantees.
-        unsafe { (method.crypt.unwrap())(ptr::null_mut(), 0, buf.as_mut_ptr(), len, ctx, 0) }
+        unsafe { (method.crypt.unwrap())(ptr::null_mut(), seqno, buf.as_mut_ptr(), len, ctx, 0) }
     }
 
     fn free(method: &CryptMethod, mut ctx: *mut c_void) {
@@ -906,6 +970,131 @@ mod tests {
         for gone in ["blowfish-cbc", "cast128-cbc", "arcfour", "arcfour128"] {
             assert!(!names.iter().any(|n| n == gone), "{gone}");
         }
+    }
+
+    /// A chacha20-poly1305 packet sealed as packet `seqno`: length, 32-byte body, tag.
+    fn chacha_sealed(seqno: c_uint) -> Vec<u8> {
+        let body: Vec<u8> = (0..32u8).collect();
+        let mut seal = keyed(&CHACHA20_POLY1305, true, false);
+        let mut p = packet(&body);
+        let len = LENGTH_LEN + body.len();
+        assert_eq!(
+            crypt_seq(&CHACHA20_POLY1305, &mut seal, &mut p, len, seqno),
+            0
+        );
+        free(&CHACHA20_POLY1305, seal);
+        p
+    }
+
+    /// Opens `p` as packet `seqno` with a fresh context, with `fault` injected meanwhile.
+    fn chacha_open(p: &[u8], seqno: c_uint, fault: Option<chacha::Fault>) -> c_int {
+        let mut open = keyed(&CHACHA20_POLY1305, false, false);
+        let mut p = p.to_vec();
+        chacha::inject(fault);
+        let rc = crypt_seq(&CHACHA20_POLY1305, &mut open, &mut p, 32, seqno);
+        chacha::inject(None);
+        free(&CHACHA20_POLY1305, open);
+        rc
+    }
+
+    #[test]
+    fn chacha_refuses_a_zero_or_wrong_tag_even_when_the_mac_computation_fails() {
+        let sealed = chacha_sealed(5);
+        let tag_at = LENGTH_LEN + 32;
+        // The control: the packet opens, and a zero or changed tag is refused.
+        assert_eq!(chacha_open(&sealed, 5, None), 0);
+        let mut zero_tag = sealed.clone();
+        zero_tag[tag_at..].fill(0);
+        let mut wrong_tag = sealed.clone();
+        wrong_tag[tag_at] ^= 0x80;
+        assert_ne!(chacha_open(&zero_tag, 5, None), 0);
+        assert_ne!(chacha_open(&wrong_tag, 5, None), 0);
+        // Poly1305 failing (the expected tag used to become zeros), or ChaCha20 failing (the
+        // Poly1305 key used to become zeros, under which every tag is zero): every packet is
+        // refused, the zero tag above all, and the right tag too, as nothing was checked.
+        for fault in [chacha::Fault::Poly1305, chacha::Fault::Chacha20] {
+            for (what, p) in [
+                ("zero tag", &zero_tag),
+                ("wrong tag", &wrong_tag),
+                ("right tag", &sealed),
+            ] {
+                assert_ne!(
+                    chacha_open(p, 5, Some(fault)),
+                    0,
+                    "{what} accepted while {fault:?} failed"
+                );
+            }
+        }
+        // Nothing is left over for the next packet on this thread.
+        assert!(!chacha::take_failure());
+        assert_eq!(chacha_open(&sealed, 5, None), 0);
+    }
+
+    #[test]
+    fn chacha_refuses_to_seal_or_read_a_length_when_a_primitive_fails() {
+        for fault in [chacha::Fault::Poly1305, chacha::Fault::Chacha20] {
+            let mut seal = keyed(&CHACHA20_POLY1305, true, false);
+            let mut p = packet(&[0x11; 32]);
+            chacha::inject(Some(fault));
+            assert_ne!(
+                crypt(&CHACHA20_POLY1305, &mut seal, &mut p, LENGTH_LEN + 32),
+                0,
+                "{fault:?}"
+            );
+            chacha::inject(None);
+            free(&CHACHA20_POLY1305, seal);
+        }
+        let sealed = chacha_sealed(0);
+        let mut open = keyed(&CHACHA20_POLY1305, false, false);
+        let get_len = CHACHA20_POLY1305.get_len.unwrap();
+        let mut data = sealed.clone();
+        let mut len = 0;
+        // SAFETY: `data` holds `data.len()` bytes; the context is a chacha20-poly1305 one.
+        let mut read = |len: &mut c_uint| unsafe {
+            get_len(ptr::null_mut(), 0, data.as_mut_ptr(), 4, len, &mut open)
+        };
+        assert_eq!((read(&mut len), len), (0, 32), "the control");
+        chacha::inject(Some(chacha::Fault::Chacha20));
+        assert_ne!(read(&mut len), 0);
+        chacha::inject(None);
+        free(&CHACHA20_POLY1305, open);
+    }
+
+    #[test]
+    fn after_a_failed_packet_every_later_one_fails() {
+        // chacha20-poly1305: a forged packet, then the genuine one with the same number (which
+        // a fresh context opens).
+        let sealed = chacha_sealed(9);
+        let mut forged = sealed.clone();
+        forged[LENGTH_LEN] ^= 1;
+        let mut open = keyed(&CHACHA20_POLY1305, false, false);
+        let mut p = forged.clone();
+        assert_ne!(crypt_seq(&CHACHA20_POLY1305, &mut open, &mut p, 32, 9), 0);
+        let mut p = sealed.clone();
+        assert_ne!(crypt_seq(&CHACHA20_POLY1305, &mut open, &mut p, 32, 9), 0);
+        free(&CHACHA20_POLY1305, open);
+        assert_eq!(chacha_open(&sealed, 9, None), 0, "the control");
+
+        // AES-GCM: a packet whose length is not whole blocks (refused before the nonce moves),
+        // then a genuine one.
+        let body = [0x33u8; 32];
+        let mut seal = keyed(&AES128_GCM, true, false);
+        let mut sealed = packet(&body);
+        assert_eq!(
+            crypt(&AES128_GCM, &mut seal, &mut sealed, LENGTH_LEN + 32),
+            0
+        );
+        free(&AES128_GCM, seal);
+        let mut open = keyed(&AES128_GCM, false, false);
+        let mut p = sealed.clone();
+        assert_ne!(crypt(&AES128_GCM, &mut open, &mut p, 31), 0);
+        let mut p = sealed.clone();
+        assert_ne!(crypt(&AES128_GCM, &mut open, &mut p, 32), 0);
+        free(&AES128_GCM, open);
+        let mut open = keyed(&AES128_GCM, false, false);
+        let mut p = sealed.clone();
+        assert_eq!(crypt(&AES128_GCM, &mut open, &mut p, 32), 0, "the control");
+        free(&AES128_GCM, open);
     }
 
     #[test]
