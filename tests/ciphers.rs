@@ -104,7 +104,7 @@ fn every_cipher_in_the_table_that_sshd_offers_carries_data_both_ways_across_reke
             .sshd("alpha")
             .log_count("kex: client->server cipher: ");
         assert!(kexes >= 3, "{name}: {kexes} key exchanges, expected rekeys");
-        if name.contains("gcm") {
+        if name.contains("gcm") && cfg!(scout_cipher_table) {
             assert!(
                 ciphers::gcm_packets() > sealed + 20,
                 "{name} did not run through scout's whole-packet GCM"
@@ -140,7 +140,8 @@ fn the_binary_negotiates_the_first_cipher_of_the_table() {
         negotiated(&mut fleet, "client->server").as_deref(),
         Some(first.as_str())
     );
-    if ciphers::hardware_aes() {
+    // libssh2's own order (a build without the table) puts chacha20-poly1305 first.
+    if cfg!(scout_cipher_table) && ciphers::hardware_aes() {
         assert_eq!(first, "aes128-gcm@openssh.com");
     }
 }

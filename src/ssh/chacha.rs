@@ -30,7 +30,8 @@ use std::sync::atomic::{compiler_fence, AtomicU64, Ordering};
 
 use openssl_sys as ffi;
 
-/// libssh2's `struct chacha_ctx` (chacha.h): `u32 input[16]`.
+/// libssh2's `struct chacha_ctx` (chacha.h): `u32 input[16]` (checked at build time by
+/// `src/ssh/ciphers_check.c`).
 #[repr(C)]
 pub(crate) struct ChachaCtx {
     input: [u32; 16],

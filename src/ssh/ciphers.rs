@@ -23,14 +23,25 @@
 //! The order is the client's preference: AES-GCM first where the CPU has AES instructions
 //! (AES-NI/PCLMULQDQ, ARMv8 AES), chacha20-poly1305 first elsewhere — OpenSSH's reasoning.
 //!
-//! The layout of `struct crypt_method` is libssh2's (`libssh2_priv.h`) for the version that
-//! `Cargo.lock` pins. The tests negotiate every cipher here against a real sshd and move
-//! data through it, so a different layout fails them loudly.
+//! The layout of `struct crypt_method`, and the prototypes of the libssh2 functions called
+//! here, are copied from libssh2's private headers (`libssh2_priv.h`, `crypto.h`,
+//! `cipher-chachapoly.h`) of the `libssh2-sys` version that `Cargo.toml` pins exactly. Nothing
+//! in the compiler would notice if they changed, so two checks do:
+//!
+//! * at build time, `build.rs` compiles `src/ssh/ciphers_check.c` against those headers of the
+//!   libssh2 being built: any difference in a size, an offset, a field or function type is a
+//!   compile error naming it. A build where that check cannot run (a system libssh2, OpenSSL
+//!   older than 3, headers not found) does not compile this module at all and uses libssh2's
+//!   own ciphers (`ciphers_fallback.rs`), with a warning;
+//! * at run time, `ssh2_crypt_methods` compares the Rust layout with the figures the C check
+//!   measured, and hands libssh2 an empty table if they differ: no cipher, no connection,
+//!   rather than memory read through the wrong layout;
 //!
 //! Failures fail closed: a crypt call that fails, for any reason (an OpenSSL error, a length
 //! that does not add up, a wrong tag), fails the packet, and every later packet of that
 //! direction too, so libssh2 drops the connection (as OpenSSH does after a bad MAC).
 
+use std::mem::{align_of, offset_of, size_of};
 use std::os::raw::{c_char, c_int, c_long, c_uchar, c_uint, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,6 +110,9 @@ extern "C" {
         cp: *const c_uchar,
         len: usize,
     ) -> c_int;
+
+    // src/ssh/ciphers_check.c: libssh2's own figures for the structs copied here.
+    fn scout_libssh2_layout() -> *const Layout;
 }
 
 /// libssh2's `SSH2_CIPHER_T(algo)` with OpenSSL: the EVP constructor of the cipher.
@@ -112,7 +126,8 @@ struct ChachaPolyCtx {
     header: ChachaCtx,
 }
 
-/// libssh2's `struct crypt_method` (`libssh2_priv.h`), field for field.
+/// libssh2's `struct crypt_method` (`libssh2_priv.h`), field for field (`ciphers_check.c`
+/// mirrors it and checks it against libssh2's at build time).
 #[repr(C)]
 struct CryptMethod {
     name: *const c_char,
@@ -163,9 +178,57 @@ struct CryptMethod {
 unsafe impl Sync for CryptMethod {}
 
 /// The NULL-terminated list libssh2 walks.
-struct Table([*const CryptMethod; 12]);
+struct Table<const N: usize>([*const CryptMethod; N]);
 // SAFETY: as for `CryptMethod`.
-unsafe impl Sync for Table {}
+unsafe impl<const N: usize> Sync for Table<N> {}
+
+/// `struct scout_libssh2_layout` of `ciphers_check.c`: sizes and offsets of libssh2's structs.
+#[repr(C)]
+#[derive(Debug, PartialEq, Eq)]
+struct Layout {
+    crypt_method_size: usize,
+    crypt_method_align: usize,
+    /// Of each field of `struct crypt_method`, in order.
+    offsets: [usize; 12],
+    chachapoly_ctx_size: usize,
+    chachapoly_header_offset: usize,
+}
+
+impl Layout {
+    /// The same figures for the Rust declarations of this module.
+    const fn ours() -> Layout {
+        Layout {
+            crypt_method_size: size_of::<CryptMethod>(),
+            crypt_method_align: align_of::<CryptMethod>(),
+            offsets: [
+                offset_of!(CryptMethod, name),
+                offset_of!(CryptMethod, pem_annotation),
+                offset_of!(CryptMethod, blocksize),
+                offset_of!(CryptMethod, iv_len),
+                offset_of!(CryptMethod, secret_len),
+                offset_of!(CryptMethod, auth_len),
+                offset_of!(CryptMethod, flags),
+                offset_of!(CryptMethod, init),
+                offset_of!(CryptMethod, get_len),
+                offset_of!(CryptMethod, crypt),
+                offset_of!(CryptMethod, dtor),
+                offset_of!(CryptMethod, algo),
+            ],
+            chachapoly_ctx_size: size_of::<ChachaPolyCtx>(),
+            chachapoly_header_offset: offset_of!(ChachaPolyCtx, header),
+        }
+    }
+}
+
+/// Whether the Rust declarations have libssh2's layout, as measured by `ciphers_check.c`.
+fn layout_matches() -> bool {
+    static MATCHES: OnceLock<bool> = OnceLock::new();
+    *MATCHES.get_or_init(|| {
+        // SAFETY: the C function returns a pointer to a static of this layout, or null.
+        let theirs = unsafe { scout_libssh2_layout().as_ref() };
+        theirs == Some(&Layout::ours())
+    })
+}
 
 static GCM_PACKETS: AtomicU64 = AtomicU64::new(0);
 
@@ -656,7 +719,7 @@ static DES3_CBC: CryptMethod = block_method(
 );
 
 /// Preference order when the CPU runs AES in hardware.
-static AES_FIRST: Table = Table([
+static AES_FIRST: Table<12> = Table([
     &AES128_GCM,
     &AES256_GCM,
     &CHACHA20_POLY1305,
@@ -672,7 +735,7 @@ static AES_FIRST: Table = Table([
 ]);
 
 /// Preference order without AES instructions (libssh2's own order).
-static CHACHA_FIRST: Table = Table([
+static CHACHA_FIRST: Table<12> = Table([
     &CHACHA20_POLY1305,
     &AES256_GCM,
     &AES128_GCM,
@@ -686,6 +749,9 @@ static CHACHA_FIRST: Table = Table([
     &DES3_CBC,
     ptr::null(),
 ]);
+
+/// What libssh2 gets when the layout check failed: no cipher at all, so no connection.
+static NO_CIPHERS: Table<1> = Table([ptr::null()]);
 
 /// Whether this CPU has AES and carry-less multiply instructions (what makes GCM cheap).
 pub fn hardware_aes() -> bool {
@@ -708,16 +774,24 @@ pub fn hardware_aes() -> bool {
     })
 }
 
+/// The table for this CPU, NULL-terminated.
+fn table() -> &'static [*const CryptMethod] {
+    if hardware_aes() {
+        &AES_FIRST.0
+    } else {
+        &CHACHA_FIRST.0
+    }
+}
+
 /// `const struct crypt_method **ssh2_crypt_methods(void)`: the ciphers libssh2 may
-/// negotiate, most preferred first.
+/// negotiate, most preferred first; none if the Rust layout is not libssh2's.
 #[no_mangle]
 extern "C" fn ssh2_crypt_methods() -> *const *const CryptMethod {
-    let table = if hardware_aes() {
-        &AES_FIRST
+    if layout_matches() {
+        table().as_ptr()
     } else {
-        &CHACHA_FIRST
-    };
-    table.0.as_ptr()
+        NO_CIPHERS.0.as_ptr()
+    }
 }
 
 /// The names in this process's preference order (what `ssh2_crypt_methods` lists).
@@ -1133,5 +1207,13 @@ mod tests {
         // SAFETY: initialised above, dropped once.
         unsafe { slot.assume_init_drop() };
         assert_eq!(words(&slot), vec![0; 32]);
+    }
+
+    #[test]
+    fn the_rust_layout_is_the_one_libssh2_was_compiled_with() {
+        // SAFETY: a pointer to a static of `ciphers_check.c`.
+        let theirs = unsafe { scout_libssh2_layout().as_ref() };
+        assert_eq!(theirs, Some(&Layout::ours()));
+        assert!(layout_matches());
     }
 }

@@ -10,11 +10,18 @@
 //!   timings for `scout-mcp check`.
 //! * [`exec`] — a command on a checked-out session, with deadline, caps and cancellation.
 //! * [`ciphers`] (with `chacha`) — what libssh2 encrypts with, replaced at link time for
-//!   speed: its cipher table (AES-GCM a packet per call), and OpenSSL's ChaCha20/Poly1305.
+//!   speed: its cipher table (AES-GCM a packet per call), and OpenSSL's ChaCha20/Poly1305. Only
+//!   built when `build.rs` could check libssh2's private layout; otherwise `ciphers` reports
+//!   libssh2's own ciphers.
 
 pub mod auth;
 pub mod bulk;
+#[cfg(scout_cipher_table)]
 mod chacha;
+#[cfg(scout_cipher_table)]
+pub mod ciphers;
+#[cfg(not(scout_cipher_table))]
+#[path = "ciphers_fallback.rs"]
 pub mod ciphers;
 pub mod config;
 pub mod exec;
