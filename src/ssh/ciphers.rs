@@ -26,7 +26,7 @@
 //! The layout of `struct crypt_method`, and the prototypes of the libssh2 functions called
 //! here, are copied from libssh2's private headers (`libssh2_priv.h`, `crypto.h`,
 //! `cipher-chachapoly.h`) of the `libssh2-sys` version that `Cargo.toml` pins exactly. Nothing
-//! in the compiler would notice if they changed, so two checks do:
+//! in the compiler would notice if they changed, so three checks do:
 //!
 //! * at build time, `build.rs` compiles `src/ssh/ciphers_check.c` against those headers of the
 //!   libssh2 being built: any difference in a size, an offset, a field or function type is a
@@ -36,6 +36,8 @@
 //! * at run time, `ssh2_crypt_methods` compares the Rust layout with the figures the C check
 //!   measured, and hands libssh2 an empty table if they differ: no cipher, no connection,
 //!   rather than memory read through the wrong layout;
+//! * at start-up, [`table_in_effect`] checks that libssh2 lists this table (its very name
+//!   strings, in this order) and that chacha20-poly1305 runs through `src/ssh/chacha.rs`.
 //!
 //! Failures fail closed: a crypt call that fails, for any reason (an OpenSSL error, a length
 //! that does not add up, a wrong tag), fails the packet, and every later packet of that
@@ -794,22 +796,124 @@ extern "C" fn ssh2_crypt_methods() -> *const *const CryptMethod {
     }
 }
 
-/// The names in this process's preference order (what `ssh2_crypt_methods` lists).
+/// The methods of the table for this CPU, most preferred first.
+fn methods() -> impl Iterator<Item = &'static CryptMethod> {
+    // SAFETY: the entries before the NULL point to statics.
+    table().iter().map_while(|m| unsafe { m.as_ref() })
+}
+
+/// The cipher names scout offers, in its order of preference.
 pub fn preference() -> Vec<String> {
-    let mut names = Vec::new();
-    let mut p = ssh2_crypt_methods();
-    // SAFETY: the table is NULL-terminated and its names are static C strings.
-    unsafe {
-        while !(*p).is_null() {
-            names.push(
-                std::ffi::CStr::from_ptr((**p).name)
-                    .to_string_lossy()
-                    .into_owned(),
+    methods()
+        // SAFETY: every name is a static C string.
+        .map(|m| unsafe { std::ffi::CStr::from_ptr(m.name) })
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Whether libssh2 encrypts with this module: the Rust layout is libssh2's, a libssh2
+/// session lists exactly this table (its very name strings, compared as pointers, in this
+/// order), and a chacha20-poly1305 packet sealed and opened through it ran on
+/// `src/ssh/chacha.rs`. Checked once; `false` is a broken build (see [`status`]).
+pub fn table_in_effect() -> bool {
+    static IN_EFFECT: OnceLock<bool> = OnceLock::new();
+    *IN_EFFECT.get_or_init(|| layout_matches() && libssh2_lists_the_table() && chacha_runs_here())
+}
+
+/// One line on the ciphers libssh2 uses, for the log and `scout-mcp check`: `Ok` when it is
+/// this table, `Err` when the table is built in but not in effect (no cipher can be agreed).
+pub fn status() -> Result<String, String> {
+    if table_in_effect() {
+        Ok(format!(
+            "scout's cipher table is in effect ({} first; AES-GCM a packet per call, \
+             ChaCha20-Poly1305 on OpenSSL)",
+            preference().first().map_or("?", String::as_str)
+        ))
+    } else if !layout_matches() {
+        Err(
+            "scout's cipher table is NOT in effect: libssh2's struct crypt_method differs from \
+             src/ssh/ciphers.rs, so no cipher is offered (rebuild; see docs/SECURITY.md)"
+                .to_string(),
+        )
+    } else {
+        Err(
+            "scout's cipher table is NOT in effect: libssh2 does not list it, or \
+             chacha20-poly1305 did not run on src/ssh/chacha.rs (see docs/SECURITY.md)"
+                .to_string(),
+        )
+    }
+}
+
+/// Whether a fresh libssh2 session lists this table's names, pointer for pointer.
+fn libssh2_lists_the_table() -> bool {
+    let Ok(session) = ssh2::Session::new() else {
+        return false;
+    };
+    let Ok(listed) = session.supported_algs(ssh2::MethodType::CryptCs) else {
+        return false;
+    };
+    listed.len() == methods().count()
+        && listed
+            .iter()
+            .zip(methods())
+            .all(|(name, m)| ptr::eq(name.as_ptr(), m.name.cast()))
+}
+
+/// Seals and opens one packet with chacha20-poly1305 through the table (libssh2's
+/// `chachapoly_*` in between): it must round-trip and go through `src/ssh/chacha.rs`.
+fn chacha_runs_here() -> bool {
+    // A fixed key: this packet protects nothing.
+    let mut key = [0x5c; 64];
+    // 31 bytes and a padding byte: 32, whole 8-byte blocks as the method declares.
+    let body = *b"scout's chacha20-poly1305 check";
+    let mut packet = Vec::with_capacity(LENGTH_LEN + body.len() + 1 + TAG_LEN);
+    packet.extend_from_slice(&32u32.to_be_bytes());
+    packet.extend_from_slice(&body);
+    packet.push(0);
+    packet.extend_from_slice(&[0; TAG_LEN]);
+    let before = chacha::calls();
+    let m = &CHACHA20_POLY1305;
+    let (Some(init), Some(crypt), Some(dtor)) = (m.init, m.crypt, m.dtor) else {
+        return false;
+    };
+    // Seal (the length, the body, room for the tag), then open (the length is not counted).
+    for (encrypt, len) in [(1, LENGTH_LEN + 32), (0, 32)] {
+        let (mut free_iv, mut free_secret) = (0, 0);
+        let mut abstract_ = ptr::null_mut();
+        let mut no_iv = [0u8; 1];
+        // SAFETY: a 64-byte key as the method declares, a packet laid out as libssh2 lays it
+        // out for this direction, a context freed once.
+        let rc = unsafe {
+            if init(
+                ptr::null_mut(),
+                m,
+                no_iv.as_mut_ptr(),
+                &mut free_iv,
+                key.as_mut_ptr(),
+                &mut free_secret,
+                encrypt,
+                0,
+                &mut abstract_,
+            ) != 0
+            {
+                return false;
+            }
+            let rc = crypt(
+                ptr::null_mut(),
+                7,
+                packet.as_mut_ptr(),
+                len,
+                &mut abstract_,
+                0,
             );
-            p = p.add(1);
+            dtor(ptr::null_mut(), &mut abstract_);
+            rc
+        };
+        if rc != 0 {
+            return false;
         }
     }
-    names
+    packet[..body.len()] == body && chacha::calls() > before
 }
 
 #[cfg(test)]
@@ -1215,5 +1319,17 @@ mod tests {
         let theirs = unsafe { scout_libssh2_layout().as_ref() };
         assert_eq!(theirs, Some(&Layout::ours()));
         assert!(layout_matches());
+    }
+
+    #[test]
+    fn the_table_is_in_effect_and_says_so() {
+        assert!(table_in_effect(), "{:?}", status());
+        let status = status().expect("the table is in effect");
+        assert!(status.contains(&preference()[0]), "{status}");
+        // What libssh2 lists is this table, not its own (which has blowfish-cbc).
+        let session = ssh2::Session::new().unwrap();
+        let listed = session.supported_algs(ssh2::MethodType::CryptCs).unwrap();
+        assert_eq!(listed, preference());
+        assert!(libssh2_lists_the_table());
     }
 }

@@ -34,6 +34,19 @@ pub fn hardware_aes() -> bool {
     })
 }
 
+/// Always `false`: this build has no table of its own.
+pub fn table_in_effect() -> bool {
+    false
+}
+
+/// One line on the ciphers libssh2 uses: its own, and why (the build's reason).
+pub fn status() -> Result<String, String> {
+    Ok(format!(
+        "libssh2's own ciphers (scout's faster cipher table is not built: {})",
+        env!("SCOUT_CIPHER_FALLBACK")
+    ))
+}
+
 /// Always 0: no packet goes through scout's AES-GCM in this build.
 #[doc(hidden)]
 pub fn gcm_packets() -> u64 {
@@ -51,12 +64,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn libssh2_lists_its_own_ciphers_and_the_build_says_why() {
+    fn libssh2_lists_its_own_ciphers_and_the_status_says_why() {
+        assert!(!table_in_effect());
         let names = preference();
         assert!(
             names.iter().any(|n| n == "aes256-ctr"),
             "libssh2 offers no aes256-ctr: {names:?}"
         );
+        let status = status().unwrap_or_else(|e| e);
+        assert!(status.contains("libssh2's own ciphers"), "{status}");
         assert!(!env!("SCOUT_CIPHER_FALLBACK").is_empty());
     }
 }
