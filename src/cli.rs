@@ -146,15 +146,40 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 fn serve(scout: Arc<Scout>) -> i32 {
+    // The cipher check initialises OpenSSL (about 2 ms): off the path to the first answer, and
+    // waited for before exiting so that its log line is never lost.
+    let ciphers = match std::thread::Builder::new()
+        .name("scout-ciphers".into())
+        .spawn(log_ciphers)
+    {
+        Ok(check) => Some(check),
+        Err(_) => {
+            log_ciphers();
+            None
+        }
+    };
     let (signal_tx, signal_rx) = crossbeam_channel::bounded::<()>(1);
     if let Err(e) = ctrlc::set_handler(move || {
         let _ = signal_tx.try_send(());
     }) {
         log::warn!("cannot install the signal handler: {e}");
     }
-    match server::serve(scout, std::io::stdin(), std::io::stdout(), signal_rx) {
+    let code = match server::serve(scout, std::io::stdin(), std::io::stdout(), signal_rx) {
         Ok(()) => 0,
         Err(e) => fail(&format!("cannot start the server: {e}")),
+    };
+    if let Some(check) = ciphers {
+        let _ = check.join();
+    }
+    code
+}
+
+/// Logs which ciphers libssh2 uses: scout's table (`info`), libssh2's own in a build without
+/// it (`info`, with the build's reason), or a table built in but not in effect (`error`).
+fn log_ciphers() {
+    match crate::ssh::ciphers::status() {
+        Ok(ciphers) => log::info!("ciphers: {ciphers}"),
+        Err(problem) => log::error!("ciphers: {problem}"),
     }
 }
 
@@ -182,7 +207,9 @@ fn check(scout: &Scout, aliases: &[String]) -> i32 {
         Err(e) => fail(&e.to_string()),
         Ok(checks) if checks.is_empty() => fail("no hosts to check: the ssh_config has none"),
         Ok(checks) => {
-            let code = print(&crate::ops::check::format(&checks));
+            let (Ok(ciphers) | Err(ciphers)) = crate::ssh::ciphers::status();
+            let report = crate::ops::check::format(&checks);
+            let code = print(&format!("ciphers: {ciphers}\n\n{report}"));
             if checks.iter().all(|c| c.ok()) {
                 code
             } else {

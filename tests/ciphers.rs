@@ -1,7 +1,9 @@
 //! The cipher table scout gives libssh2 (src/ssh/ciphers.rs), against a real sshd: every cipher
 //! in it that sshd offers is negotiated and carries data both ways, the binary prefers AES-GCM
 //! where the CPU has AES instructions, and encrypted key files in OpenSSH's format (which
-//! libssh2 opens with the same table) still open.
+//! libssh2 opens with the same table) still open. The start-up check reports the table in
+//! effect in a build that has it (`cfg(scout_cipher_table)`, set by build.rs), in the log and
+//! in `scout-mcp check`.
 
 mod common;
 
@@ -11,7 +13,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 
-use common::{authorize, keygen, scout_client, Fleet, TempDir};
+use common::{authorize, keygen, scout_bin, scout_client, Fleet, TempDir};
 use scout_mcp::ssh::ciphers;
 use serde_json::json;
 
@@ -104,7 +106,7 @@ fn every_cipher_in_the_table_that_sshd_offers_carries_data_both_ways_across_reke
             .sshd("alpha")
             .log_count("kex: client->server cipher: ");
         assert!(kexes >= 3, "{name}: {kexes} key exchanges, expected rekeys");
-        if name.contains("gcm") {
+        if name.contains("gcm") && cfg!(scout_cipher_table) {
             assert!(
                 ciphers::gcm_packets() > sealed + 20,
                 "{name} did not run through scout's whole-packet GCM"
@@ -140,9 +142,59 @@ fn the_binary_negotiates_the_first_cipher_of_the_table() {
         negotiated(&mut fleet, "client->server").as_deref(),
         Some(first.as_str())
     );
-    if ciphers::hardware_aes() {
+    // libssh2's own order (a build without the table) puts chacha20-poly1305 first.
+    if cfg!(scout_cipher_table) && ciphers::hardware_aes() {
         assert_eq!(first, "aes128-gcm@openssh.com");
     }
+}
+
+#[test]
+fn the_start_up_check_reports_the_table_in_effect_in_the_log_and_in_check() {
+    // A build with the table must have it in effect; one without (build.rs fell back, with
+    // a warning) says it uses libssh2's own ciphers. Neither is an error.
+    let in_effect = cfg!(scout_cipher_table);
+    assert_eq!(
+        ciphers::table_in_effect(),
+        in_effect,
+        "{:?}",
+        ciphers::status()
+    );
+    let expected = if in_effect {
+        "ciphers: scout's cipher table is in effect"
+    } else {
+        "ciphers: libssh2's own ciphers"
+    };
+    let status = ciphers::status().expect("no cipher problem");
+    assert!(
+        format!("ciphers: {status}").starts_with(expected),
+        "{status}"
+    );
+
+    let fleet = Fleet::start(&["alpha"]);
+    let check = Command::new(scout_bin())
+        .arg("check")
+        .envs(fleet.env())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{stdout}");
+    assert!(stdout.starts_with(expected), "{stdout}");
+
+    // The server logs it at info when it starts (stdin at EOF: it stops at once).
+    let serve = Command::new(scout_bin())
+        .envs(fleet.env())
+        .env("SCOUT_LOG_LEVEL", "info")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(serve.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(" INFO ") && l.contains(expected)),
+        "{stderr}"
+    );
 }
 
 /// Logs in with libssh2 directly, as a program embedding scout next to its own `ssh2` use.

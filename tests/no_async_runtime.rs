@@ -31,6 +31,8 @@ const ALLOWED_DIRECT: &[&str] = &[
     "libc",
     "openssl-sys",
     "scheduled-thread-pool",
+    "libssh2-sys",
+    "cc",
 ];
 
 /// `cargo tree ARGS --prefix none` in this package; the crate names of its lines (first word),

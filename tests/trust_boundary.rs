@@ -126,7 +126,7 @@ fn a_bad_beam_directory_stops_the_program_and_unrestricted_is_announced() {
 fn a_copy_is_never_more_permissive_than_its_source() {
     let fleet = Fleet::start(&["alpha"]);
     let mut c = scout_client(&fleet, &[]);
-    // Small files take libssh2's SFTP path, big ones the bulk channel: both keep the mode.
+    // A small file and one big enough for many pipelined requests: both keep the mode.
     for (name, size) in [("secret.small", 100usize), ("secret.big", 5 << 20)] {
         let local = fleet.beam.join(name);
         fs::write(&local, vec![b's'; size]).unwrap();
