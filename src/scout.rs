@@ -47,6 +47,8 @@ pub const MAX_CHECKS: usize = 256;
 pub const BROADCAST_OUTPUT: usize = 8 << 20;
 /// The least a broadcast target keeps, however many targets share the budget.
 pub const MIN_TARGET_OUTPUT: usize = 4096;
+/// How long closing waits for the connections to say goodbye to their servers.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
 /// How long a host's reachability result is reused.
 const REACHABILITY_TTL: Duration = Duration::from_secs(5);
 
@@ -95,7 +97,7 @@ impl Drop for Inner {
     // broadcast task held the last clone), and `Reaper` stops and joins its thread, which holds
     // the other reference to the pools, so they are freed before this returns.
     fn drop(&mut self) {
-        self.pools.shutdown();
+        self.pools.shutdown(CLOSE_WAIT);
         self.jumps.close();
     }
 }
@@ -856,10 +858,11 @@ impl Scout {
         self.pools().host_state(alias)
     }
 
-    /// Closes every idle session now (sessions in use close when their call returns). Calls
-    /// after this reconnect as needed. Dropping the last clone does the same.
+    /// Closes every connection now (those in use once their calls return; this waits half a
+    /// second at most). Calls after this reconnect as needed. Dropping the last clone does the
+    /// same.
     pub fn close(&self) {
-        self.pools().shutdown();
+        self.pools().shutdown(CLOSE_WAIT);
         self.inner.jumps.close();
     }
 

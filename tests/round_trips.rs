@@ -59,13 +59,18 @@ fn peer_port(fd: RawFd) -> Option<u16> {
     }
 }
 
-/// Segments sent and received by `op`, the second of two runs (the first warms the session).
-fn measure(port: u16, mut op: impl FnMut()) -> (u32, u32) {
+/// Segments sent and received by `op`, and the SFTP requests it sent: the second of two runs
+/// (the first warms the connection), after a pause that lets the first run's last answers
+/// (a close not waited for) arrive.
+fn measure(port: u16, mut op: impl FnMut()) -> (u32, u32, u64) {
     op();
+    std::thread::sleep(std::time::Duration::from_millis(50));
     let before = data_segments(port);
+    let requests = scout_mcp::ssh::mux::sftp_requests();
     op();
     let after = data_segments(port);
-    (after.0 - before.0, after.1 - before.1)
+    let sent = scout_mcp::ssh::mux::sftp_requests() - requests;
+    (after.0 - before.0, after.1 - before.1, sent)
 }
 
 #[test]
@@ -107,18 +112,23 @@ fn warm_reads_and_listings_cost_a_few_sftp_round_trips_and_no_remote_process() {
     });
     eprintln!("data segments out/in: read {read:?}, list {list:?}, query {query:?}, empty read {empty_read:?}");
 
-    // Every SFTP request costs two segments each way: the request (answer) and the window
-    // adjust that libssh2 (sshd) sends for the data it consumed. Those adjusts travel one way and
-    // add no waiting; the round trips are half the segments.
-    // An empty file: stat, open, read (EOF), close = 4 round trips.
-    assert_eq!(empty_read, (8, 8), "warm read of an empty file");
-    // 1 KiB: stat, open, read (the data), read (EOF), close = 5.
-    assert!(read.0 <= 10 && read.1 <= 10, "warm 1 KiB read: {read:?}");
-    // stat, opendir, readdir (100 names in one answer), readdir (end), close = 5.
-    assert!(
-        list.0 <= 10 && list.1 <= 10,
-        "warm listing of 100: {list:?}"
+    // A read waits for three round trips: stat; open; the reads, whose end-of-file answer
+    // comes in the same round trip (a request ends where `stat` said the file ends, the next
+    // asks past it); the close is sent and not waited for. So an empty file is stat, open,
+    // read (EOF), close; 1 KiB is stat, open, read, read (EOF), close.
+    assert_eq!(
+        empty_read.2, 4,
+        "warm read of an empty file: {empty_read:?}"
     );
+    assert_eq!(read.2, 5, "warm 1 KiB read: {read:?}");
+    // stat, opendir, readdir (100 names in one answer), readdir (end), close.
+    assert_eq!(list.2, 5, "warm listing of 100: {list:?}");
+    // Each request costs at most two segments each way (the request or answer, and a window
+    // adjust for the data consumed, which adds no waiting).
+    for (what, (out, inn, requests)) in [("read", read), ("list", list), ("empty", empty_read)] {
+        let most = 2 * requests as u32;
+        assert!(out <= most && inn <= most, "{what}: {out}/{inn} segments");
+    }
     // Reads and listings ran no command: only the two queries started sessions.
     assert_eq!(
         fleet.sshd("alpha").log_count("Starting session"),
@@ -128,4 +138,6 @@ fn warm_reads_and_listings_cost_a_few_sftp_round_trips_and_no_remote_process() {
         query.0 >= 2,
         "a query opens a channel and starts a command: {query:?}"
     );
+    // Its directory check is the one SFTP request.
+    assert_eq!(query.2, 1, "query: {query:?}");
 }

@@ -1,6 +1,7 @@
-//! Shutdown with work in progress (issue 5): SIGINT, SIGTERM and stdin EOF while ten sessions
-//! are open and a command runs → exit 0 within 2 s, the remote command ended, every stdout line
-//! a whole JSON-RPC message, and the pooled sessions closed politely.
+//! Shutdown with work in progress (issue 5): SIGINT, SIGTERM and stdin EOF while five
+//! connections are open (ten commands ran on them at once, two channels each) and a command
+//! runs → exit 0 within 2 s, the remote command ended, every stdout line a whole JSON-RPC
+//! message, and the pooled connections closed politely.
 
 mod common;
 
@@ -11,8 +12,8 @@ use serde_json::json;
 
 const HOSTS: [&str; 5] = ["h0", "h1", "h2", "h3", "h4"];
 
-/// Ten pooled sessions (two per host, opened by concurrent commands), then `marker` running on
-/// h0. Returns the client.
+/// Five pooled connections (one per host, each having run two commands at once on two
+/// channels), then `marker` running on h0. Returns the client.
 fn busy_server(fleet: &Fleet, marker: &str) -> McpClient {
     let mut c = scout_client(fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
     let targets: Vec<String> = HOSTS
@@ -26,7 +27,10 @@ fn busy_server(fleet: &Fleet, marker: &str) -> McpClient {
         .iter()
         .map(|(_, s)| s.log_count("Accepted publickey"))
         .sum();
-    assert_eq!(sessions, 10, "two sessions per host");
+    assert_eq!(
+        sessions, 5,
+        "one connection per host, its channels multiplexed"
+    );
     c.send_request(
         "tools/call",
         json!({"name": "scout", "arguments": {"target": "h0:/", "query": format!("{marker}; echo never")}}),
@@ -61,26 +65,29 @@ fn shut_down(how: &str, marker: &str) {
         wait_until(Duration::from_secs(3), || !process_running(marker)),
         "{how}: the running command was orphaned on the remote host"
     );
-    // Idle sessions were closed with a goodbye, not dropped (one per session opened).
+    // Idle connections were closed with a goodbye, not dropped (one per connection opened).
     let polite: usize = fleet
         .hosts
         .iter()
         .map(|(_, s)| s.log_count("scout-mcp closing"))
         .sum();
-    assert!(polite >= 9, "{how}: only {polite} sessions closed politely");
+    assert!(
+        polite >= 4,
+        "{how}: only {polite} connections closed politely"
+    );
 }
 
 #[test]
-fn sigint_with_ten_sessions_and_a_running_command() {
+fn sigint_with_five_connections_and_a_running_command() {
     shut_down("INT", "sleep 3091");
 }
 
 #[test]
-fn sigterm_with_ten_sessions_and_a_running_command() {
+fn sigterm_with_five_connections_and_a_running_command() {
     shut_down("TERM", "sleep 3092");
 }
 
 #[test]
-fn stdin_eof_with_ten_sessions_and_a_running_command() {
+fn stdin_eof_with_five_connections_and_a_running_command() {
     shut_down("eof", "sleep 3093");
 }

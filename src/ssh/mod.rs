@@ -14,9 +14,9 @@
 //!   libssh2's own ciphers.
 
 pub mod auth;
-pub mod channel;
 #[cfg(scout_cipher_table)]
 mod chacha;
+pub mod channel;
 #[cfg(scout_cipher_table)]
 pub mod ciphers;
 #[cfg(not(scout_cipher_table))]

@@ -57,6 +57,15 @@ const TICK: Duration = Duration::from_millis(100);
 /// Bytes read at a time from a command's streams.
 const SCRATCH: usize = 64 << 10;
 
+/// SFTP requests handed to connections by this process: tests see what a call costs.
+static SFTP_REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// SFTP requests handed to connections by this process since it started.
+#[doc(hidden)]
+pub fn sftp_requests() -> u64 {
+    SFTP_REQUESTS.load(Ordering::Relaxed)
+}
+
 /// The outcome of a failed request: the error, and whether the request may run again on
 /// another connection (nothing of it reached the server).
 #[derive(Debug, Clone)]
@@ -433,6 +442,7 @@ impl Conn {
 
     /// Sends an SFTP request; its answer arrives through the returned [`Pending`].
     pub fn sftp_async(&self, channel: SftpChannel, request: wire::Request) -> Pending<Reply> {
+        SFTP_REQUESTS.fetch_add(1, Ordering::Relaxed);
         self.ask(|reply| Request::Sftp {
             channel,
             request,
@@ -1510,14 +1520,13 @@ impl Thread {
         let error = why.unwrap_or_else(|| self.closing_error());
         if !healthy {
             log::info!("{}: connection ended: {error}", self.host.alias);
-        }
-        self.state.end(error.clone());
-        self.fail_everything(&error);
-        if !healthy {
+            // Every libssh2 call below fails at once instead of waiting on a dead peer.
             if let Some(socket) = &self.socket {
                 socket.shutdown();
             }
         }
+        self.retiring = true;
+        self.fail_everything(&error);
         // Channels go before the session.
         self.execs.clear();
         self.control = None;
@@ -1531,6 +1540,8 @@ impl Thread {
             }
             drop(session);
         }
+        // Ended only now: whoever waits for the connection to close knows it said goodbye.
+        self.state.end(error);
         log::debug!("{}: connection closed", self.host.alias);
     }
 

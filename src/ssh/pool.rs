@@ -632,14 +632,21 @@ impl Pools {
         }
     }
 
-    /// Closes every connection (those with work finish it first) and forgets every pool.
-    pub fn shutdown(&self) {
+    /// Closes every connection (those with work finish it first) and forgets every pool;
+    /// waits up to `wait` for the connections to say goodbye to their servers.
+    pub fn shutdown(&self, wait: Duration) {
         let pools: Vec<Arc<HostPool>> =
             lock(&self.shared.hosts).drain().map(|(_, hp)| hp).collect();
+        let mut closing = Vec::new();
         for hp in &pools {
             for conn in lock(&hp.conns).drain(..) {
                 conn.retire();
+                closing.push(conn);
             }
+        }
+        let deadline = Instant::now() + wait;
+        while closing.iter().any(|c| c.state.is_alive()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }

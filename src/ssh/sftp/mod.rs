@@ -295,7 +295,11 @@ impl<'a> Sftp<'a> {
         let mut next = 0u64;
         let mut done = 0u64;
         loop {
-            while queue.len() < depth.max(1) && next < max {
+            // Past the expected end only one request at a time: the end-of-file probe (and,
+            // should the file have grown, what follows it).
+            let past_end = |next: u64| size_hint.is_some_and(|h| next > h);
+            while queue.len() < depth.max(1) && next < max && (queue.is_empty() || !past_end(next))
+            {
                 let boundary = size_hint.filter(|&h| h > next && h - next < chunk);
                 let len = boundary.map_or(chunk, |h| h - next).min(max - next);
                 let answer = self.send(Request::read(&handle.0, next, len as u32));

@@ -508,7 +508,7 @@ impl Reply {
     }
 
     /// A `NAME` reply's entries: (file name, attributes); `None` at the end of a listing.
-    pub fn names(&self) -> Result<Result<Option<Vec<(Vec<u8>, Attrs)>>, Status>, Garbled> {
+    pub fn names(&self) -> Result<Result<Option<Names>, Status>, Garbled> {
         if let Some(s) = self.status()? {
             return Ok(match s.code {
                 status::EOF => Ok(None),
@@ -539,6 +539,9 @@ impl Reply {
         self.expect(kind::EXTENDED_REPLY, "an EXTENDED_REPLY")
     }
 }
+
+/// The entries of a `NAME` reply: (file name, attributes).
+pub type Names = Vec<(Vec<u8>, Attrs)>;
 
 /// What the server said in its `VERSION`: the protocol version and the extensions offered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
