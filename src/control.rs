@@ -8,8 +8,11 @@
 //! instead of dropping it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::sync::lock;
 
 /// How far a long operation has got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,64 @@ type Sink = Arc<dyn Fn(&Progress) + Send + Sync>;
 pub struct Control {
     cancelled: Arc<AtomicBool>,
     sink: Option<Sink>,
+    share: Option<Arc<Share>>,
+}
+
+/// Bytes of output that all the calls of one server may hold at once (file contents, command
+/// output, listings), shared by every call that has a [`Control::with_budget`]. A call takes
+/// from it as its output grows and gives it all back when its answer is out
+/// ([`Control::release`]), so however many calls run, their output fits in the budget.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Arc<Budget> {
+        Arc::new(Budget {
+            limit,
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// Bytes taken now.
+    pub fn used(&self) -> usize {
+        *lock(&self.used)
+    }
+
+    fn take(&self, n: usize) -> bool {
+        let mut used = lock(&self.used);
+        // One call alone may always take what it needs: a single answer is capped anyway.
+        if *used == 0 || *used + n <= self.limit {
+            *used += n;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn give(&self, n: usize) {
+        let mut used = lock(&self.used);
+        *used = used.saturating_sub(n);
+        self.freed.notify_all();
+    }
+}
+
+/// One call's part of a [`Budget`].
+#[derive(Debug)]
+struct Share {
+    budget: Arc<Budget>,
+    held: AtomicUsize,
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        self.budget.give(self.held.swap(0, Ordering::AcqRel));
+    }
 }
 
 impl fmt::Debug for Control {
@@ -100,12 +161,64 @@ impl Control {
         }
     }
 
-    /// Shares the cancellation flag but not the sink: for the parts of a larger operation
-    /// (one target of a broadcast) whose own progress would confuse the whole's.
+    /// Shares the cancellation flag and the output budget but not the sink: for the parts of
+    /// a larger operation (one target of a broadcast) whose own progress would confuse the
+    /// whole's.
     pub fn part(&self) -> Control {
         Control {
             cancelled: self.cancelled.clone(),
             sink: None,
+            share: self.share.clone(),
+        }
+    }
+
+    /// The same control with its output counted against `budget` (the MCP server gives every
+    /// call one; without, output is limited only by each operation's own caps).
+    pub fn with_budget(mut self, budget: &Arc<Budget>) -> Control {
+        self.share = Some(Arc::new(Share {
+            budget: budget.clone(),
+            held: AtomicUsize::new(0),
+        }));
+        self
+    }
+
+    /// Takes `n` more bytes of the output budget for this call; false when the budget has not
+    /// that much left now (the caller waits, or stops reading for a while).
+    pub fn reserve(&self, n: usize) -> bool {
+        let Some(share) = &self.share else {
+            return true;
+        };
+        if !share.budget.take(n) {
+            return false;
+        }
+        share.held.fetch_add(n, Ordering::AcqRel);
+        true
+    }
+
+    /// [`Control::reserve`], waiting up to `deadline` for other calls to give bytes back
+    /// (false at the deadline or when cancelled).
+    pub fn reserve_wait(&self, n: usize, deadline: Instant) -> bool {
+        loop {
+            if self.reserve(n) {
+                return true;
+            }
+            let Some(share) = &self.share else {
+                return true;
+            };
+            let now = Instant::now();
+            if self.is_cancelled() || now >= deadline {
+                return false;
+            }
+            let used = lock(&share.budget.used);
+            let wait = (deadline - now).min(Duration::from_millis(100));
+            drop(share.budget.freed.wait_timeout(used, wait));
+        }
+    }
+
+    /// Gives back everything this call took from the output budget (its answer is out).
+    pub fn release(&self) {
+        if let Some(share) = &self.share {
+            share.budget.give(share.held.swap(0, Ordering::AcqRel));
         }
     }
 }
@@ -150,6 +263,27 @@ mod tests {
         control.cancel();
         assert!(part.is_cancelled());
         assert_eq!(*seen.lock().unwrap(), vec![2]);
+    }
+
+    #[test]
+    fn calls_share_one_output_budget_and_give_it_back() {
+        let budget = Budget::new(100);
+        let a = Control::new().with_budget(&budget);
+        let b = Control::new().with_budget(&budget);
+        assert!(a.reserve(60) && a.part().reserve(30));
+        assert_eq!(budget.used(), 90);
+        assert!(!b.reserve(20), "over the budget");
+        let soon = Instant::now() + Duration::from_millis(50);
+        assert!(!b.reserve_wait(20, soon), "nobody gave anything back");
+        a.release();
+        assert_eq!(budget.used(), 0);
+        assert!(b.reserve(20));
+        // A call alone may take more than the budget: its answer is capped anyway.
+        b.release();
+        assert!(b.reserve(1000));
+        drop(b);
+        assert_eq!(budget.used(), 0, "dropping the last clone gives it back");
+        assert!(Control::new().reserve(usize::MAX), "no budget: no limit");
     }
 
     #[test]

@@ -186,14 +186,14 @@ pub const VARS: &[Var] = &[
     var(
         "SCOUT_MAX_SESSIONS_PER_HOST",
         "--max-sessions-per-host",
-        "4",
-        "sessions per host",
+        "6",
+        "SSH connections per host (each carries up to the server's MaxSessions channels)",
     ),
     var(
         "SCOUT_WORKERS",
         "--workers",
-        "8",
-        "worker threads serving requests",
+        "256",
+        "requests served at once (worker threads, started when needed)",
     ),
     var(
         "SCOUT_MAX_CONCURRENCY",
@@ -304,9 +304,11 @@ pub struct Settings {
     pub keepalive_interval: Duration,
     /// Sessions open at once across all hosts (`SCOUT_MAX_POOL_SIZE`).
     pub max_pool_size: usize,
-    /// Sessions open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`).
+    /// SSH connections open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`); each carries
+    /// up to the server's `MaxSessions` channels (commands, transfers) at once.
     pub max_sessions_per_host: u32,
-    /// Worker threads of the MCP server (`SCOUT_WORKERS`); the library itself does not use it.
+    /// Requests the MCP server serves at once (`SCOUT_WORKERS`; threads started when needed);
+    /// the library itself does not use it.
     pub workers: usize,
     /// Hosts checked at once by [`Scout::hosts`](crate::Scout::hosts) and targets handled at
     /// once by a broadcast (`SCOUT_MAX_CONCURRENCY`).
@@ -331,7 +333,7 @@ impl Settings {
     ///
     /// ```
     /// let s = scout_mcp::Settings::defaults();
-    /// assert_eq!(s.max_sessions_per_host, 4);
+    /// assert_eq!(s.max_sessions_per_host, 6);
     /// assert_eq!(s.command_timeout, std::time::Duration::from_secs(30));
     /// assert!(s.ssh_config.ends_with(".ssh/config"));
     /// ```
@@ -358,8 +360,8 @@ impl Settings {
             idle_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(15),
             max_pool_size: 100,
-            max_sessions_per_host: 4,
-            workers: 8,
+            max_sessions_per_host: 6,
+            workers: 256,
             max_concurrency: 16,
             log_level: "warn".to_string(),
             local_user: crate::local::user_name(),
@@ -880,8 +882,8 @@ mod tests {
         assert_eq!(s.idle_timeout, Duration::from_secs(60));
         assert_eq!(s.keepalive_interval, Duration::from_secs(15));
         assert_eq!(s.max_pool_size, 100);
-        assert_eq!(s.max_sessions_per_host, 4);
-        assert_eq!(s.workers, 8);
+        assert_eq!(s.max_sessions_per_host, 6);
+        assert_eq!(s.workers, 256);
         assert_eq!(s.max_concurrency, 16);
         assert_eq!(s.command_policy.mode, PolicyMode::Allowlist);
         assert!(!s.read_only);

@@ -78,7 +78,11 @@ fn a_frozen_host_times_out_while_other_hosts_are_served() {
         .stashed()
         .iter()
         .any(|m| m.get("id") == Some(&query) || m.get("id") == Some(&read));
-    assert!(!alpha_answered, "alpha answered while frozen?");
+    assert!(
+        !alpha_answered,
+        "alpha answered while frozen? {:?}",
+        c.stashed()
+    );
 
     for id in [query, read] {
         let response = c.recv_response(&id, LONG).expect("an answer");

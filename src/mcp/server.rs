@@ -29,6 +29,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -36,7 +37,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, select, unbounded, Receiver, RecvTimeoutError, Sender};
 use serde_json::{json, Value};
 
-use crate::control::Control;
+use crate::control::{Budget, Control};
 use crate::mcp::jsonrpc::{self, Message, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
 use crate::mcp::outbox::{Intake, Outbox, Permit};
 use crate::mcp::progress;
@@ -52,10 +53,13 @@ pub const MAX_LINE: usize = 16 * 1024 * 1024;
 pub const MAX_BATCH: usize = 64;
 /// Requests queued or running at once; the main loop waits (and stops reading) beyond.
 pub const MAX_IN_FLIGHT: usize = 1024;
-/// Bytes of request input held by queued or running requests at once.
-pub const MAX_INPUT_HELD: usize = 32 * 1024 * 1024;
+/// Bytes of request input held by queued or running requests at once (one line of
+/// [`MAX_LINE`] is always admitted alone).
+pub const MAX_INPUT_HELD: usize = 24 * 1024 * 1024;
 /// Bytes of outgoing messages queued for a client that reads slowly (or not at all).
 pub const OUTBOX_BYTES: usize = 32 * 1024 * 1024;
+/// Bytes of output (file contents, command output, listings) all calls in flight may hold.
+pub const OUTPUT_BUDGET: usize = 32 * 1024 * 1024;
 /// How long running jobs may finish after a shutdown request before they are cancelled.
 pub const GRACE: Duration = Duration::from_millis(800);
 /// How long cancelled jobs get to wind down (they check their flag every 100 ms).
@@ -159,26 +163,28 @@ where
             let _ = signal_tx.send(());
         }
     })?;
-    for i in 0..scout.settings().workers {
-        let (scout, jobs, inflight, done) = (
-            scout.clone(),
-            job_rx.clone(),
-            inflight.clone(),
-            done_tx.clone(),
-        );
-        spawn(&format!("scout-worker-{i}"), move || {
-            work(&scout, &jobs, &inflight);
-            drop(done);
-        })?;
+    let workers = Workers {
+        jobs: job_tx,
+        rx: job_rx,
+        idle: Arc::new(AtomicUsize::new(0)),
+        live: Arc::new(AtomicUsize::new(0)),
+        max: scout.settings().workers,
+        done: done_tx,
+        scout: scout.clone(),
+        inflight: inflight.clone(),
+        next: AtomicUsize::new(0),
+    };
+    for _ in 0..MIN_WORKERS.min(workers.max) {
+        workers.spawn();
     }
-    drop((job_rx, done_tx));
 
     let mut main = MainLoop {
         state: SessionState::default(),
         scout: scout.clone(),
         out: outbox.clone(),
         intake,
-        jobs: job_tx,
+        budget: Budget::new(OUTPUT_BUDGET),
+        workers,
         inflight: inflight.clone(),
     };
     loop {
@@ -228,8 +234,71 @@ struct MainLoop {
     scout: Arc<Scout>,
     out: Arc<Outbox>,
     intake: Arc<Intake>,
-    jobs: Sender<Job>,
+    budget: Arc<Budget>,
+    workers: Workers,
     inflight: InFlight,
+}
+
+/// Workers kept even when there is nothing to do.
+const MIN_WORKERS: usize = 2;
+/// A worker beyond those that has had nothing to do for this long ends.
+const WORKER_IDLE_EXIT: Duration = Duration::from_secs(30);
+
+/// The worker threads: started when a request finds none free, up to `SCOUT_WORKERS`, so a
+/// call waiting on a slow remote command never holds up another; the extra ones end when idle.
+struct Workers {
+    jobs: Sender<Job>,
+    rx: Receiver<Job>,
+    /// Workers waiting for a job now.
+    idle: Arc<AtomicUsize>,
+    /// Workers alive.
+    live: Arc<AtomicUsize>,
+    max: usize,
+    /// Held by every worker: disconnects when the last one has ended.
+    done: Sender<()>,
+    scout: Arc<Scout>,
+    inflight: InFlight,
+    next: AtomicUsize,
+}
+
+impl Workers {
+    /// Queues `job`, starting a worker for it if the free ones are fewer than the jobs
+    /// waiting (and the cap allows).
+    fn submit(&self, job: Job) -> Result<(), Box<Job>> {
+        self.jobs.send(job).map_err(|e| Box::new(e.into_inner()))?;
+        if self.rx.len() > self.idle.load(Ordering::Acquire) {
+            self.spawn();
+        }
+        Ok(())
+    }
+
+    fn spawn(&self) {
+        let live = self.live.load(Ordering::Acquire);
+        if live >= self.max
+            || self
+                .live
+                .compare_exchange(live, live + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        let (scout, jobs, inflight, done) = (
+            self.scout.clone(),
+            self.rx.clone(),
+            self.inflight.clone(),
+            self.done.clone(),
+        );
+        let (idle, live) = (self.idle.clone(), self.live.clone());
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let started = spawn(&format!("scout-worker-{n}"), move || {
+            work(&scout, &jobs, &inflight, &idle, &live);
+            drop(done);
+        });
+        if let Err(e) = started {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+            log::warn!("cannot start a worker thread: {e}");
+        }
+    }
 }
 
 impl MainLoop {
@@ -350,7 +419,8 @@ impl MainLoop {
         let cancel = match progress::token(&params) {
             Some(token) => progress::control(token, version, self.out.clone()),
             None => Control::new(),
-        };
+        }
+        .with_budget(&self.budget);
         {
             let mut inflight = lock(&self.inflight);
             if inflight.contains_key(&key) {
@@ -361,7 +431,7 @@ impl MainLoop {
             }
             inflight.insert(key, cancel.clone());
         }
-        if let Err(e) = self.jobs.send(Job {
+        if let Err(job) = self.workers.submit(Job {
             id,
             method,
             params,
@@ -371,7 +441,6 @@ impl MainLoop {
             _permit: permit,
         }) {
             // Workers are gone (only during shutdown): answer rather than drop the request.
-            let job = e.into_inner();
             lock(&self.inflight).remove(&jsonrpc::id_key(&job.id));
             let response = jsonrpc::error(&job.id, INTERNAL_ERROR, "server is shutting down");
             job.reply.send(Some(response));
@@ -390,8 +459,36 @@ impl MainLoop {
     }
 }
 
-fn work(scout: &Scout, jobs: &Receiver<Job>, inflight: &InFlight) {
-    for job in jobs.iter() {
+fn work(
+    scout: &Scout,
+    jobs: &Receiver<Job>,
+    inflight: &InFlight,
+    idle: &AtomicUsize,
+    live: &AtomicUsize,
+) {
+    loop {
+        idle.fetch_add(1, Ordering::AcqRel);
+        let next = jobs.recv_timeout(WORKER_IDLE_EXIT);
+        idle.fetch_sub(1, Ordering::AcqRel);
+        let job = match next {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                // Extra workers end when idle; the first few stay.
+                let n = live.load(Ordering::Acquire);
+                if n > MIN_WORKERS
+                    && live
+                        .compare_exchange(n, n - 1, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                {
+                    return;
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                live.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
+        };
         let key = jsonrpc::id_key(&job.id);
         let response = if job.cancel.is_cancelled() {
             None
@@ -401,6 +498,7 @@ fn work(scout: &Scout, jobs: &Receiver<Job>, inflight: &InFlight) {
         // Gone from the map means the client cancelled it: no response at all.
         if lock(inflight).remove(&key).is_none() {
             job.reply.send(None);
+            job.cancel.release();
             continue;
         }
         let response = match response {
@@ -424,6 +522,8 @@ fn work(scout: &Scout, jobs: &Receiver<Job>, inflight: &InFlight) {
             ),
         };
         job.reply.send(Some(response));
+        // The answer is out: its output no longer counts against the server's budget.
+        job.cancel.release();
     }
 }
 

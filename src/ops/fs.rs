@@ -6,6 +6,8 @@
 //! `stat` follows symlinks; FIFOs, devices and sockets are refused before anything opens them
 //! (opening a FIFO would block sftp-server until a writer appears).
 
+use std::collections::BinaryHeap;
+
 use crate::control::{human_bytes, Control};
 use crate::error::Error;
 use crate::ops::remote_path;
@@ -116,6 +118,29 @@ pub struct Entry {
     pub mtime: u64,
     /// For symlinks, where they point (when it could be read).
     pub link_target: Option<String>,
+}
+
+/// An entry ordered by its name, for keeping the first ones of a big directory.
+struct ByName(Entry);
+
+impl PartialEq for ByName {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for ByName {}
+
+impl Ord for ByName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.name.cmp(&other.0.name)
+    }
+}
+
+impl PartialOrd for ByName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// A directory listing, sorted by name, possibly capped.
@@ -244,6 +269,7 @@ fn read_bytes(
             if control.is_cancelled() {
                 return Err(Error::Cancelled.into());
             }
+            sftp.reserve(piece.len())?;
             bytes.extend_from_slice(piece.bytes());
             let done = bytes.len() as u64;
             control.report(done, Some(total), || {
@@ -300,27 +326,30 @@ fn magic_kind(bytes: &[u8]) -> &'static str {
         })
 }
 
-/// Entries read from a directory at most, whatever the cap shown: a directory of millions of
-/// entries is counted up to here, not held.
-const MAX_READ_ENTRIES: usize = 100_000;
-
-/// Lists a directory, sorted by name, keeping at most `max_entries`.
+/// Lists a directory, sorted by name, keeping at most `max_entries` (the first ones by name;
+/// a directory of millions of entries is counted, never held whole).
 pub fn list_dir(sftp: &Sftp<'_>, path: &str, max_entries: usize) -> Result<Listing, Failure> {
     let sftp_path = remote_path::sftp_path(path);
-    let (raw, total) = sftp.read_dir(&sftp_path, MAX_READ_ENTRIES)?;
-    let mut entries: Vec<Entry> = raw
-        .into_iter()
-        .map(|(name, st)| Entry {
+    // The `max_entries` smallest names seen so far, the largest on top.
+    let mut kept: BinaryHeap<ByName> = BinaryHeap::new();
+    let total = sftp.read_dir(&sftp_path, |(name, st)| {
+        let entry = Entry {
             name: String::from_utf8_lossy(&name).into_owned(),
             kind: EntryKind::from_mode(st.permissions.unwrap_or(0)),
             mode: st.permissions.unwrap_or(0) & 0o7777,
             size: st.size.unwrap_or(0),
             mtime: st.mtime(),
             link_target: None,
-        })
-        .collect();
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    entries.truncate(max_entries);
+        };
+        if kept.len() < max_entries {
+            kept.push(ByName(entry));
+        } else if kept.peek().is_some_and(|top| entry.name < top.0.name) {
+            kept.pop();
+            kept.push(ByName(entry));
+        }
+    })?;
+    let mut entries: Vec<Entry> = kept.into_sorted_vec().into_iter().map(|e| e.0).collect();
+    sftp.reserve(entries.iter().map(|e| e.name.len() + 64).sum())?;
     resolve_links(sftp, &sftp_path, &mut entries);
     Ok(Listing {
         path: path.to_string(),

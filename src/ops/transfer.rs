@@ -143,8 +143,10 @@ fn receive(
     temp: &Path,
     control: &Control,
 ) -> Result<(u64, String), Failure> {
-    let handle = src.open(&remote_path::sftp_path(remote), open::READ, None)?;
     let chunk = src.limits()?.read;
+    // Requests in flight, and the pieces queued for the writer thread.
+    src.reserve(IN_FLIGHT + 4 * chunk)?;
+    let handle = src.open(&remote_path::sftp_path(remote), open::READ, None)?;
     let mut progress = Progress::new(control, size);
     let mut write_failed = None;
     let streamed = src.read_stream(
@@ -229,8 +231,9 @@ pub fn relay(
     let (size, mode) = remote_source(src, src_path)?;
     let (dst_path, exists) = remote_destination(dst, dst_path, file_name(src_path))?;
     let destination = format!("{}:{dst_path}", dst.host());
-    let handle = src.open(&remote_path::sftp_path(src_path), open::READ, None)?;
     let chunk = src.limits()?.read;
+    src.reserve(IN_FLIGHT + chunk)?;
+    let handle = src.open(&remote_path::sftp_path(src_path), open::READ, None)?;
     let mut reader = RemoteReader::new(src, &handle, size, chunk);
     let target = Target {
         path: &dst_path,
@@ -251,8 +254,9 @@ pub fn hash_remote(
     control: &Control,
 ) -> Result<(u64, String), Failure> {
     let (size, _) = remote_source(sftp, path)?;
-    let handle = sftp.open(&remote_path::sftp_path(path), open::READ, None)?;
     let chunk = sftp.limits()?.read;
+    sftp.reserve(IN_FLIGHT)?;
+    let handle = sftp.open(&remote_path::sftp_path(path), open::READ, None)?;
     let mut hash = Sha256::new();
     let streamed = sftp.read_stream(
         &handle,
@@ -358,6 +362,7 @@ fn write_all(
 ) -> Result<(u64, String), Failure> {
     let chunk = dst.limits()?.write;
     let depth = (IN_FLIGHT / chunk).max(2);
+    dst.reserve(depth * chunk)?;
     let mut hash = Sha256::new();
     let mut outstanding: VecDeque<(Pending<Reply>, usize)> = VecDeque::new();
     let mut progress = Progress::new(control, size);

@@ -243,6 +243,8 @@ pub struct Exec {
     kill_sent: bool,
     kill_channel_sent: bool,
     close_since: Option<Instant>,
+    /// Output budget taken ahead of reading (see [`Control::reserve`]).
+    headroom: usize,
 }
 
 impl Exec {
@@ -269,6 +271,7 @@ impl Exec {
             kill_sent: false,
             kill_channel_sent: false,
             close_since: None,
+            headroom: 0,
         }
     }
 
@@ -367,20 +370,29 @@ impl Exec {
         }
     }
 
-    /// Reads what both streams have now; true if anything came.
+    /// Reads what both streams have now; true if anything came. While output is kept, room
+    /// for it is taken from the call's output budget first; when there is none, reading waits
+    /// (the command then blocks on its own output: SSH flow control).
     fn pump(&mut self, scratch: &mut [u8]) -> Result<bool, (Failure, RawError)> {
         let mut moved = false;
         for stream in [0, STDERR] {
             loop {
+                if self.streams.keeping() && self.headroom < scratch.len() {
+                    if !self.job.control.reserve(scratch.len()) {
+                        return Ok(moved);
+                    }
+                    self.headroom += scratch.len();
+                }
                 match self.channel.read(stream, scratch) {
                     Ok(Step::Done(0)) | Ok(Step::Again) => break,
                     Ok(Step::Done(n)) => {
                         moved = true;
-                        if stream == 0 {
-                            self.streams.stdout(&scratch[..n]);
+                        let kept = if stream == 0 {
+                            self.streams.stdout(&scratch[..n])
                         } else {
-                            self.streams.err.push(&scratch[..n]);
-                        }
+                            self.streams.err.push(&scratch[..n])
+                        };
+                        self.headroom = self.headroom.saturating_sub(kept);
                     }
                     Err(e) => {
                         let error = self.session_error(&e, "read the command's output");
@@ -496,6 +508,11 @@ impl Exec {
         }
     }
 
+    /// The channel, to close and free once the command is finished.
+    pub fn into_channel(self) -> RawChannel {
+        self.channel
+    }
+
     /// The connection failed under this command: its caller hears of it.
     pub fn fail(mut self, failure: Failure) {
         self.reply(Err(failure));
@@ -517,10 +534,17 @@ struct Capped {
 }
 
 impl Capped {
-    fn push(&mut self, bytes: &[u8]) {
+    /// Counts `bytes` and keeps what fits under the cap; how many were kept.
+    fn push(&mut self, bytes: &[u8]) -> usize {
         self.total += bytes.len() as u64;
         let room = self.cap.saturating_sub(self.keep.len());
-        self.keep.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let kept = bytes.len().min(room);
+        self.keep.extend_from_slice(&bytes[..kept]);
+        kept
+    }
+
+    fn full(&self) -> bool {
+        self.keep.len() >= self.cap
     }
 }
 
@@ -548,7 +572,13 @@ impl Streams {
         }
     }
 
-    fn stdout(&mut self, bytes: &[u8]) {
+    /// Whether more output would be kept (else it is only counted).
+    fn keeping(&self) -> bool {
+        !self.out.full() || !self.err.full()
+    }
+
+    /// Takes stdout bytes (splitting off the pid line first); how many were kept.
+    fn stdout(&mut self, bytes: &[u8]) -> usize {
         let Some(line) = &mut self.pid_line else {
             return self.out.push(bytes);
         };
@@ -557,16 +587,19 @@ impl Streams {
                 line.extend_from_slice(&bytes[..i]);
                 self.pid = std::str::from_utf8(line).ok().and_then(|s| s.parse().ok());
                 self.pid_line = None;
-                self.out.push(&bytes[i + 1..]);
+                self.out.push(&bytes[i + 1..])
             }
             // A shell that printed something else first: give up on the pid, lose nothing.
             None if line.len() + bytes.len() > 16 => {
                 let mut early = std::mem::take(line);
                 early.extend_from_slice(bytes);
                 self.pid_line = None;
-                self.out.push(&early);
+                self.out.push(&early)
             }
-            None => line.extend_from_slice(bytes),
+            None => {
+                line.extend_from_slice(bytes);
+                0
+            }
         }
     }
 

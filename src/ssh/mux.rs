@@ -45,6 +45,8 @@ use crate::sync::lock;
 
 /// Channels a connection may have open at first: OpenSSH's default `MaxSessions`.
 pub const DEFAULT_CHANNELS: usize = 10;
+/// How long a closed channel may wait for the server's answer before it is freed anyway.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// Receive window of a command's channel: what libssh2 may hold for it unread.
 const EXEC_WINDOW: u32 = 512 << 10;
 /// Receive window of the shared SFTP channel.
@@ -365,6 +367,7 @@ impl Conn {
                     control: None,
                     own: HashMap::new(),
                     spare: None,
+                    closing: Vec::new(),
                     next_own: 0,
                     last_heard: Instant::now(),
                     last_keepalive: Instant::now(),
@@ -921,6 +924,8 @@ struct Thread {
     own: HashMap<u64, SftpChan>,
     /// A transfer channel kept after its transfer, for the next one (no open, no SFTP start).
     spare: Option<SftpChan>,
+    /// Channels being closed (see `free_channel`).
+    closing: Vec<(RawChannel, Instant)>,
     next_own: u64,
     last_heard: Instant,
     last_keepalive: Instant,
@@ -1157,7 +1162,8 @@ impl Thread {
 
     /// One pass over everything: channel opens, the SFTP channels, the commands.
     fn drive(&mut self, now: Instant) -> Result<bool, Error> {
-        let mut moved = self.drive_open(now)?;
+        let mut moved = self.drive_closing(now);
+        moved |= self.drive_open(now)?;
         let mut broken: Option<(SftpChannel, ChanError)> = None;
         if let Some(chan) = self.control.as_mut() {
             match chan.drive() {
@@ -1363,8 +1369,7 @@ impl Thread {
                             });
                         }
                     }
-                    drop(exec);
-                    self.open_channels = self.open_channels.saturating_sub(1);
+                    self.free_channel(Some(exec.into_channel()));
                     self.state.touch();
                 }
             }
@@ -1375,15 +1380,31 @@ impl Thread {
         }
     }
 
+    /// Closes a channel without waiting: it stays counted (the server counts it until its
+    /// close is answered) and is freed once the close is through, or after [`CLOSE_WAIT`].
     fn free_channel(&mut self, channel: Option<RawChannel>) {
         if let Some(channel) = channel {
-            drop(channel);
-            self.open_channels = self.open_channels.saturating_sub(1);
+            self.closing.push((channel, Instant::now() + CLOSE_WAIT));
         }
     }
 
+    /// Advances the closes under way; true if one finished.
+    fn drive_closing(&mut self, now: Instant) -> bool {
+        let before = self.closing.len();
+        self.closing.retain_mut(|(channel, give_up)| {
+            let done = !matches!(channel.close(), Ok(Step::Again));
+            // A close the server never answers must not be waited for forever: the channel is
+            // freed anyway (libssh2 ignores its late answer).
+            !done && now < *give_up
+        });
+        let freed = before - self.closing.len();
+        self.open_channels = self.open_channels.saturating_sub(freed);
+        freed > 0
+    }
+
     fn is_idle(&self) -> bool {
-        self.execs.is_empty()
+        self.closing.is_empty()
+            && self.execs.is_empty()
             && self.opening.is_none()
             && self
                 .open_queue
@@ -1527,19 +1548,22 @@ impl Thread {
         }
         self.retiring = true;
         self.fail_everything(&error);
+        if healthy {
+            if let Some(session) = &self.session {
+                // The goodbye closes every channel on the server's side; freeing them below
+                // then sends nothing more.
+                session.set_blocking(true);
+                session.set_timeout(1000);
+                let _ = session.disconnect(None, "scout-mcp closing", None);
+            }
+        }
         // Channels go before the session.
         self.execs.clear();
         self.control = None;
         self.own.clear();
         self.spare = None;
-        if let Some(session) = self.session.take() {
-            if healthy {
-                session.set_blocking(true);
-                session.set_timeout(1000);
-                let _ = session.disconnect(None, "scout-mcp closing", None);
-            }
-            drop(session);
-        }
+        self.closing.clear();
+        drop(self.session.take());
         // Ended only now: whoever waits for the connection to close knows it said goodbye.
         self.state.end(error);
         log::debug!("{}: connection closed", self.host.alias);

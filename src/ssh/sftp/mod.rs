@@ -186,12 +186,11 @@ impl<'a> Sftp<'a> {
         self.answer(doing, reply, Reply::ok)
     }
 
-    /// The entries of a directory (without `.` and `..`), at most `max` of them kept (the
-    /// rest counted: the second value is the total seen).
-    pub fn read_dir(&self, path: &str, max: usize) -> Result<(Vec<Name>, usize), Failure> {
+    /// The entries of a directory (without `.` and `..`), each handed to `take` as it comes
+    /// (the caller decides what to keep); how many there were.
+    pub fn read_dir(&self, path: &str, mut take: impl FnMut(Name)) -> Result<usize, Failure> {
         let doing = format!("list '{path}'");
         let handle = self.simple(&doing, Request::opendir(path), Reply::handle)?;
-        let mut names = Vec::new();
         let mut total = 0usize;
         let result = loop {
             let reply = match self.call(Request::readdir(&handle)) {
@@ -202,19 +201,35 @@ impl<'a> Sftp<'a> {
                 Ok(None) => break Ok(()),
                 Ok(Some(batch)) => {
                     // `.` and `..` are not entries of the directory.
-                    let batch = batch.into_iter().filter(|(n, _)| n != b"." && n != b"..");
-                    for name in batch {
+                    for name in batch.into_iter().filter(|(n, _)| n != b"." && n != b"..") {
                         total += 1;
-                        if names.len() < max {
-                            names.push(name);
-                        }
+                        take(name);
                     }
                 }
                 Err(f) => break Err(f),
             }
         };
         self.close_later(&Handle(handle));
-        result.map(|()| (names, total))
+        result.map(|()| total)
+    }
+
+    /// Takes `n` bytes of the call's output budget, waiting up to the request timeout for
+    /// other calls to give some back.
+    pub fn reserve(&self, n: usize) -> Result<(), Failure> {
+        let deadline = std::time::Instant::now() + self.conn.request_timeout();
+        if self.control.reserve_wait(n, deadline) {
+            return Ok(());
+        }
+        if self.control.is_cancelled() {
+            return Err(Error::Cancelled.into());
+        }
+        Err(Failure::from(Error::Timeout {
+            host: self.host().to_string(),
+            what: "waiting for output memory (the answers of other calls hold the server's \
+                   output budget; read the answers, or retry)"
+                .into(),
+            after: self.conn.request_timeout(),
+        }))
     }
 
     /// Where a symlink points.
