@@ -4,6 +4,7 @@
 #![allow(unused_imports)]
 
 pub mod agent;
+pub mod chaos;
 pub mod load;
 pub mod mcp;
 pub mod sshd;
