@@ -15,6 +15,10 @@
 //!
 //! 5. broadcast read (`targets`) of one file on 10 hosts vs on 1 host, warm sessions.
 //!
+//! 6. overlap: a warm read of host b idle and while 64 slow commands run on a, b and c (6a),
+//!    and 50 concurrent `sleep 1` on one host of stock sshd settings (6b), each next to
+//!    OpenSSH's ControlMaster doing the same.
+//!
 //! Run with `cargo bench --bench stdio`; `cargo bench --bench stdio -- --quick` is a short run
 //! (30 warm / 5 cold / 3 transfer iterations instead of 200 / 20 / 10). `--warm N`, `--cold N`
 //! and `--bulk N` set the counts explicitly. Other arguments (cargo passes `--bench`) are
@@ -167,8 +171,19 @@ fn ssh(fleet: &Fleet, options: &[String]) -> Command {
 /// Runs `ssh … alpha REMOTE…` to completion and returns how long the process took. Panics
 /// (with stderr) if it fails or its stdout differs from `expect`.
 fn time_ssh(fleet: &Fleet, options: &[String], remote: &[&str], expect: &[u8]) -> Duration {
+    time_ssh_on(fleet, options, "alpha", remote, expect)
+}
+
+/// [`time_ssh`] on another host.
+fn time_ssh_on(
+    fleet: &Fleet,
+    options: &[String],
+    host: &str,
+    remote: &[&str],
+    expect: &[u8],
+) -> Duration {
     let mut cmd = ssh(fleet, options);
-    cmd.arg("alpha").args(remote);
+    cmd.arg(host).args(remote);
     let started = Instant::now();
     let out = cmd
         .output()
@@ -202,15 +217,26 @@ fn time_ssh_ok(fleet: &Fleet, options: &[String], remote: &[&str]) -> Duration {
     took
 }
 
-/// A running ControlMaster for `alpha`; `ssh -O exit` on drop.
+/// A running ControlMaster for one host; `ssh -O exit` on drop.
 struct Multiplexer<'a> {
     fleet: &'a Fleet,
+    host: String,
     options: Vec<String>,
 }
 
 impl<'a> Multiplexer<'a> {
-    /// A master on `control_path`; `extra` options (e.g. `Ciphers=…`) shape its connection.
+    /// A master for `alpha` on `control_path`; `extra` options (e.g. `Ciphers=…`) shape its
+    /// connection.
     fn start(fleet: &'a Fleet, control_path: &Path, extra: &[String]) -> Multiplexer<'a> {
+        Multiplexer::start_for(fleet, "alpha", control_path, extra)
+    }
+
+    fn start_for(
+        fleet: &'a Fleet,
+        host: &str,
+        control_path: &Path,
+        extra: &[String],
+    ) -> Multiplexer<'a> {
         let mut options = vec![
             "ControlMaster=auto".to_string(),
             format!("ControlPath={}", control_path.display()),
@@ -220,7 +246,7 @@ impl<'a> Multiplexer<'a> {
         // -f -N: authenticate, then go to the background as the master; stdio to /dev/null so
         // the persisting master holds none of our pipes.
         let status = ssh(fleet, &options)
-            .args(["-f", "-N", "alpha"])
+            .args(["-f", "-N", host])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -229,7 +255,11 @@ impl<'a> Multiplexer<'a> {
             status.success(),
             "starting the ssh ControlMaster failed: {status}"
         );
-        let mux = Multiplexer { fleet, options };
+        let mux = Multiplexer {
+            fleet,
+            host: host.to_string(),
+            options,
+        };
         let check = mux.control(&["-O", "check"]);
         assert!(
             check.status.success(),
@@ -242,7 +272,7 @@ impl<'a> Multiplexer<'a> {
     fn control(&self, args: &[&str]) -> std::process::Output {
         ssh(self.fleet, &self.options)
             .args(args)
-            .arg("alpha")
+            .arg(&self.host)
             .output()
             .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
     }
@@ -783,7 +813,202 @@ fn main() {
     }
     // 5. Broadcast to 10 hosts vs 1.
     broadcast(opts.warm);
+    // 6. Calls that overlap.
+    quick_under_slow(opts.warm.min(50));
+    many_on_one_host(if opts.warm >= DEFAULT_WARM { 5 } else { 2 });
     println!("load average at end: {}", load_average());
+}
+
+/// `ssh` through the fleet's config with `options`, `host`, `remote`: the child, not waited.
+fn spawn_ssh(fleet: &Fleet, options: &[String], host: &str, remote: &str) -> std::process::Child {
+    let mut c = ssh(fleet, options);
+    c.arg(host)
+        .arg(remote)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run ssh: {e}"))
+}
+
+/// 6a. A warm read of host b, idle and while 64 slow commands run on a, b and c; OpenSSH's
+/// ControlMaster doing the same (`cat` through b's master while 64 `sleep` run through the
+/// masters of a, b and c).
+fn quick_under_slow(n: usize) {
+    let fleet = Fleet::start(&["a", "b", "c"]);
+    let file = fleet.write_remote_file("bench/quick.txt", b"quick read\n");
+    let path = file.display().to_string();
+    let args = json!({"target": format!("b:{path}")});
+    let check = read_ok("quick read");
+    let masters: Vec<Multiplexer> = ["a", "b", "c"]
+        .iter()
+        .map(|h| Multiplexer::start_for(&fleet, h, &fleet.dir.join(format!("cm-{h}-%C")), &[]))
+        .collect();
+    let mux_b = masters[1].options.clone();
+    let mut client = scout(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    for h in ["a", "b", "c"] {
+        let warm = json!({"target": format!("{h}:/")});
+        time_call(&mut client, &warm, |_| true);
+    }
+    let timed = |client: &mut McpClient| {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for _ in 0..WARM_UP {
+            time_call(client, &args, &check);
+            time_ssh_on(&fleet, &mux_b, "b", &["cat", &path], b"quick read\n");
+        }
+        for _ in 0..n {
+            a.push(time_call(client, &args, &check));
+            b.push(time_ssh_on(
+                &fleet,
+                &mux_b,
+                "b",
+                &["cat", &path],
+                b"quick read\n",
+            ));
+        }
+        (a, b)
+    };
+    let (idle_scout, idle_ssh) = timed(&mut client);
+    // 64 slow commands through scout, and 64 through the masters.
+    let slow: Vec<Value> = (0..64)
+        .map(|i| {
+            let host = ["a", "b", "c"][i % 3];
+            client.send_request(
+                "tools/call",
+                json!({"name": "scout", "arguments": {"target": format!("{host}:/"), "query": "sleep 3021"}}),
+            )
+        })
+        .collect();
+    let mut children: Vec<std::process::Child> = (0..64)
+        .map(|i| {
+            spawn_ssh(
+                &fleet,
+                &masters[i % 3].options,
+                ["a", "b", "c"][i % 3],
+                "sleep 3022",
+            )
+        })
+        .collect();
+    let running = |needle: &str| {
+        Command::new("pgrep")
+            .args(["-fc", needle])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (running("^sleep 3021") < 64 || running("^sleep 3022") < 30) && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (scout_started, ssh_started) = (running("^sleep 3021"), running("^sleep 3022"));
+    let (busy_scout, busy_ssh) = timed(&mut client);
+    for id in &slow {
+        client.notify("notifications/cancelled", json!({"requestId": id}));
+    }
+    for child in children.iter_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = Command::new("pkill").args(["-f", "sleep 302[12]"]).status();
+    close(client);
+    drop(masters);
+    let median = |v: &[Duration]| Stats::of(v).median;
+    println!("6a. warm read of b, idle and under 64 slow commands on a, b, c");
+    println!(
+        "    scout-mcp: idle {}, busy {} ({} of 64 slow commands running): {:.2}x idle   goal <= 3x (or idle + 2 ms): {}",
+        ms(median(&idle_scout)),
+        ms(median(&busy_scout)),
+        scout_started,
+        median(&busy_scout).as_secs_f64() / median(&idle_scout).as_secs_f64(),
+        if median(&busy_scout) <= (median(&idle_scout) * 3).max(median(&idle_scout) + Duration::from_millis(2)) {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "    ssh (ControlMaster): idle {}, busy {} ({} of 64 `sleep` sessions running: the masters allow MaxSessions each): {:.2}x idle",
+        ms(median(&idle_ssh)),
+        ms(median(&busy_ssh)),
+        ssh_started,
+        median(&busy_ssh).as_secs_f64() / median(&idle_ssh).as_secs_f64()
+    );
+    println!();
+}
+
+/// 6b. 50 `sleep 1` at once on one host of stock sshd settings (`MaxSessions 10`,
+/// `MaxStartups 10:30:100`), scout with `SCOUT_MAX_SESSIONS_PER_HOST=6`; OpenSSH's
+/// ControlMaster running the same 50 through one master.
+fn many_on_one_host(rounds: usize) {
+    let fleet = Fleet::start_with_config(&["h"], "MaxSessions 10\nMaxStartups 10:30:100\n");
+    let master = Multiplexer::start_for(&fleet, "h", &fleet.dir.join("cm-h-%C"), &[]);
+    let mut client = scout(
+        &fleet,
+        &[
+            ("SCOUT_COMMAND_POLICY", "shell"),
+            ("SCOUT_MAX_SESSIONS_PER_HOST", "6"),
+        ],
+    );
+    let mut walls = Vec::new();
+    let mut ssh_walls = Vec::new();
+    let mut ssh_failed = 0;
+    let mut failed = 0;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let ids: Vec<Value> = (0..50)
+            .map(|_| {
+                client.send_request(
+                    "tools/call",
+                    json!({"name": "scout", "arguments": {"target": "h:/", "query": "sleep 1"}}),
+                )
+            })
+            .collect();
+        for id in &ids {
+            let r = client
+                .recv_response(id, REQUEST_TIMEOUT)
+                .expect("an answer");
+            if r["result"]["structuredContent"]["exit_code"] != json!(0) {
+                failed += 1;
+            }
+        }
+        walls.push(started.elapsed());
+    }
+    // Counted before the reference runs: ssh's refused channels make it open connections of its own.
+    let connections = fleet.hosts[0].1.log_count("Accepted publickey") - 1; // the master's
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let children: Vec<std::process::Child> = (0..50)
+            .map(|_| spawn_ssh(&fleet, &master.options, "h", "sleep 1"))
+            .collect();
+        for mut child in children {
+            if !child.wait().map(|s| s.success()).unwrap_or(false) {
+                ssh_failed += 1;
+            }
+        }
+        ssh_walls.push(started.elapsed());
+    }
+    close(client);
+    drop(master);
+    println!("6b. 50 concurrent `sleep 1` on one host (MaxSessions 10, MaxStartups 10:30:100), {rounds} rounds");
+    println!(
+        "    scout-mcp (SCOUT_MAX_SESSIONS_PER_HOST=6): wall median {}, {failed} failed, {connections} connections   goal <= 1.5 s, 0 failed, <= 6: {}",
+        ms(Stats::of(&walls).median),
+        if Stats::of(&walls).median <= Duration::from_millis(1500) && failed == 0 && connections <= 6 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "    ssh (one ControlMaster): wall median {}, {} of {} failed (channels past MaxSessions are refused)",
+        ms(Stats::of(&ssh_walls).median),
+        ssh_failed,
+        50 * rounds
+    );
+    println!();
 }
 
 /// Wall time of a warm broadcast read to 10 hosts next to the same broadcast to one host.

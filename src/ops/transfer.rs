@@ -375,20 +375,21 @@ fn write_all(
         if !eof && outstanding.len() < depth {
             // The data is read straight into the request: no copy.
             let mut request = Request::write_with(&handle.0, offset, chunk);
-            let start = request.body.len();
-            request.body.resize(start + chunk, 0);
+            let packet = request.body_mut();
+            let start = packet.len();
+            packet.resize(start + chunk, 0);
             let mut n = 0;
             while n < chunk {
-                let k = next(&mut request.body[start + n..])?;
+                let k = next(&mut packet[start + n..])?;
                 if k == 0 {
                     eof = true;
                     break;
                 }
                 n += k;
             }
-            request.body.truncate(start + n);
+            packet.truncate(start + n);
             if n > 0 {
-                hash.update(&request.body[start..]);
+                hash.update(&packet[start..]);
                 request.finish_write();
                 outstanding.push_back((dst.send(request), n));
                 offset += n as u64;

@@ -36,6 +36,7 @@ impl FileWriter {
                     let piece = buf.get(start..start + len).unwrap_or_default();
                     file.write_all(piece)?;
                     hash.update(piece);
+                    crate::ssh::sftp::buffers::give(buf);
                 }
                 Ok(hash.finish_hex())
             })?;

@@ -745,16 +745,23 @@ impl SftpChan {
 
     /// Advances the channel: start SFTP if asked, send what is queued, route replies.
     /// `Err` breaks the channel (its stream can no longer be trusted).
-    fn drive(&mut self) -> Result<bool, ChanError> {
+    ///
+    /// `pump`: no other channel is being read this turn, so this one must be, for libssh2 to
+    /// take the session's packets (keepalive answers) off the socket. Otherwise a channel with
+    /// nothing asked of it is not read: a read that finds nothing still costs a system call.
+    fn drive(&mut self, pump: bool) -> Result<bool, ChanError> {
         let wants_sftp = self.wants_sftp();
+        let asked = self.is_busy();
         let Some(channel) = self.channel.as_mut() else {
             return Ok(false);
         };
         let mut moved = false;
         if self.phase == SftpPhase::Bare {
             if !wants_sftp {
-                // The bare control channel: reading it lets libssh2 take packets for the
-                // session (keepalive answers) off the socket; nothing else ever comes.
+                if !pump {
+                    return Ok(false);
+                }
+                // Nothing ever comes on the bare control channel.
                 return match channel.read(0, &mut [0u8; 64]) {
                     Ok(_) => Ok(false),
                     Err(e) => Err(ChanError::Raw(e)),
@@ -762,11 +769,14 @@ impl SftpChan {
             }
             self.phase = SftpPhase::Subsystem;
         }
+        if self.phase == SftpPhase::Ready && !pump && !asked {
+            return Ok(false);
+        }
         if self.phase == SftpPhase::Subsystem {
             match channel.start("subsystem", "sftp").map_err(ChanError::Raw)? {
                 Step::Again => return Ok(false),
                 Step::Done(()) => {
-                    self.out.push(&wire::init_packet());
+                    self.out.push(wire::init_packet());
                     self.phase = SftpPhase::Init;
                     moved = true;
                 }
@@ -775,7 +785,7 @@ impl SftpChan {
         if self.phase == SftpPhase::Ready {
             while let Some((request, reply)) = self.queued.pop_front() {
                 self.next_id = self.next_id.wrapping_add(1);
-                request.write_packet(self.next_id, &mut self.out.back);
+                self.out.push(request.into_packet(self.next_id));
                 self.pending.insert(self.next_id, reply);
                 moved = true;
             }
@@ -842,44 +852,57 @@ enum ChanError {
     Closed,
 }
 
-/// Bytes to send on a channel. A write that would block is repeated with the very same bytes
-/// (`front[start..]`) before anything else: new bytes only ever go to `back`.
+/// Packets to send on a channel, in order. A write that would block is repeated with the
+/// very same bytes at the same address before anything else: the packet at the front never
+/// moves or grows until it is sent; new packets join at the back (small ones coalesce there,
+/// so a burst of small requests leaves in few SSH packets).
 #[derive(Default)]
 struct Outgoing {
-    front: Vec<u8>,
+    queue: VecDeque<Vec<u8>>,
+    /// Bytes of the front packet already sent.
     start: usize,
-    back: Vec<u8>,
 }
 
+/// Small packets join the last queued one up to this size.
+const COALESCE: usize = 32 << 10;
+
 impl Outgoing {
-    fn push(&mut self, bytes: &[u8]) {
-        self.back.extend_from_slice(bytes);
+    fn push(&mut self, packet: Vec<u8>) {
+        if self.queue.len() >= 2 {
+            if let Some(back) = self.queue.back_mut() {
+                if back.len() + packet.len() <= COALESCE {
+                    back.extend_from_slice(&packet);
+                    crate::ssh::sftp::buffers::give(packet);
+                    return;
+                }
+            }
+        }
+        self.queue.push_back(packet);
     }
 
     fn is_empty(&self) -> bool {
-        self.start == self.front.len() && self.back.is_empty()
+        self.queue.is_empty()
     }
 
     /// Writes what the channel takes; true if anything went.
     fn flush(&mut self, channel: &mut RawChannel) -> Result<bool, RawError> {
         let mut moved = false;
-        loop {
-            if self.start == self.front.len() {
-                if self.back.is_empty() {
-                    return Ok(moved);
-                }
-                self.front.clear();
-                self.start = 0;
-                std::mem::swap(&mut self.front, &mut self.back);
-            }
-            match channel.write(&self.front[self.start..])? {
+        while let Some(front) = self.queue.front() {
+            match channel.write(&front[self.start..])? {
                 Step::Again => return Ok(moved),
                 Step::Done(n) => {
-                    self.start += n;
                     moved = true;
+                    self.start += n;
+                    if self.start == front.len() {
+                        self.start = 0;
+                        if let Some(sent) = self.queue.pop_front() {
+                            crate::ssh::sftp::buffers::give(sent);
+                        }
+                    }
                 }
             }
         }
+        Ok(moved)
     }
 }
 
@@ -1165,14 +1188,16 @@ impl Thread {
         let mut moved = self.drive_closing(now);
         moved |= self.drive_open(now)?;
         let mut broken: Option<(SftpChannel, ChanError)> = None;
+        // Someone must read for the session: the commands and transfers do when there are any.
+        let others = !self.execs.is_empty() || !self.own.is_empty();
         if let Some(chan) = self.control.as_mut() {
-            match chan.drive() {
+            match chan.drive(!others) {
                 Ok(m) => moved |= m,
                 Err(e) => broken = Some((SftpChannel::Shared, e)),
             }
         }
         if let Some(chan) = self.spare.as_mut() {
-            if chan.drive().is_err() {
+            if chan.drive(false).is_err() {
                 let chan = self.spare.take();
                 self.free_channel(chan.and_then(|mut c| c.channel.take()));
                 moved = true;
@@ -1180,7 +1205,7 @@ impl Thread {
         }
         if broken.is_none() {
             for (id, chan) in self.own.iter_mut() {
-                match chan.drive() {
+                match chan.drive(true) {
                     Ok(m) => moved |= m,
                     Err(e) => {
                         broken = Some((SftpChannel::Own(*id), e));

@@ -6,6 +6,7 @@
 //! callers' requests are in flight on one connection at once, each waiting only for its own
 //! answer.
 
+pub mod buffers;
 pub mod wire;
 
 use std::collections::VecDeque;
@@ -30,6 +31,12 @@ pub struct Data {
     len: usize,
 }
 
+impl Drop for Data {
+    fn drop(&mut self) {
+        buffers::give(std::mem::take(&mut self.packet));
+    }
+}
+
 impl Data {
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {
@@ -46,9 +53,10 @@ impl Data {
         self.len == 0
     }
 
-    /// The packet and where the bytes are in it, to pass on without a copy.
-    pub fn into_parts(self) -> (Vec<u8>, usize, usize) {
-        (self.packet, self.start, self.len)
+    /// The packet and where the bytes are in it, to pass on without a copy (give the packet
+    /// back to [`buffers`] when done).
+    pub fn into_parts(mut self) -> (Vec<u8>, usize, usize) {
+        (std::mem::take(&mut self.packet), self.start, self.len)
     }
 }
 

@@ -82,36 +82,55 @@ fn garbled<T>(what: impl Into<String>) -> Result<T, Garbled> {
     Err(Garbled(what.into()))
 }
 
-/// A request without its id: its type and body.
+/// A request: the whole packet, its length and id filled in when it is sent
+/// ([`Request::into_packet`]), so the body is never copied on its way out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    /// The packet type.
-    pub kind: u8,
-    /// Everything after the request id.
-    pub body: Vec<u8>,
+    packet: Vec<u8>,
 }
+
+/// Bytes before the body: length, type, id.
+const HEADER: usize = 9;
 
 impl Request {
     fn new(kind: u8) -> Request {
-        Request {
-            kind,
-            body: Vec::new(),
-        }
+        Request::with_capacity(kind, 64)
+    }
+
+    fn with_capacity(kind: u8, capacity: usize) -> Request {
+        let mut packet = crate::ssh::sftp::buffers::take(HEADER + capacity);
+        packet.extend_from_slice(&[0, 0, 0, 0, kind, 0, 0, 0, 0]);
+        Request { packet }
     }
 
     fn string(mut self, s: &[u8]) -> Request {
-        put_string(&mut self.body, s);
+        put_string(&mut self.packet, s);
         self
     }
 
     fn u32(mut self, v: u32) -> Request {
-        self.body.extend_from_slice(&v.to_be_bytes());
+        self.packet.extend_from_slice(&v.to_be_bytes());
         self
     }
 
     fn u64(mut self, v: u64) -> Request {
-        self.body.extend_from_slice(&v.to_be_bytes());
+        self.packet.extend_from_slice(&v.to_be_bytes());
         self
+    }
+
+    /// The packet type.
+    pub fn kind(&self) -> u8 {
+        self.packet[4]
+    }
+
+    /// Everything after the request id.
+    pub fn body(&self) -> &[u8] {
+        &self.packet[HEADER..]
+    }
+
+    /// The body, to append a `WRITE`'s data to (see [`Request::write_with`]).
+    pub fn body_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.packet
     }
 
     /// `OPEN path flags attrs`; a created file gets permissions `mode`.
@@ -136,7 +155,7 @@ impl Request {
     /// `WRITE handle offset data`.
     pub fn write(handle: &[u8], offset: u64, data: &[u8]) -> Request {
         let mut r = Request::write_with(handle, offset, data.len());
-        r.body.extend_from_slice(data);
+        r.packet.extend_from_slice(data);
         r.finish_write();
         r
     }
@@ -144,26 +163,31 @@ impl Request {
     /// A `WRITE` whose data the caller appends to [`Request::body`] (up to `capacity` bytes,
     /// read straight into it: no copy), then [`Request::finish_write`].
     pub fn write_with(handle: &[u8], offset: u64, capacity: usize) -> Request {
-        let mut r = Request::new(kind::WRITE).string(handle).u64(offset);
-        r.body.reserve(4 + capacity);
-        r.body.extend_from_slice(&[0, 0, 0, 0]);
+        let room = 4 + handle.len() + 8 + 4 + capacity;
+        let mut r = Request::with_capacity(kind::WRITE, room)
+            .string(handle)
+            .u64(offset);
+        r.packet.extend_from_slice(&[0, 0, 0, 0]);
         r
+    }
+
+    /// Where a `WRITE`'s data length sits in the packet.
+    fn write_length_at(&self) -> usize {
+        let b = &self.packet[HEADER..];
+        let handle_len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        HEADER + 4 + handle_len + 8
     }
 
     /// Sets the data length of a [`Request::write_with`] request to what was appended.
     pub fn finish_write(&mut self) {
-        let handle_len =
-            u32::from_be_bytes([self.body[0], self.body[1], self.body[2], self.body[3]]);
-        let at = 4 + handle_len as usize + 8;
-        let len = (self.body.len() - at - 4) as u32;
-        self.body[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        let at = self.write_length_at();
+        let len = (self.packet.len() - at - 4) as u32;
+        self.packet[at..at + 4].copy_from_slice(&len.to_be_bytes());
     }
 
     /// Bytes of data in a `WRITE` built here.
     pub fn data_len(&self) -> usize {
-        let handle_len =
-            u32::from_be_bytes([self.body[0], self.body[1], self.body[2], self.body[3]]);
-        self.body.len().saturating_sub(4 + handle_len as usize + 12)
+        self.packet.len().saturating_sub(self.write_length_at() + 4)
     }
 
     /// `STAT path` (follows symlinks).
@@ -218,17 +242,15 @@ impl Request {
 
     /// The whole packet with request id `id`.
     pub fn packet(&self, id: u32) -> Vec<u8> {
-        let mut p = Vec::with_capacity(9 + self.body.len());
-        self.write_packet(id, &mut p);
-        p
+        self.clone().into_packet(id)
     }
 
-    /// Appends the whole packet with request id `id` to `out` (one copy of the body).
-    pub fn write_packet(&self, id: u32, out: &mut Vec<u8>) {
-        out.extend_from_slice(&((self.body.len() + 5) as u32).to_be_bytes());
-        out.push(self.kind);
-        out.extend_from_slice(&id.to_be_bytes());
-        out.extend_from_slice(&self.body);
+    /// The whole packet with request id `id`, its length filled in (no copy).
+    pub fn into_packet(mut self, id: u32) -> Vec<u8> {
+        let len = (self.packet.len() - 4) as u32;
+        self.packet[..4].copy_from_slice(&len.to_be_bytes());
+        self.packet[5..9].copy_from_slice(&id.to_be_bytes());
+        std::mem::take(&mut self.packet)
     }
 }
 
@@ -386,6 +408,12 @@ pub struct Reply {
     packet: Vec<u8>,
 }
 
+impl Drop for Reply {
+    fn drop(&mut self) {
+        crate::ssh::sftp::buffers::give(std::mem::take(&mut self.packet));
+    }
+}
+
 /// What a reply says, read for a particular request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -503,8 +531,8 @@ impl Reply {
     }
 
     /// The packet, to take a `DATA` reply's bytes without a copy (see [`Reply::data_range`]).
-    pub fn into_packet(self) -> Vec<u8> {
-        self.packet
+    pub fn into_packet(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.packet)
     }
 
     /// A `NAME` reply's entries: (file name, attributes); `None` at the end of a listing.
@@ -661,7 +689,12 @@ impl Framer {
                     return garbled(format!("a packet length of {len}"));
                 }
                 self.want = Some(len + 4);
-                self.current.reserve_exact(len);
+                if self.current.len() < len + 4 {
+                    // Big answers (file data) reuse buffers instead of a fresh allocation each.
+                    let mut buf = crate::ssh::sftp::buffers::take_filled(len + 4);
+                    buf[..4].copy_from_slice(&self.current[..4]);
+                    self.current = buf;
+                }
                 Ok(None)
             }
             Some(want) if self.have == want => {
@@ -732,10 +765,13 @@ mod tests {
             .concat()
         );
         let open = Request::open("/a", open::WRITE | open::CREATE, Some(0o100600));
-        assert_eq!(
-            open.body[open.body.len() - 8..],
-            [0, 0, 0, 4, 0, 0, 0x01, 0x80]
-        );
+        let body = open.body();
+        assert_eq!(body[body.len() - 8..], [0, 0, 0, 4, 0, 0, 0x01, 0x80]);
+        let mut w = Request::write_with(b"hh", 3, 10);
+        w.body_mut().extend_from_slice(b"data");
+        w.finish_write();
+        assert_eq!(w.data_len(), 4);
+        assert_eq!(w, Request::write(b"hh", 3, b"data"));
     }
 
     #[test]
