@@ -16,6 +16,55 @@ use std::time::{Duration, Instant};
 use common::chaos::{footprint, soak};
 use common::{scout_client, Fleet};
 
+/// Waits (up to 45 s) until idle connections are closed and the extra workers have ended
+/// (they leave after 30 s idle), then measures. The broadcast pool's threads (16, started by
+/// the first broadcast) stay.
+fn settle(pid: u32, idle: (usize, u64, u64)) -> (usize, u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let now = footprint(pid);
+        if now.0 <= idle.0 + 2 && workers(pid) <= 2 {
+            return now;
+        }
+        if Instant::now() > deadline {
+            println!("    not settled after 45 s; threads: {}", thread_names(pid));
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// How many worker threads the process has.
+fn workers(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|n| n.starts_with("scout-worker"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// The process's threads by name, counted: `scout-worker x12, ...`.
+fn thread_names(pid: u32) -> String {
+    let mut names = std::collections::BTreeMap::<String, usize>::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            *names.entry(name.trim().to_string()).or_insert(0) += 1;
+        }
+    }
+    names
+        .iter()
+        .map(|(name, n)| format!("{name} x{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -40,7 +89,8 @@ fn main() {
     let idle = footprint(pid);
     let (warm, fleet) = soak(fleet, &mut c, 1_000, 64, None, 1);
     let warmed = footprint(pid);
-    let (report, fleet) = soak(
+    // Two soaks in a row: what a leak would add grows with the calls, settling allocators do not.
+    let (first, fleet) = soak(
         fleet,
         &mut c,
         calls,
@@ -48,11 +98,17 @@ fn main() {
         Some(Duration::from_millis(300)),
         11,
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while footprint(pid).0 > idle.0 + 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let after = footprint(pid);
+    let after_first = settle(pid, idle);
+    let (report, fleet) = soak(
+        fleet,
+        &mut c,
+        calls,
+        64,
+        Some(Duration::from_millis(300)),
+        12,
+    );
+    let after = settle(pid, idle);
+    let report = first.merge(report);
     let mut kinds = std::collections::BTreeMap::new();
     for f in &report.faults {
         *kinds.entry(f.kind).or_insert(0) += 1;
@@ -85,8 +141,12 @@ fn main() {
         println!("        e.g. {failure}");
     }
     println!(
-        "    descriptors / threads / RSS: idle {}/{}/{} KiB, after warm-up {}/{}/{} KiB, after the soak (idle connections closed) {}/{}/{} KiB",
-        idle.0, idle.1, idle.2, warmed.0, warmed.1, warmed.2, after.0, after.1, after.2
+        "    descriptors / threads / RSS: idle {}/{}/{} KiB, after warm-up {}/{}/{} KiB",
+        idle.0, idle.1, idle.2, warmed.0, warmed.1, warmed.2
+    );
+    println!(
+        "    settled (idle connections closed, extra workers ended) after soak 1: {}/{}/{} KiB, after soak 2: {}/{}/{} KiB",
+        after_first.0, after_first.1, after_first.2, after.0, after.1, after.2
     );
     c.assert_stdout_all_json();
     drop(fleet);

@@ -1003,7 +1003,7 @@ fn many_on_one_host(rounds: usize) {
         }
     );
     println!(
-        "    ssh (one ControlMaster): wall median {}, {} of {} failed (channels past MaxSessions are refused)",
+        "    ssh (one ControlMaster): wall median {}, {} of {} failed (channels past MaxSessions are refused; ssh then opens connections of its own)",
         ms(Stats::of(&ssh_walls).median),
         ssh_failed,
         50 * rounds

@@ -36,6 +36,20 @@ pub struct Soak {
     pub elapsed: Duration,
 }
 
+impl Soak {
+    /// The two soaks' findings as one.
+    pub fn merge(mut self, other: Soak) -> Soak {
+        self.calls += other.calls;
+        self.answered_twice.extend(other.answered_twice);
+        self.unanswered += other.unanswered;
+        self.innocent_failures.extend(other.innocent_failures);
+        self.fault_failures += other.fault_failures;
+        self.faults.extend(other.faults);
+        self.elapsed += other.elapsed;
+        self
+    }
+}
+
 /// A small deterministic generator (xorshift), seeded per run.
 pub struct Rng(u64);
 
