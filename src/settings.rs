@@ -94,7 +94,7 @@ pub const VARS: &[Var] = &[
         "SCOUT_STRICT_HOST_KEY_CHECKING",
         "--strict-host-key-checking",
         "yes",
-        "yes | accept-new | no (a changed key is always refused)",
+        "yes, accept-new or no (a changed key is always refused)",
     ),
     var(
         "SCOUT_ALLOWLIST",
@@ -112,7 +112,7 @@ pub const VARS: &[Var] = &[
         "SCOUT_COMMAND_POLICY",
         "--command-policy",
         "allowlist",
-        "allowlist | shell | off: what `query` may run",
+        "allowlist, shell or off: what `query` may run",
     ),
     var(
         "SCOUT_ALLOWED_COMMANDS",
@@ -223,7 +223,7 @@ pub const VARS: &[Var] = &[
         "SCOUT_LOG_LEVEL",
         "--log-level",
         "warn",
-        "error | warn | info | debug | trace (logs go to stderr)",
+        "error, warn, info, debug or trace (logs go to stderr)",
     ),
 ];
 
@@ -862,6 +862,29 @@ pub fn expand_tilde(path: &str, home: &std::path::Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+
+    /// The README's configuration table is this table: a setting added, renamed or given a new
+    /// default here must be changed there too.
+    #[test]
+    fn the_readme_table_lists_every_setting_as_help_does() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        for var in VARS {
+            let default = if var.default.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`", var.default)
+            };
+            let legacy = var
+                .legacy
+                .map(|l| format!(" (legacy `{l}`)"))
+                .unwrap_or_default();
+            let row = format!(
+                "| `{}` | `{}` | {} | {}{} |",
+                var.env, var.flag, default, var.help, legacy
+            );
+            assert!(readme.contains(&row), "README.md lacks the row\n{row}");
+        }
+    }
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings> {

@@ -135,7 +135,7 @@ pub struct HostEntry {
     pub connect_timeout: Option<u64>,
     /// `ServerAliveInterval` in seconds.
     pub server_alive_interval: Option<u64>,
-    /// `ServerAliveCountMax` (parsed, not used: see docs/CONFIGURATION.md).
+    /// `ServerAliveCountMax`: silent keepalive intervals before a connection is given up.
     pub server_alive_count_max: Option<u32>,
     /// Lowercased as written: yes, no, true, false, ask, off or accept-new.
     pub strict_host_key_checking: Option<String>,
