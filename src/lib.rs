@@ -61,6 +61,7 @@ pub mod cli;
 pub mod control;
 pub mod error;
 pub mod fanout;
+mod fdlimit;
 pub mod local;
 pub mod mcp;
 pub mod ops;

@@ -222,8 +222,20 @@ impl State {
     }
 
     fn touch(&self) {
-        let ms = self.opened.elapsed().as_millis() as u64;
+        // Never 0: that means "not used yet".
+        let ms = (self.opened.elapsed().as_millis() as u64).max(1);
         self.last_used_ms.store(ms, Ordering::Release);
+    }
+
+    /// Whether the connection may be closed to make room for another host's: connected,
+    /// nothing to do, and either done with some work or left unused for a while. A connection
+    /// still connecting, or just opened for work about to come (a broadcast opens every
+    /// host's first), is not.
+    pub fn evictable(&self) -> bool {
+        self.is_connected()
+            && self.busy() == 0
+            && (self.last_used_ms.load(Ordering::Acquire) > 0
+                || self.idle_for() >= Duration::from_secs(2))
     }
 
     fn end(&self, why: Error) {
