@@ -24,7 +24,7 @@ pub fn current() -> Option<(u64, u64)> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return None;
     }
-    Some((limit.rlim_cur as u64, limit.rlim_max as u64))
+    Some((u64::from(limit.rlim_cur), u64::from(limit.rlim_max)))
 }
 
 /// Raises the soft limit to the hard limit. Returns the soft limit before and after (equal when
@@ -34,9 +34,10 @@ pub fn raise() -> Option<(u64, u64)> {
     if soft >= hard {
         return Some((soft, soft));
     }
+    let hard = libc::rlim_t::try_from(hard).unwrap_or(libc::RLIM_INFINITY);
     let limit = libc::rlimit {
-        rlim_cur: hard as libc::rlim_t,
-        rlim_max: hard as libc::rlim_t,
+        rlim_cur: hard,
+        rlim_max: hard,
     };
     // SAFETY: setrlimit only reads the struct we pass, which lives for the call.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
@@ -49,7 +50,7 @@ pub fn raise() -> Option<(u64, u64)> {
 /// unlimited or unknown).
 pub fn connection_room() -> u64 {
     match current() {
-        Some((soft, _)) if soft != libc::RLIM_INFINITY as u64 => {
+        Some((soft, _)) if soft != u64::from(libc::RLIM_INFINITY) => {
             soft.saturating_sub(RESERVED) / PER_CONNECTION
         }
         _ => u64::MAX,
