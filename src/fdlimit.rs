@@ -15,6 +15,8 @@ pub const PER_CONNECTION: u64 = 4;
 pub const RESERVED: u64 = 128;
 
 /// The soft and hard limits, `None` if they cannot be read.
+// `rlim_t` is `u64` here but narrower on some targets: the conversions are not useless there.
+#[allow(clippy::useless_conversion)]
 pub fn current() -> Option<(u64, u64)> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -48,6 +50,7 @@ pub fn raise() -> Option<(u64, u64)> {
 
 /// How many connections the current soft limit leaves room for (`u64::MAX` when it is
 /// unlimited or unknown).
+#[allow(clippy::useless_conversion)] // as in `current`
 pub fn connection_room() -> u64 {
     match current() {
         Some((soft, _)) if soft != u64::from(libc::RLIM_INFINITY) => {
