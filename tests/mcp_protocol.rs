@@ -485,6 +485,9 @@ fn methods_removed_in_2026_07_28_are_not_found_there_and_kept_in_the_initialize_
         "resources/unsubscribe",
         "notifications/initialized",
         "frobnicate",
+        // Nothing here ever changes (every listChanged and subscribe is false): no stream to
+        // offer.
+        "subscriptions/listen",
     ] {
         let r = c.request(method, json!({"level": "debug", "uri": "hosts://list"}));
         assert_eq!(error_code(&r), -32601, "{method}: {r}");
