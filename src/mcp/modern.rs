@@ -167,14 +167,9 @@ pub fn finish(version: &str, method: &str, result: Value) -> Value {
     if !is_modern(version) {
         return result;
     }
-    let mut result = match result {
-        Value::Object(map) => map,
-        // Every MCP result is an object; anything else is a bug upstream, kept visible.
-        other => {
-            let mut map = Map::new();
-            map.insert("value".into(), other);
-            map
-        }
+    // Every MCP result is an object; anything else is left as it is.
+    let Value::Object(mut result) = result else {
+        return result;
     };
     result.insert("resultType".into(), json!("complete"));
     let meta = result

@@ -244,6 +244,55 @@ mod tests {
     }
 
     #[test]
+    fn the_envelope_decides_the_version_a_request_is_served_at() {
+        let s = Settings::from_lookup(|_| None, &Default::default()).unwrap();
+        let id = json!(1);
+        let call = |meta: Value| {
+            Some(json!({"name": "scout", "arguments": {"target": "hosts"}, "_meta": meta}))
+        };
+        let modern = call(json!({
+            modern::PROTOCOL_VERSION: "2026-07-28", modern::CLIENT_CAPABILITIES: {}
+        }));
+        let mut state = SessionState::default();
+        // Before initialize: the stateless request is served, the plain one is not.
+        assert_eq!(
+            route_request(&mut state, &s, &id, "tools/call", &modern),
+            Route::Worker("2026-07-28")
+        );
+        assert!(matches!(
+            route_request(&mut state, &s, &id, "tools/call", &call(json!({}))),
+            Route::Now(Some(r)) if r["error"]["code"] == INVALID_REQUEST
+        ));
+        assert_eq!(
+            state.version, None,
+            "a stateless request initializes nothing"
+        );
+        let init = Some(json!({"protocolVersion": "2025-03-26", "_meta": {
+            modern::PROTOCOL_VERSION: "2026-07-28", modern::CLIENT_CAPABILITIES: {}
+        }}));
+        route_request(&mut state, &s, &id, "initialize", &init);
+        assert_eq!(
+            state.version,
+            Some("2025-03-26"),
+            "initialize is the handshake"
+        );
+        assert_eq!(
+            route_request(
+                &mut state,
+                &s,
+                &id,
+                "tools/call",
+                &call(json!({"progressToken": 1}))
+            ),
+            Route::Worker("2025-03-26")
+        );
+        assert_eq!(
+            route_request(&mut state, &s, &id, "tools/call", &modern),
+            Route::Worker("2026-07-28")
+        );
+    }
+
+    #[test]
     fn tool_fields_follow_the_version() {
         let s = Settings::from_lookup(|_| None, &Default::default()).unwrap();
         let old = tool_definition("2024-11-05", &s);
