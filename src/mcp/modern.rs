@@ -24,8 +24,6 @@ pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 /// `_meta` key of a result: the server's name and version.
 pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
-/// `_meta` key of a `subscriptions/listen` stream's messages: the id of the request.
-pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// MCP: the request's protocol version is not served here (`data.supported` lists those
 /// that are).
