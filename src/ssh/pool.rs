@@ -135,6 +135,8 @@ struct HostPool {
     conns: Mutex<Vec<Arc<Conn>>>,
     /// Connections opened outside the pool for this host (`check`), counted in its cap.
     reserved: AtomicUsize,
+    /// Connections being started (counted in the host's cap until they are in `conns`).
+    opening: AtomicUsize,
     last_used: Mutex<Instant>,
 }
 
@@ -179,17 +181,11 @@ impl HostPool {
         {
             return Ok(c.clone());
         }
-        if self.has_room(conns.len(), shared) {
-            if let Some(conn) = shared.spawn(&self.host, None)? {
-                conns.push(conn.clone());
-                return Ok(conn);
-            }
+        let least_loaded = conns.iter().min_by_key(|c| c.state.lanes()).cloned();
+        if let Some(conn) = self.open_another(shared, conns)? {
+            return Ok(conn);
         }
-        conns
-            .iter()
-            .min_by_key(|c| c.state.lanes())
-            .cloned()
-            .ok_or_else(|| shared.full(&self.host.alias))
+        least_loaded.ok_or_else(|| shared.full(&self.host.alias))
     }
 
     /// The connection an SFTP request goes to: a connected one with the least work (newest on
@@ -215,13 +211,28 @@ impl HostPool {
         if let Some(c) = best {
             return Ok(Some(c.clone()));
         }
-        if self.has_room(conns.len(), shared) {
-            if let Some(conn) = shared.spawn(&self.host, None)? {
-                conns.push(conn.clone());
-                return Ok(Some(conn));
-            }
+        self.open_another(shared, conns)
+    }
+
+    /// Opens another connection of the host if it may have one. Called with the host's
+    /// connection list locked; lets go of it while the global cap is taken, which may retire
+    /// another host's connection and lock that host's list: holding both would deadlock.
+    fn open_another(
+        &self,
+        shared: &Shared,
+        conns: std::sync::MutexGuard<'_, Vec<Arc<Conn>>>,
+    ) -> Result<Option<Arc<Conn>>, Error> {
+        if !self.has_room(conns.len(), shared) {
+            return Ok(None);
         }
-        Ok(None)
+        self.opening.fetch_add(1, Ordering::AcqRel);
+        drop(conns);
+        let opened = shared.spawn(&self.host, None);
+        if let Ok(Some(conn)) = &opened {
+            lock(&self.conns).push(conn.clone());
+        }
+        self.opening.fetch_sub(1, Ordering::AcqRel);
+        opened
     }
 
     /// [`HostPool::try_conn_for_sftp`], waiting while the pool is full (busy connections of
@@ -240,7 +251,8 @@ impl HostPool {
     }
 
     fn has_room(&self, conns: usize, shared: &Shared) -> bool {
-        conns + self.reserved.load(Ordering::Acquire) < shared.limits.per_host as usize
+        conns + self.reserved.load(Ordering::Acquire) + self.opening.load(Ordering::Acquire)
+            < shared.limits.per_host as usize
     }
 
     /// `dead` turned out dead: the host's idle connections opened before it are suspect and
@@ -552,7 +564,8 @@ impl Pools {
             {
                 let conns = lock(&hp.conns).len();
                 let reserved = hp.reserved.load(Ordering::Acquire);
-                if conns + reserved < self.shared.limits.per_host as usize
+                let opening = hp.opening.load(Ordering::Acquire);
+                if conns + reserved + opening < self.shared.limits.per_host as usize
                     && hp
                         .reserved
                         .compare_exchange(
@@ -625,6 +638,7 @@ impl Pools {
                 }),
             conns: Mutex::new(Vec::new()),
             reserved: AtomicUsize::new(0),
+            opening: AtomicUsize::new(0),
             last_used: Mutex::new(Instant::now()),
         });
         hosts.insert(host.alias.clone(), hp.clone());
@@ -667,7 +681,8 @@ impl Pools {
             let unused = lock(&hp.last_used).elapsed() >= idle_timeout;
             let empty = lock(&hp.conns).is_empty()
                 && hp.lanes.state().connections == 0
-                && hp.reserved.load(Ordering::Acquire) == 0;
+                && hp.reserved.load(Ordering::Acquire) == 0
+                && hp.opening.load(Ordering::Acquire) == 0;
             if unused && empty {
                 let mut map = lock(&self.shared.hosts);
                 if map.get(&alias).is_some_and(|cur| Arc::ptr_eq(cur, &hp)) {
