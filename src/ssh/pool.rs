@@ -135,8 +135,6 @@ struct HostPool {
     conns: Mutex<Vec<Arc<Conn>>>,
     /// Connections opened outside the pool for this host (`check`), counted in its cap.
     reserved: AtomicUsize,
-    /// Connections being started (counted in the host's cap until they are in `conns`).
-    opening: AtomicUsize,
     last_used: Mutex<Instant>,
 }
 
@@ -214,25 +212,24 @@ impl HostPool {
         self.open_another(shared, conns)
     }
 
-    /// Opens another connection of the host if it may have one. Called with the host's
-    /// connection list locked; lets go of it while the global cap is taken, which may retire
-    /// another host's connection and lock that host's list: holding both would deadlock.
+    /// Opens another connection of the host if it may have one, with the host's connection
+    /// list locked (so that two callers never both open one where one was needed). Taking a
+    /// place in the global cap may retire another host's connection: that only ever *tries*
+    /// the other host's lock (see [`Shared::evict_lru_idle`]), so two hosts doing this at once
+    /// cannot deadlock.
     fn open_another(
         &self,
         shared: &Shared,
-        conns: std::sync::MutexGuard<'_, Vec<Arc<Conn>>>,
+        mut conns: std::sync::MutexGuard<'_, Vec<Arc<Conn>>>,
     ) -> Result<Option<Arc<Conn>>, Error> {
         if !self.has_room(conns.len(), shared) {
             return Ok(None);
         }
-        self.opening.fetch_add(1, Ordering::AcqRel);
-        drop(conns);
-        let opened = shared.spawn(&self.host, None);
-        if let Ok(Some(conn)) = &opened {
-            lock(&self.conns).push(conn.clone());
+        let opened = shared.spawn(&self.host, None)?;
+        if let Some(conn) = &opened {
+            conns.push(conn.clone());
         }
-        self.opening.fetch_sub(1, Ordering::AcqRel);
-        opened
+        Ok(opened)
     }
 
     /// [`HostPool::try_conn_for_sftp`], waiting while the pool is full (busy connections of
@@ -251,8 +248,7 @@ impl HostPool {
     }
 
     fn has_room(&self, conns: usize, shared: &Shared) -> bool {
-        conns + self.reserved.load(Ordering::Acquire) + self.opening.load(Ordering::Acquire)
-            < shared.limits.per_host as usize
+        conns + self.reserved.load(Ordering::Acquire) < shared.limits.per_host as usize
     }
 
     /// `dead` turned out dead: the host's idle connections opened before it are suspect and
@@ -339,7 +335,14 @@ impl Shared {
         candidates.sort_by_key(|(t, _)| *t);
         for extras_only in [true, false] {
             for (_, hp) in &candidates {
-                let conns = hp.open_conns();
+                // Only tried: the caller holds its own host's list (see `open_another`).
+                let conns = match hp.conns.try_lock() {
+                    Ok(conns) => conns.clone(),
+                    Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().clone(),
+                    Err(std::sync::TryLockError::WouldBlock) => continue,
+                };
+                let conns: Vec<Arc<Conn>> =
+                    conns.into_iter().filter(|c| c.state.is_open()).collect();
                 if extras_only && conns.len() < 2 {
                     continue;
                 }
@@ -354,7 +357,7 @@ impl Shared {
                     );
                     conn.retire();
                     conn.state.release_slot();
-                    lock(&hp.conns).retain(|c| c.state.is_open());
+                    // Its list drops it at its next use (`open_conns`).
                     return true;
                 }
             }
@@ -564,8 +567,7 @@ impl Pools {
             {
                 let conns = lock(&hp.conns).len();
                 let reserved = hp.reserved.load(Ordering::Acquire);
-                let opening = hp.opening.load(Ordering::Acquire);
-                if conns + reserved + opening < self.shared.limits.per_host as usize
+                if conns + reserved < self.shared.limits.per_host as usize
                     && hp
                         .reserved
                         .compare_exchange(
@@ -638,7 +640,6 @@ impl Pools {
                 }),
             conns: Mutex::new(Vec::new()),
             reserved: AtomicUsize::new(0),
-            opening: AtomicUsize::new(0),
             last_used: Mutex::new(Instant::now()),
         });
         hosts.insert(host.alias.clone(), hp.clone());
@@ -681,8 +682,7 @@ impl Pools {
             let unused = lock(&hp.last_used).elapsed() >= idle_timeout;
             let empty = lock(&hp.conns).is_empty()
                 && hp.lanes.state().connections == 0
-                && hp.reserved.load(Ordering::Acquire) == 0
-                && hp.opening.load(Ordering::Acquire) == 0;
+                && hp.reserved.load(Ordering::Acquire) == 0;
             if unused && empty {
                 let mut map = lock(&self.shared.hosts);
                 if map.get(&alias).is_some_and(|cur| Arc::ptr_eq(cur, &hp)) {
