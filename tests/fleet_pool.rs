@@ -81,7 +81,17 @@ fn a_second_broadcast_to_150_hosts_opens_no_connection_and_starts_no_sftp_server
     let first = broadcast(&mut c, &targets, Some("cat hello.txt"));
     assert_all_succeeded(&first, 150);
     let after_first = logins(&fleet);
-    assert_eq!(after_first, 150, "one connection per host");
+    let why = || {
+        c.stderr_text()
+            .lines()
+            .filter(|l| {
+                !l.contains("connection closed") && !l.contains("DEBUG scout_mcp::ssh::mux")
+            })
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(after_first, 150, "one connection per host\n{}", why());
     let second = broadcast(&mut c, &targets, Some("cat hello.txt"));
     assert_all_succeeded(&second, 150);
     assert_eq!(
