@@ -70,6 +70,28 @@ impl Outbox {
         self.push(&mut state, message)
     }
 
+    /// Queues `message` as the last one, waiting while the outbox is full, and closes the
+    /// outbox in the same step: a reader that takes it knows nothing follows (an HTTP response
+    /// stream ends with it). False if it was not queued.
+    pub fn send_final(&self, message: String) -> bool {
+        let mut state = lock(&self.state);
+        while !state.queue.is_empty() && state.bytes + message.len() > self.limit {
+            if state.closed || self.stopping.load(Ordering::Acquire) {
+                return false;
+            }
+            state = self
+                .drained
+                .wait_timeout(state, TICK)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        let queued = self.push(&mut state, message);
+        state.closed = true;
+        self.filled.notify_all();
+        self.drained.notify_all();
+        queued
+    }
+
     /// Queues `message` only if there is room now (progress notifications).
     pub fn offer(&self, message: String) -> bool {
         let mut state = lock(&self.state);
@@ -105,6 +127,33 @@ impl Outbox {
         }
     }
 
+    /// The next message, waiting at most `wait` for one. [`Next::Message`] says whether it
+    /// was the last one (the outbox is closed and nothing else is queued).
+    pub fn next_timeout(&self, wait: Duration) -> Next {
+        let deadline = std::time::Instant::now() + wait;
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(message) = state.queue.pop_front() {
+                state.bytes -= message.len();
+                self.drained.notify_all();
+                let last = state.closed && state.queue.is_empty();
+                return Next::Message(message, last);
+            }
+            if state.closed {
+                return Next::Closed;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Next::Timeout;
+            }
+            state = self
+                .filled
+                .wait_timeout(state, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
     /// No more messages: the writer drains what is queued and stops.
     pub fn close(&self) {
         lock(&self.state).closed = true;
@@ -128,6 +177,17 @@ impl Outbox {
     pub fn queued_bytes(&self) -> usize {
         lock(&self.state).bytes
     }
+}
+
+/// What [`Outbox::next_timeout`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// A message, and whether it is the last one the outbox will give.
+    Message(String, bool),
+    /// The outbox is closed and empty.
+    Closed,
+    /// Nothing arrived in time.
+    Timeout,
 }
 
 /// Requests admitted and not yet finished, bounded in number and in bytes of input.
@@ -232,6 +292,30 @@ mod tests {
         out.close();
         assert_eq!(out.next().map(|m| m.len()), Some(100));
         assert_eq!(out.next(), None);
+    }
+
+    #[test]
+    fn a_final_message_closes_the_outbox_and_says_it_is_the_last() {
+        let out = Outbox::new(1024);
+        assert_eq!(out.next_timeout(Duration::from_millis(10)), Next::Timeout);
+        assert!(out.offer("progress".into()));
+        assert!(out.send_final("answer".into()));
+        assert!(!out.offer("late progress".into()), "nothing after the last");
+        assert_eq!(
+            out.next_timeout(Duration::from_millis(10)),
+            Next::Message("progress".into(), false)
+        );
+        assert_eq!(
+            out.next_timeout(Duration::from_millis(10)),
+            Next::Message("answer".into(), true)
+        );
+        assert_eq!(out.next_timeout(Duration::from_millis(10)), Next::Closed);
+        let closed = Outbox::new(8);
+        closed.close();
+        assert!(
+            !closed.send_final("x".into()),
+            "a closed outbox takes nothing"
+        );
     }
 
     #[test]

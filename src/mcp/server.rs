@@ -80,28 +80,52 @@ enum Input {
 /// A `tools/call` waiting for or held by a worker.
 struct Job {
     id: Value,
+    /// The id's key in the in-flight map (its scope and the id).
+    key: String,
     method: String,
     params: Option<Value>,
     version: &'static str,
+    /// The `Scout` the request is served by (an HTTP key's may be a restricted one).
+    scout: Arc<Scout>,
     cancel: Control,
     reply: Reply,
     /// The request's place in the intake, given back when the job is done.
     _permit: Permit,
 }
 
-/// Where a response goes: straight to the writer, or into a batch's slot.
-enum Reply {
+/// Where a response goes: straight to the writer, to an HTTP response stream (which ends with
+/// it), or into a batch's slot.
+pub(crate) enum Reply {
     Single(Arc<Outbox>),
+    Stream(Arc<Outbox>),
     Batch(Arc<Batch>, usize),
 }
 
 /// Collects the responses of one JSON-RPC batch; the last one to arrive sends the array.
-struct Batch {
+pub(crate) struct Batch {
     slots: Mutex<(Vec<Option<Value>>, usize)>,
     out: Arc<Outbox>,
+    /// The outbox is an HTTP response stream: the array (or nothing) ends it.
+    close: bool,
 }
 
 impl Reply {
+    fn new(out: &Arc<Outbox>, stream: bool) -> Reply {
+        if stream {
+            Reply::Stream(out.clone())
+        } else {
+            Reply::Single(out.clone())
+        }
+    }
+
+    /// Where this reply's messages (and its request's progress) go.
+    fn outbox(&self) -> &Arc<Outbox> {
+        match self {
+            Reply::Single(out) | Reply::Stream(out) => out,
+            Reply::Batch(batch, _) => &batch.out,
+        }
+    }
+
     fn send(self, response: Option<Value>) {
         match self {
             Reply::Single(out) => {
@@ -109,14 +133,27 @@ impl Reply {
                     out.send(v.to_string());
                 }
             }
+            Reply::Stream(out) => match response {
+                Some(v) => {
+                    out.send_final(v.to_string());
+                }
+                None => out.close(),
+            },
             Reply::Batch(batch, index) => {
                 let mut slots = lock(&batch.slots);
                 slots.0[index] = response;
                 slots.1 -= 1;
                 if slots.1 == 0 {
                     let answers: Vec<Value> = slots.0.iter_mut().filter_map(Option::take).collect();
-                    if !answers.is_empty() {
-                        batch.out.send(Value::Array(answers).to_string());
+                    match (answers.is_empty(), batch.close) {
+                        (false, false) => {
+                            batch.out.send(Value::Array(answers).to_string());
+                        }
+                        (false, true) => {
+                            batch.out.send_final(Value::Array(answers).to_string());
+                        }
+                        (true, true) => batch.out.close(),
+                        (true, false) => {}
                     }
                 }
             }
@@ -124,8 +161,15 @@ impl Reply {
     }
 }
 
-/// Jobs queued or running, by id key.
+/// Jobs queued or running, by id key ([`inflight_key`]).
 type InFlight = Arc<Mutex<HashMap<String, Control>>>;
+
+/// The in-flight key of request `id` in `scope`: the stdio client is one scope (`""`), an HTTP
+/// session another, and each stateless HTTP request one of its own, so that ids of different
+/// clients never meet.
+fn inflight_key(scope: &str, id: &Value) -> String {
+    format!("{scope}\u{1f}{}", jsonrpc::id_key(id))
+}
 
 /// Serves MCP on `input`/`output` until EOF, a message on `shutdown`, or a write failure.
 pub fn serve<R, W>(
@@ -142,11 +186,7 @@ where
     // line, at most three lines of MAX_LINE are held.
     let (line_tx, line_rx) = bounded::<Input>(1);
     let outbox = Outbox::new(OUTBOX_BYTES);
-    let intake = Intake::new(MAX_IN_FLIGHT, MAX_INPUT_HELD);
     let (write_failed_tx, write_failed_rx) = bounded::<()>(1);
-    let (job_tx, job_rx) = unbounded::<Job>();
-    let (done_tx, done_rx) = unbounded::<()>();
-    let inflight: InFlight = Arc::default();
     resources::warn_unusable_aliases(&scout);
 
     spawn("scout-reader", move || read_lines(input, line_tx))?;
@@ -166,29 +206,13 @@ where
             let _ = signal_tx.send(());
         }
     })?;
-    let workers = Workers {
-        jobs: job_tx,
-        rx: job_rx,
-        idle: Arc::new(AtomicUsize::new(0)),
-        live: Arc::new(AtomicUsize::new(0)),
-        max: scout.settings().workers,
-        done: done_tx,
-        scout: scout.clone(),
-        inflight: inflight.clone(),
-        next: AtomicUsize::new(0),
-    };
-    for _ in 0..MIN_WORKERS.min(workers.max) {
-        workers.spawn();
-    }
+    let engine = Engine::new(scout.settings().workers);
 
     let mut main = MainLoop {
         state: SessionState::default(),
         scout: scout.clone(),
         out: outbox.clone(),
-        intake,
-        budget: Budget::new(OUTPUT_BUDGET),
-        workers,
-        inflight: inflight.clone(),
+        engine: &engine,
     };
     loop {
         select! {
@@ -206,8 +230,7 @@ where
             break;
         }
     }
-    drop(main); // no more jobs: workers exit once the queue is empty
-    finish(&scout, &inflight, &done_rx, &outbox);
+    engine.finish(&[&scout], Some(&outbox));
     outbox.close();
     // The writer drains what is queued, then exits; a writer blocked on a full pipe (a client
     // that stopped reading) must not hang the exit.
@@ -215,31 +238,263 @@ where
     Ok(())
 }
 
-/// Shutdown: running jobs get [`GRACE`] to finish; then everything left is cancelled (closing
-/// remote channels) and gets a little more; then sessions are closed.
-fn finish(scout: &Scout, inflight: &InFlight, workers_done: &Receiver<()>, outbox: &Outbox) {
-    // Workers never send on this channel: it disconnects when the last one has exited.
-    if let Err(RecvTimeoutError::Timeout) = workers_done.recv_timeout(GRACE) {
-        let pending: Vec<Control> = lock(inflight).values().cloned().collect();
-        log::info!("cancelling {} unfinished request(s)", pending.len());
-        for c in pending {
-            c.cancel();
-        }
-        // A worker waiting for room in the outbox (the client reads no more) gives up.
-        outbox.abort();
-        let _ = workers_done.recv_timeout(CANCEL_WAIT);
-    }
-    scout.close();
+/// What both transports share: the workers, the requests in flight (for cancellation and
+/// unique ids), the intake limit and the output budget. A transport hands it parsed messages
+/// with the `Scout` that serves them, the protocol state of their client, a scope for their ids
+/// and where their answers go.
+pub(crate) struct Engine {
+    /// `None` once the server stops taking requests.
+    workers: Mutex<Option<Workers>>,
+    /// Disconnects when the last worker has ended (workers never send on it).
+    workers_done: Receiver<()>,
+    inflight: InFlight,
+    intake: Arc<Intake>,
+    budget: Arc<Budget>,
 }
 
-struct MainLoop {
+impl Engine {
+    /// An engine with up to `max_workers` worker threads (a few start now).
+    pub(crate) fn new(max_workers: usize) -> Engine {
+        let (job_tx, job_rx) = unbounded::<Job>();
+        let (done_tx, done_rx) = unbounded::<()>();
+        let inflight: InFlight = Arc::default();
+        let workers = Workers {
+            jobs: job_tx,
+            rx: job_rx,
+            idle: Arc::new(AtomicUsize::new(0)),
+            live: Arc::new(AtomicUsize::new(0)),
+            max: max_workers,
+            done: done_tx,
+            inflight: inflight.clone(),
+            next: AtomicUsize::new(0),
+        };
+        for _ in 0..MIN_WORKERS.min(workers.max) {
+            workers.spawn();
+        }
+        Engine {
+            workers: Mutex::new(Some(workers)),
+            workers_done: done_rx,
+            inflight,
+            intake: Intake::new(MAX_IN_FLIGHT, MAX_INPUT_HELD),
+            budget: Budget::new(OUTPUT_BUDGET),
+        }
+    }
+
+    /// Handles one parsed message or batch of `size` bytes from a client whose protocol state
+    /// is `state`, served by `scout`, its ids in `scope`. Answers go to `out`; with `stream`,
+    /// `out` is one HTTP response: it is closed after the answer (or at once when there is
+    /// none).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn handle_value(
+        &self,
+        scout: &Arc<Scout>,
+        state: &mut SessionState,
+        scope: &str,
+        value: Value,
+        out: &Arc<Outbox>,
+        stream: bool,
+        size: usize,
+    ) {
+        let refuse = |message: &str| {
+            Reply::new(out, stream).send(Some(jsonrpc::error(
+                &Value::Null,
+                INVALID_REQUEST,
+                message,
+            )))
+        };
+        // What a client sends each message in.
+        let unit = if stream { "request" } else { "line" };
+        match value {
+            Value::Array(items) if items.is_empty() => refuse("Invalid Request: empty batch"),
+            // The stateless era has no batches either: a batch holding one of its requests is
+            // refused whole, whatever the legacy session allows.
+            Value::Array(items) if items.iter().any(modern::carries_envelope) => refuse(&format!(
+                "Invalid Request: protocol version 2026-07-28 has no JSON-RPC batches; send one \
+                 message per {unit}"
+            )),
+            Value::Array(_) if state.version.is_some_and(|v| !protocol::allows_batches(v)) => {
+                refuse(&format!(
+                    "Invalid Request: protocol version {} has no JSON-RPC batches; send one \
+                     message per {unit}",
+                    state.version.unwrap_or_default()
+                ))
+            }
+            Value::Array(items) if items.len() > MAX_BATCH => refuse(&format!(
+                "Invalid Request: a batch of {} messages; at most {MAX_BATCH} per batch",
+                items.len()
+            )),
+            Value::Array(items) => {
+                let share = size / items.len();
+                let batch = Arc::new(Batch {
+                    slots: Mutex::new((vec![None; items.len()], items.len())),
+                    out: out.clone(),
+                    close: stream,
+                });
+                for (i, item) in items.into_iter().enumerate() {
+                    let reply = Reply::Batch(batch.clone(), i);
+                    self.handle_message(scout, state, scope, item, reply, share);
+                }
+            }
+            single => {
+                self.handle_message(scout, state, scope, single, Reply::new(out, stream), size)
+            }
+        }
+    }
+
+    fn handle_message(
+        &self,
+        scout: &Arc<Scout>,
+        state: &mut SessionState,
+        scope: &str,
+        value: Value,
+        reply: Reply,
+        size: usize,
+    ) {
+        match jsonrpc::classify(value) {
+            Message::Request { id, method, params } => {
+                match protocol::route_request(state, scout.settings(), &id, &method, &params) {
+                    Route::Now(response) => reply.send(response),
+                    Route::Worker(version) => {
+                        let request = (id, method, params, version);
+                        self.queue(scout, scope, request, reply, size)
+                    }
+                }
+            }
+            Message::Notification { method, params } => {
+                if method == "notifications/cancelled" {
+                    self.cancel(scope, &params);
+                }
+                reply.send(None);
+            }
+            Message::Response => reply.send(None),
+            Message::Invalid { id, code, message } => {
+                reply.send(Some(jsonrpc::error(&id, code, &message)))
+            }
+        }
+    }
+
+    fn queue(
+        &self,
+        scout: &Arc<Scout>,
+        scope: &str,
+        (id, method, params, version): (Value, String, Option<Value>, &'static str),
+        reply: Reply,
+        size: usize,
+    ) {
+        // Wait for room: while the server is full, the transport reads no more requests.
+        let Some(permit) = self.intake.admit(1, size, reply.outbox()) else {
+            let response = jsonrpc::error(&id, INTERNAL_ERROR, "server is shutting down");
+            return reply.send(Some(response));
+        };
+        let key = inflight_key(scope, &id);
+        let cancel = match progress::token(&params) {
+            Some(token) => progress::control(token, version, reply.outbox().clone()),
+            None => Control::new(),
+        }
+        .with_budget(&self.budget);
+        {
+            let mut inflight = lock(&self.inflight);
+            if inflight.contains_key(&key) {
+                drop(inflight);
+                return reply.send(Some(jsonrpc::error(
+                    &id,
+                    INVALID_REQUEST,
+                    &format!(
+                    "Invalid Request: a request with id {} is still in flight; ids must be unique",
+                    jsonrpc::id_key(&id)
+                ),
+                )));
+            }
+            inflight.insert(key.clone(), cancel.clone());
+        }
+        let job = Job {
+            id,
+            key,
+            method,
+            params,
+            version,
+            scout: scout.clone(),
+            cancel,
+            reply,
+            _permit: permit,
+        };
+        let refused = match lock(&self.workers).as_ref() {
+            Some(workers) => workers.submit(job).err(),
+            None => Some(Box::new(job)),
+        };
+        if let Some(job) = refused {
+            // Workers are gone (only during shutdown): answer rather than drop the request.
+            lock(&self.inflight).remove(&job.key);
+            let response = jsonrpc::error(&job.id, INTERNAL_ERROR, "server is shutting down");
+            job.reply.send(Some(response));
+        }
+    }
+
+    /// `notifications/cancelled`: stop the request and make sure it gets no response.
+    fn cancel(&self, scope: &str, params: &Option<Value>) {
+        if let Some(id) = jsonrpc::params_object(params).and_then(|p| p.get("requestId")) {
+            if self.cancel_id(scope, id) {
+                log::info!("request {id} cancelled by the client");
+            }
+        }
+    }
+
+    /// Stops request `id` of `scope` if it is in flight; it then gets no response. Whether it
+    /// was.
+    pub(crate) fn cancel_id(&self, scope: &str, id: &Value) -> bool {
+        let cancelled = lock(&self.inflight).remove(&inflight_key(scope, id));
+        cancelled.map(|c| c.cancel()).is_some()
+    }
+
+    /// Stops every request of `scope` (an HTTP session that ended). How many there were.
+    pub(crate) fn cancel_scope(&self, scope: &str) -> usize {
+        let prefix = format!("{scope}\u{1f}");
+        let cancelled: Vec<Control> = {
+            let mut inflight = lock(&self.inflight);
+            let keys: Vec<String> = inflight
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            keys.iter().filter_map(|k| inflight.remove(k)).collect()
+        };
+        for c in &cancelled {
+            c.cancel();
+        }
+        cancelled.len()
+    }
+
+    /// Shutdown: no more requests are taken; running ones get [`GRACE`] to finish; then
+    /// everything left is cancelled (closing remote channels) and gets a little more; then the
+    /// sessions of every `Scout` are closed. `outbox`, when given, is aborted with the cancel
+    /// so that a worker waiting for room in it gives up.
+    pub(crate) fn finish(&self, scouts: &[&Scout], outbox: Option<&Outbox>) {
+        // No more jobs: workers exit once the queue is empty.
+        drop(lock(&self.workers).take());
+        if let Err(RecvTimeoutError::Timeout) = self.workers_done.recv_timeout(GRACE) {
+            let pending: Vec<Control> = lock(&self.inflight).values().cloned().collect();
+            log::info!("cancelling {} unfinished request(s)", pending.len());
+            for c in pending {
+                c.cancel();
+            }
+            // A worker waiting for room in the outbox (the client reads no more) gives up.
+            if let Some(outbox) = outbox {
+                outbox.abort();
+            }
+            let _ = self.workers_done.recv_timeout(CANCEL_WAIT);
+        }
+        for scout in scouts {
+            scout.close();
+        }
+    }
+}
+
+/// The stdio transport's loop state: one client, one protocol state.
+struct MainLoop<'a> {
     state: SessionState,
     scout: Arc<Scout>,
     out: Arc<Outbox>,
-    intake: Arc<Intake>,
-    budget: Arc<Budget>,
-    workers: Workers,
-    inflight: InFlight,
+    engine: &'a Engine,
 }
 
 /// Workers kept even when there is nothing to do.
@@ -259,7 +514,6 @@ struct Workers {
     max: usize,
     /// Held by every worker: disconnects when the last one has ended.
     done: Sender<()>,
-    scout: Arc<Scout>,
     inflight: InFlight,
     next: AtomicUsize,
 }
@@ -285,16 +539,11 @@ impl Workers {
         {
             return;
         }
-        let (scout, jobs, inflight, done) = (
-            self.scout.clone(),
-            self.rx.clone(),
-            self.inflight.clone(),
-            self.done.clone(),
-        );
+        let (jobs, inflight, done) = (self.rx.clone(), self.inflight.clone(), self.done.clone());
         let (idle, live) = (self.idle.clone(), self.live.clone());
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let started = spawn(&format!("scout-worker-{n}"), move || {
-            work(&scout, &jobs, &inflight, &idle, &live);
+            work(&jobs, &inflight, &idle, &live);
             drop(done);
         });
         if let Err(e) = started {
@@ -304,7 +553,7 @@ impl Workers {
     }
 }
 
-impl MainLoop {
+impl MainLoop<'_> {
     fn reply_now(&self, response: Value) {
         self.out.send(response.to_string());
     }
@@ -333,152 +582,19 @@ impl MainLoop {
                 ))
             }
         };
-        match value {
-            Value::Array(items) if items.is_empty() => self.reply_now(jsonrpc::error(
-                &Value::Null,
-                INVALID_REQUEST,
-                "Invalid Request: empty batch",
-            )),
-            // The stateless era has no batches either: a batch holding one of its requests is
-            // refused whole, whatever the legacy session allows.
-            Value::Array(items) if items.iter().any(modern::carries_envelope) => {
-                self.reply_now(jsonrpc::error(
-                    &Value::Null,
-                    INVALID_REQUEST,
-                    "Invalid Request: protocol version 2026-07-28 has no JSON-RPC batches; send \
-                     one message per line",
-                ))
-            }
-            Value::Array(_)
-                if self
-                    .state
-                    .version
-                    .is_some_and(|v| !protocol::allows_batches(v)) =>
-            {
-                self.reply_now(jsonrpc::error(
-                    &Value::Null,
-                    INVALID_REQUEST,
-                    &format!(
-                        "Invalid Request: protocol version {} has no JSON-RPC batches; send one \
-                         message per line",
-                        self.state.version.unwrap_or_default()
-                    ),
-                ))
-            }
-            Value::Array(items) if items.len() > MAX_BATCH => self.reply_now(jsonrpc::error(
-                &Value::Null,
-                INVALID_REQUEST,
-                &format!(
-                    "Invalid Request: a batch of {} messages; at most {MAX_BATCH} per batch",
-                    items.len()
-                ),
-            )),
-            Value::Array(items) => {
-                let share = bytes.len() / items.len();
-                let batch = Arc::new(Batch {
-                    slots: Mutex::new((vec![None; items.len()], items.len())),
-                    out: self.out.clone(),
-                });
-                for (i, item) in items.into_iter().enumerate() {
-                    self.handle_message(item, Reply::Batch(batch.clone(), i), share);
-                }
-            }
-            single => self.handle_message(single, Reply::Single(self.out.clone()), bytes.len()),
-        }
-    }
-
-    fn handle_message(&mut self, value: Value, reply: Reply, size: usize) {
-        match jsonrpc::classify(value) {
-            Message::Request { id, method, params } => {
-                match protocol::route_request(
-                    &mut self.state,
-                    self.scout.settings(),
-                    &id,
-                    &method,
-                    &params,
-                ) {
-                    Route::Now(response) => reply.send(response),
-                    Route::Worker(version) => self.queue(id, method, params, version, reply, size),
-                }
-            }
-            Message::Notification { method, params } => {
-                if method == "notifications/cancelled" {
-                    self.cancel(&params);
-                }
-                reply.send(None);
-            }
-            Message::Response => reply.send(None),
-            Message::Invalid { id, code, message } => {
-                reply.send(Some(jsonrpc::error(&id, code, &message)))
-            }
-        }
-    }
-
-    fn queue(
-        &mut self,
-        id: Value,
-        method: String,
-        params: Option<Value>,
-        version: &'static str,
-        reply: Reply,
-        size: usize,
-    ) {
-        // Wait for room: while the server is full, stdin is not read.
-        let Some(permit) = self.intake.admit(1, size, &self.out) else {
-            let response = jsonrpc::error(&id, INTERNAL_ERROR, "server is shutting down");
-            return reply.send(Some(response));
-        };
-        let key = jsonrpc::id_key(&id);
-        let cancel = match progress::token(&params) {
-            Some(token) => progress::control(token, version, self.out.clone()),
-            None => Control::new(),
-        }
-        .with_budget(&self.budget);
-        {
-            let mut inflight = lock(&self.inflight);
-            if inflight.contains_key(&key) {
-                drop(inflight);
-                return reply.send(Some(jsonrpc::error(&id, INVALID_REQUEST, &format!(
-                    "Invalid Request: a request with id {key} is still in flight; ids must be unique"
-                ))));
-            }
-            inflight.insert(key, cancel.clone());
-        }
-        if let Err(job) = self.workers.submit(Job {
-            id,
-            method,
-            params,
-            version,
-            cancel,
-            reply,
-            _permit: permit,
-        }) {
-            // Workers are gone (only during shutdown): answer rather than drop the request.
-            lock(&self.inflight).remove(&jsonrpc::id_key(&job.id));
-            let response = jsonrpc::error(&job.id, INTERNAL_ERROR, "server is shutting down");
-            job.reply.send(Some(response));
-        }
-    }
-
-    /// `notifications/cancelled`: stop the request and make sure it gets no response.
-    fn cancel(&self, params: &Option<Value>) {
-        let Some(id) = jsonrpc::params_object(params).and_then(|p| p.get("requestId")) else {
-            return;
-        };
-        if let Some(cancel) = lock(&self.inflight).remove(&jsonrpc::id_key(id)) {
-            log::info!("request {id} cancelled by the client");
-            cancel.cancel();
-        }
+        self.engine.handle_value(
+            &self.scout,
+            &mut self.state,
+            "",
+            value,
+            &self.out,
+            false,
+            bytes.len(),
+        );
     }
 }
 
-fn work(
-    scout: &Scout,
-    jobs: &Receiver<Job>,
-    inflight: &InFlight,
-    idle: &AtomicUsize,
-    live: &AtomicUsize,
-) {
+fn work(jobs: &Receiver<Job>, inflight: &InFlight, idle: &AtomicUsize, live: &AtomicUsize) {
     loop {
         idle.fetch_add(1, Ordering::AcqRel);
         let next = jobs.recv_timeout(WORKER_IDLE_EXIT);
@@ -502,14 +618,13 @@ fn work(
                 return;
             }
         };
-        let key = jsonrpc::id_key(&job.id);
         let response = if job.cancel.is_cancelled() {
             None
         } else {
-            catch_unwind(AssertUnwindSafe(|| serve_job(scout, &job))).ok()
+            catch_unwind(AssertUnwindSafe(|| serve_job(&job))).ok()
         };
         // Gone from the map means the client cancelled it: no response at all.
-        if lock(inflight).remove(&key).is_none() {
+        if lock(inflight).remove(&job.key).is_none() {
             job.reply.send(None);
             job.cancel.release();
             continue;
@@ -545,7 +660,8 @@ fn work(
 }
 
 /// The response to one queued request, in the shape of its protocol version.
-fn serve_job(scout: &Scout, job: &Job) -> Value {
+fn serve_job(job: &Job) -> Value {
+    let scout = &job.scout;
     let result = if job.method == "tools/call" {
         let args = jsonrpc::params_object(&job.params).and_then(|p| p.get("arguments"));
         let out = tool::call(scout, args, &job.cancel);
