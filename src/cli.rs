@@ -1,5 +1,5 @@
-//! The command line (SPEC §7): serve MCP on stdio, or `hosts`, `check`, `call`, `--help`,
-//! `--version`.
+//! The command line (SPEC §7): serve MCP on stdio or streamable HTTP (`--transport http`),
+//! or `hosts`, `check`, `call`, `--help`, `--version`.
 //!
 //! Every flag mirrors an environment variable (see [`crate::settings::VARS`]); a flag wins over
 //! its variable. Exit codes: 0 ok, 1 a `call` whose result is an error (or a failed `check`),
@@ -11,6 +11,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::control::Control;
+use crate::mcp::http::{HttpConfig, Transport};
 use crate::mcp::server;
 use crate::ops::hosts;
 use crate::scout::Scout;
@@ -132,6 +133,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
+    // The transport is checked before anything starts: a server that would listen on the
+    // network without keys never does.
+    let transport = match invocation.command {
+        Command::Serve => {
+            match HttpConfig::from_lookup(|k| std::env::var(k).ok(), &invocation.overrides) {
+                Ok(c) => Some(c),
+                Err(e) => return fail(&e.to_string()),
+            }
+        }
+        _ => None,
+    };
     init_logging(&settings.log_level);
     // Each connection holds descriptors: a fleet needs more than a soft limit of 1024.
     if let Some((before, after)) = crate::fdlimit::raise() {
@@ -147,11 +159,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Hosts => print(&hosts::format(&scout.hosts())),
         Command::Check(aliases) => check(&scout, &aliases),
         Command::Call { target, query } => call(&scout, target, query),
-        _ => serve(scout),
+        _ => serve(scout, transport),
     }
 }
 
-fn serve(scout: Arc<Scout>) -> i32 {
+fn serve(scout: Arc<Scout>, transport: Option<HttpConfig>) -> i32 {
     // The cipher check initialises OpenSSL (about 2 ms): off the path to the first answer, and
     // waited for before exiting so that its log line is never lost.
     let ciphers = match std::thread::Builder::new()
@@ -170,9 +182,17 @@ fn serve(scout: Arc<Scout>) -> i32 {
     }) {
         log::warn!("cannot install the signal handler: {e}");
     }
-    let code = match server::serve(scout, std::io::stdin(), std::io::stdout(), signal_rx) {
-        Ok(()) => 0,
-        Err(e) => fail(&format!("cannot start the server: {e}")),
+    let code = match transport {
+        Some(http) if http.transport == Transport::Http => {
+            match crate::mcp::http::serve(scout, http, signal_rx) {
+                Ok(()) => 0,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+        _ => match server::serve(scout, std::io::stdin(), std::io::stdout(), signal_rx) {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("cannot start the server: {e}")),
+        },
     };
     if let Some(check) = ciphers {
         let _ = check.join();
@@ -256,6 +276,7 @@ pub fn help() -> String {
     let mut text = format!(
         "scout-mcp {} — an MCP server for SSH hosts\n\n\
          USAGE:\n  scout-mcp [OPTIONS]                   serve MCP over stdio (what MCP clients run)\n  \
+         scout-mcp --transport http [OPTIONS]  serve MCP over streamable HTTP at /mcp (shared, remote)\n  \
          scout-mcp hosts [OPTIONS]             print the configured hosts and whether they answer\n  \
          scout-mcp check [HOST...]             connect to each host (default: all) stage by stage and say what to fix\n  \
          scout-mcp call TARGET [QUERY]         one tool call, e.g. `scout-mcp call web1:/etc/hostname`\n  \

@@ -225,7 +225,89 @@ pub const VARS: &[Var] = &[
         "warn",
         "error, warn, info, debug or trace (logs go to stderr)",
     ),
+    // The HTTP transport (src/mcp/http): read by `serve` only, validated there.
+    var(
+        "SCOUT_TRANSPORT",
+        "--transport",
+        "stdio",
+        "stdio (one client that starts the server) or http (streamable HTTP for shared and remote clients)",
+    ),
+    var(
+        "SCOUT_HTTP_HOST",
+        "--http-host",
+        "127.0.0.1",
+        "address the HTTP transport listens on; anything but loopback needs SCOUT_API_KEYS",
+    ),
+    var(
+        "SCOUT_HTTP_PORT",
+        "--http-port",
+        "8000",
+        "TCP port of the HTTP transport (0: any free port; the address is printed on stderr)",
+    ),
+    var(
+        "SCOUT_API_KEYS",
+        "--api-keys",
+        "",
+        "comma-separated bearer keys for HTTP, each optionally restricted, e.g. `KEY:read-only:hosts=web*:commands=off` (docs/SECURITY.md); prefer the variable: flags show in `ps`",
+    ),
+    var(
+        "SCOUT_RATE_LIMIT_PER_MINUTE",
+        "--rate-limit-per-minute",
+        "60",
+        "MCP requests per minute per API key over HTTP (0 = no limit); over it: 429 with Retry-After",
+    ),
+    var(
+        "SCOUT_RATE_LIMIT_BURST",
+        "--rate-limit-burst",
+        "10",
+        "requests a key may send at once before its per-minute rate applies",
+    ),
+    var(
+        "SCOUT_HTTP_ALLOWED_ORIGINS",
+        "--http-allowed-origins",
+        "",
+        "comma-separated browser origins allowed besides loopback ones (e.g. https://app.example.com); other origins get 403",
+    ),
+    var(
+        "SCOUT_HTTP_MAX_CONNECTIONS",
+        "--http-max-connections",
+        "128",
+        "HTTP connections open at once (a thread each); more are answered 503 and closed",
+    ),
+    var(
+        "SCOUT_HTTP_MAX_SESSIONS",
+        "--http-max-sessions",
+        "256",
+        "MCP sessions (protocol 2025-11-25 and older) held at once; initialize beyond it gets 503",
+    ),
+    var(
+        "SCOUT_HTTP_SESSION_TIMEOUT",
+        "--http-session-timeout",
+        "3600",
+        "seconds an unused MCP session is kept",
+    ),
+    var(
+        "SCOUT_HTTP_TIMEOUT",
+        "--http-timeout",
+        "30",
+        "seconds a client has to send a whole request, an idle connection is kept, and a write may stall",
+    ),
 ];
+
+/// The value of one setting of [`VARS`] as `lookup` (the environment) and `overrides` (flags,
+/// keyed by variable) give it, else its default; trimmed. For settings parsed outside
+/// [`Settings`] (the HTTP transport's).
+pub fn var_value(
+    lookup: impl Fn(&str) -> Option<String>,
+    overrides: &HashMap<String, String>,
+    env: &str,
+) -> String {
+    Raw {
+        lookup: &lookup,
+        overrides,
+    }
+    .get(env)
+}
 
 /// How unknown and changed host keys are treated (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The MCP server: JSON-RPC 2.0 over stdio, one JSON message per line.
+//! The MCP server: JSON-RPC 2.0 over stdio (one JSON message per line) or streamable HTTP.
 //!
 //! * [`jsonrpc`] — parsing incoming lines into messages, building responses and error objects.
 //! * [`protocol`] — what the server says: version negotiation, capabilities, the tool list, and
@@ -10,8 +10,10 @@
 //!   whatever a client sends or fails to read.
 //! * [`resources`] — `resources/*` and `completion/complete` over the library.
 //! * [`server`] — the threads: stdin reader, main loop, workers, stdout writer; cancellation,
-//!   batches and shutdown.
+//!   batches and shutdown; the [`server::Engine`] both transports share.
+//! * [`http`] — the streamable HTTP transport: connections, keys, limits, sessions, SSE.
 
+pub mod http;
 pub mod jsonrpc;
 pub mod modern;
 pub mod outbox;
