@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod chaos;
+pub mod http;
 pub mod load;
 pub mod mcp;
 pub mod sshd;

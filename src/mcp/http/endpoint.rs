@@ -462,7 +462,10 @@ impl Server {
                 },
             );
         }
-        if let Some(version) = request.header("mcp-protocol-version") {
+        // Notifications and responses need no answer; requests (and what cannot be read as
+        // anything) do.
+        let answered = count_requests(&value) > 0 || has_invalid(&value);
+        if let Some(version) = request.header("mcp-protocol-version").filter(|_| answered) {
             if request.count("mcp-protocol-version") > 1 || !protocol::VERSIONS.contains(&version) {
                 return refuse(
                     conn,
@@ -480,7 +483,7 @@ impl Server {
             }
         }
         let Some(session) = request.header("mcp-session-id") else {
-            if count_requests(&value) == 0 && !has_invalid(&value) {
+            if !answered {
                 // Notifications and responses without a session: nothing they could act on.
                 return refuse(conn, Response::empty(202));
             }

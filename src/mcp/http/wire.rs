@@ -215,6 +215,9 @@ impl Connection {
                 self.buf.drain(..2);
             }
             if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                if end > MAX_HEAD {
+                    return Err(ReadError::Status(431, "the request head is too large"));
+                }
                 let head: Vec<u8> = self.buf.drain(..end + 4).collect();
                 let request = parse_head(&head[..end])?;
                 return Ok((request, deadline));
