@@ -14,18 +14,28 @@ The SDK's `Client` connects the way a user's program would:
 
 In each mode it lists and calls the tool (hosts, a file, a command with progress), lists and
 reads resources, completes template arguments, sees a missing resource refused with the code
-of its era, and abandons a slow call (the SDK sends notifications/cancelled) after which the
+of its era, and abandons a slow call (the SDK sends notifications/cancelled, or over HTTP in
+2026-07-28 closes the request's stream), after which the remote command has ended and the
 server still answers. The SDK validates every result against the negotiated revision, so a
-missing resultType or cache hint fails here too. Ends with "N passed, N failed"; exits 1 if
-any check failed.
+missing resultType or cache hint fails here too.
+
+Each mode runs over each transport: stdio (the SDK starts the binary), streamable HTTP on
+loopback without a key, and streamable HTTP with an API key (`Authorization: Bearer`, the
+SDK's own HTTP client) — where a client without the key, or with a wrong one, must be
+refused. Ends with "N passed, N failed"; exits 1 if any check failed.
 """
 
 import os
+import subprocess
 import sys
+import threading
 import traceback
+from contextlib import asynccontextmanager
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import ResourceTemplateReference
 
@@ -36,6 +46,8 @@ SLOW = "for i in 1 2 3 4 5 6; do echo line $i; sleep 0.2; done"
 
 ROOT = os.environ.get("SCOUT_FLEET_ROOT", "")
 BINARY = os.environ.get("SCOUT_BIN", "target/debug/scout-mcp")
+KEY = "sdk-check-key-0123456789abcdef"
+TRANSPORTS = ["stdio", "http", "http+key"]
 
 
 def text_of(result):
@@ -146,10 +158,20 @@ async def check_completion(c, mode, want):
     assert any(v.endswith("hello.txt") for v in paths.completion.values), paths
 
 
+CANCELLED = [0]
+
+
+def remote_running(needle):
+    """Whether a process with `needle` in its command line runs (the fleet's hosts are local)."""
+    return subprocess.run(["pgrep", "-f", needle], stdout=subprocess.DEVNULL).returncode == 0
+
+
 async def check_cancellation(c, mode, want):
+    CANCELLED[0] += 1
+    sleep = f"sleep 30.{CANCELLED[0]:03d}"
     try:
         await c.call_tool(
-            "scout", {"target": "cache:/", "query": "sleep 30; echo never"}, read_timeout_seconds=1
+            "scout", {"target": "cache:/", "query": f"{sleep}; echo never"}, read_timeout_seconds=1
         )
     except MCPError:
         pass  # the SDK gave up and told the server with notifications/cancelled
@@ -157,6 +179,12 @@ async def check_cancellation(c, mode, want):
         raise AssertionError("a 30 s command answered within a 1 s timeout")
     r = await c.call_tool("scout", {"target": "cache:/", "query": "echo after"})
     assert text_of(r) == "after\n", text_of(r)
+    # The cancel reached the host: the remote command ended (SSH signals it).
+    for _ in range(100):
+        if not remote_running(sleep):
+            return
+        await anyio.sleep(0.1)
+    raise AssertionError(f"the cancelled `{sleep}` still runs on the host")
 
 
 CHECKS = [
@@ -173,12 +201,78 @@ CHECKS = [
 ]
 
 
-async def run_mode(mode, want, tally):
-    env = dict(os.environ, SCOUT_COMMAND_POLICY="shell")
-    params = StdioServerParameters(command=BINARY, args=[], env=env)
-    async with Client(params, mode=mode) as c:
+class HttpServer:
+    """scout-mcp --transport http on a free loopback port, for the length of a `with`."""
+
+    def __init__(self, key=None):
+        env = dict(os.environ, SCOUT_COMMAND_POLICY="shell", SCOUT_RATE_LIMIT_PER_MINUTE="0")
+        if key:
+            env["SCOUT_API_KEYS"] = key
+        self.proc = subprocess.Popen(
+            [BINARY, "--transport", "http", "--http-port", "0"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.url = None
+        for line in self.proc.stderr:
+            words = [w for w in line.split() if w.startswith("http://") and w.endswith("/mcp")]
+            if words:
+                self.url = words[0]
+                break
+        if not self.url:
+            raise RuntimeError("scout-mcp --transport http did not start")
+        # Keep draining stderr so the server never blocks on a full pipe.
+        threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@asynccontextmanager
+async def connect(transport, mode, server):
+    if transport == "stdio":
+        env = dict(os.environ, SCOUT_COMMAND_POLICY="shell")
+        params = StdioServerParameters(command=BINARY, args=[], env=env)
+        async with Client(params, mode=mode) as c:
+            yield c
+        return
+    headers = {"Authorization": f"Bearer {KEY}"} if transport == "http+key" else None
+    async with create_mcp_http_client(headers=headers) as http:
+        async with Client(streamable_http_client(server.url, http_client=http), mode=mode) as c:
+            yield c
+
+
+async def check_refused(server, key, label, tally):
+    """A client without the server's key must not get in."""
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    name = f"transport=http+key: refused {label}"
+    try:
+        with anyio.fail_after(30):
+            async with create_mcp_http_client(headers=headers) as http:
+                async with Client(streamable_http_client(server.url, http_client=http), mode="legacy") as c:
+                    await c.list_tools()
+    except Exception:
+        tally["passed"] += 1
+        print(f"ok   {name}", flush=True)
+    else:
+        tally["failed"] += 1
+        print(f"FAIL {name}: the client got in", flush=True)
+
+
+async def run_mode(transport, mode, want, tally, server=None):
+    async with connect(transport, mode, server) as c:
         for check in CHECKS:
-            name = f"mode={mode}: {check.__name__[len('check_'):]}"
+            name = f"transport={transport} mode={mode}: {check.__name__[len('check_'):]}"
             try:
                 with anyio.fail_after(60):
                     await check(c, mode, want)
@@ -195,12 +289,26 @@ async def main():
 
     print(f"mcp {importlib.metadata.version('mcp')} (Python SDK) against {BINARY}", flush=True)
     tally = {"passed": 0, "failed": 0}
-    for mode, want in MODES:
+    for transport in TRANSPORTS:
+        server = None
+        if transport != "stdio":
+            server = HttpServer(KEY if transport == "http+key" else None)
         try:
-            await run_mode(mode, want, tally)
-        except Exception:
-            tally["failed"] += 1
-            print(f"FAIL mode={mode}: connect\n{traceback.format_exc()}", flush=True)
+            for mode, want in MODES:
+                try:
+                    await run_mode(transport, mode, want, tally, server)
+                except Exception:
+                    tally["failed"] += 1
+                    print(
+                        f"FAIL transport={transport} mode={mode}: connect\n{traceback.format_exc()}",
+                        flush=True,
+                    )
+            if transport == "http+key":
+                await check_refused(server, None, "without a key", tally)
+                await check_refused(server, KEY[:-1] + "x", "with a wrong key", tally)
+        finally:
+            if server:
+                server.__exit__()
     print(f"{tally['passed']} passed, {tally['failed']} failed", flush=True)
     return 1 if tally["failed"] else 0
 
