@@ -215,6 +215,27 @@ fn stateless_requests_mirror_their_headers_and_errors_map_to_statuses() {
     bare["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28"});
     let r = c.post(&bare, &without(""));
     assert_eq!((r.status, error_code(&r)), (400, -32602));
+    // The 2026-07-28 header on a body without its envelope: -32602, echoing the id.
+    let r = c.post(
+        &json!({"jsonrpc": "2.0", "id": 9, "method": "server/discover", "params": {}}),
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "server/discover"),
+        ],
+    );
+    assert_eq!((r.status, error_code(&r)), (400, -32602), "{}", r.text());
+    assert_eq!(r.message()["id"], 9);
+    // initialize does not exist in 2026-07-28, with or without the envelope.
+    let init = json!({"protocolVersion": "2025-11-25", "capabilities": {},
+                      "clientInfo": {"name": "t", "version": "0"}});
+    let r = c.modern_request(json!(10), "initialize", init.clone());
+    assert_eq!((r.status, error_code(&r)), (404, -32601), "{}", r.text());
+    let r = c.post(
+        &json!({"jsonrpc": "2.0", "id": 11, "method": "initialize", "params": init}),
+        &[("MCP-Protocol-Version", "2026-07-28")],
+    );
+    assert_eq!((r.status, error_code(&r)), (404, -32601), "{}", r.text());
+    assert!(r.header("mcp-session-id").is_none());
     // ping does not exist in 2026-07-28: 404 with -32601.
     let r = c.modern_request(json!(4), "ping", Value::Null);
     assert_eq!((r.status, error_code(&r)), (404, -32601));

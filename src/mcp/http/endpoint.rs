@@ -334,6 +334,47 @@ impl Server {
                 return refuse(conn, response, true);
             }
         }
+        // A request that names 2026-07-28 in its header but carries no envelope in its body
+        // is a stateless request gone wrong, not a session's.
+        let header_modern = request
+            .header("mcp-protocol-version")
+            .is_some_and(modern::is_modern);
+        if header_modern
+            && value.is_object()
+            && !modern::carries_envelope(&value)
+            && count_requests(&value) == 1
+        {
+            let id = single_id(&value);
+            let response = if value.get("method").and_then(Value::as_str) == Some("initialize") {
+                Response::json(
+                    404,
+                    jsonrpc::error(
+                        &id,
+                        METHOD_NOT_FOUND,
+                        "method not found: initialize does not exist in protocol version \
+                         2026-07-28 (send requests with the _meta envelope, or initialize \
+                         without the 2026-07-28 MCP-Protocol-Version header)",
+                    )
+                    .to_string(),
+                )
+            } else {
+                Response::json(
+                    400,
+                    jsonrpc::error(
+                        &id,
+                        INVALID_PARAMS,
+                        &format!(
+                            "Invalid params: a 2026-07-28 request carries \"{}\" and \"{}\" in \
+                             params._meta",
+                            modern::PROTOCOL_VERSION,
+                            modern::CLIENT_CAPABILITIES
+                        ),
+                    )
+                    .to_string(),
+                )
+            };
+            return refuse(conn, response, true);
+        }
         if value.is_object() && modern::carries_envelope(&value) {
             self.post_modern(conn, request, principal, value, size, accept, cors)
         } else {
@@ -359,6 +400,14 @@ impl Server {
             response.headers.append(&mut headers);
             return finish(conn, request, response, true, false);
         };
+        if value.get("method").and_then(Value::as_str) == Some("initialize") {
+            // Over HTTP the envelope (and the header) say which era the client speaks, and
+            // 2026-07-28 has no handshake. (On stdio an initialize is always the handshake.)
+            let error = modern::method_not_found(&id, modern::VERSIONS[0], "initialize");
+            let mut response = Response::json(404, error.to_string());
+            response.headers.append(&mut headers);
+            return finish(conn, request, response, true, false);
+        }
         let params = value.get("params").cloned();
         if let Envelope::Refused(error) = modern::envelope(&id, &params) {
             if error["error"]["code"] == INVALID_PARAMS {
