@@ -573,7 +573,9 @@ fn connections_and_sessions_are_capped() {
         raw.starts_with(b"HTTP/1.1 503")
     }));
     drop((first, second));
+    // Both places come back: one connection held open, and another still gets served.
     assert!(wait_until(Duration::from_secs(10), || {
+        let _held = TcpStream::connect(server.addr).unwrap();
         raw_exchange(
             server.addr,
             b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n",

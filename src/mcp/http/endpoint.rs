@@ -81,7 +81,7 @@ struct Answer<'a> {
 
 impl Server {
     /// Reads and answers requests on one connection until it ends.
-    pub(super) fn connection(&self, stream: std::net::TcpStream) {
+    pub(super) fn connection(&self, stream: std::net::TcpStream, open: super::Open<'_>) {
         let peer = match stream.peer_addr() {
             Ok(p) => p,
             Err(_) => return,
@@ -89,6 +89,8 @@ impl Server {
         let Ok(mut conn) = Connection::new(stream, peer, self.config.timeout) else {
             return;
         };
+        // Declared after `conn`, so dropped before it: the place is free when the socket closes.
+        let _open = open;
         loop {
             let (request, deadline) = match conn.read_head(&self.stopping) {
                 Ok(r) => r,

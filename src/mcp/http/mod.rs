@@ -279,8 +279,8 @@ impl Server {
             let started = std::thread::Builder::new()
                 .name(format!("scout-http-{n}"))
                 .spawn(move || {
-                    let _open = Open(&server.connections);
-                    server.connection(stream);
+                    let open = Open(&server.connections);
+                    server.connection(stream, open);
                 });
             if let Err(e) = started {
                 self.connections.fetch_sub(1, Ordering::AcqRel);
@@ -291,6 +291,8 @@ impl Server {
 }
 
 /// Counts a connection as open while it lives (a panicking thread gives its place back too).
+/// Dropped before the socket closes, so a client that saw its connection end can open the next
+/// one at once.
 struct Open<'a>(&'a AtomicUsize);
 
 impl Drop for Open<'_> {
