@@ -24,6 +24,7 @@ use crate::ops::services::Service;
 use crate::ops::target::Target;
 use crate::ops::transfer::{self, LocalPath, Transfer};
 use crate::settings::Settings;
+use crate::ssh::connect::Connector;
 use crate::ssh::exec::{ExecLimits, ExecOutput, RemoteLimits};
 use crate::ssh::jump::Jumps;
 use crate::ssh::mux::{Failure, Pending, SftpChannel};
@@ -31,7 +32,7 @@ use crate::ssh::pool::{HostPoolState, Lane, PoolLimits, Pools};
 use crate::ssh::reaper::Reaper;
 use crate::ssh::session::ConnectOptions;
 use crate::ssh::sftp::wire::{Reply, Request};
-use crate::ssh::sftp::Sftp;
+use crate::ssh::sftp_client::Sftp;
 
 /// Entries shown by a listing or a tree before the "more entries" marker.
 pub const MAX_ENTRIES: usize = 1000;
@@ -175,18 +176,17 @@ impl Scout {
             known_hosts: settings.known_hosts.clone(),
             strict: settings.strict_host_key_checking,
             home: settings.home.clone(),
-            jumps: None,
         };
         let jumps = Arc::new(Jumps::new(
             inventory.config(),
             opts.clone(),
             settings.idle_timeout,
         ));
-        let opts = ConnectOptions {
+        let connector = Connector {
+            opts,
             jumps: Some(jumps.clone()),
-            ..opts
         };
-        let pools = Arc::new(Pools::new(limits, opts));
+        let pools = Arc::new(Pools::new(limits, connector));
         let reaper = Reaper::start(pools.clone())
             .map_err(|e| Error::Io(format!("cannot start the reaper thread: {e}")))?;
         let fanout = FanOut::new(settings.max_concurrency);

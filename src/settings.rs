@@ -227,35 +227,7 @@ pub const VARS: &[Var] = &[
     ),
 ];
 
-/// How unknown and changed host keys are treated (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrictHostKeyChecking {
-    /// Unknown or changed key: refuse.
-    Yes,
-    /// Unknown key: accept and append to known_hosts. Changed key: refuse.
-    AcceptNew,
-    /// Unknown key: accept without recording (unsafe). Changed key: still refuse.
-    No,
-}
-
-impl StrictHostKeyChecking {
-    /// Parses both scout's and OpenSSH's spellings.
-    ///
-    /// ```
-    /// use scout_mcp::StrictHostKeyChecking;
-    /// assert_eq!(StrictHostKeyChecking::parse("accept-new"), Some(StrictHostKeyChecking::AcceptNew));
-    /// assert_eq!(StrictHostKeyChecking::parse("ask"), Some(StrictHostKeyChecking::Yes));
-    /// assert_eq!(StrictHostKeyChecking::parse("maybe"), None);
-    /// ```
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "yes" | "true" | "ask" => Some(Self::Yes),
-            "accept-new" => Some(Self::AcceptNew),
-            "no" | "false" | "off" => Some(Self::No),
-            _ => None,
-        }
-    }
-}
+pub use crate::ssh::config::StrictHostKeyChecking;
 
 /// All runtime settings, validated.
 ///

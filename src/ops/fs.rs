@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::ops::remote_path;
 use crate::ssh::mux::Failure;
 use crate::ssh::sftp::wire::{open, Attrs, Request};
-use crate::ssh::sftp::Sftp;
+use crate::ssh::sftp_client::Sftp;
 use crate::util::utf8_cut;
 
 /// A file's content as read, possibly truncated.

@@ -8,7 +8,7 @@ use crate::ops::command::shell_quote;
 use crate::ops::{fs, remote_path};
 use crate::ssh::exec::{ExecLimits, ExecOutput};
 use crate::ssh::mux::{Conn, Failure, SftpChannel};
-use crate::ssh::sftp::Sftp;
+use crate::ssh::sftp_client::Sftp;
 
 /// Runs `command_line` (already vetted by the command policy) with `dir` as working directory.
 ///

@@ -35,7 +35,7 @@ use crate::ops::writer::FileWriter;
 use crate::sha256::Sha256;
 use crate::ssh::mux::{Failure, Pending};
 use crate::ssh::sftp::wire::{open, Reply, Request};
-use crate::ssh::sftp::{Handle, Sftp};
+use crate::ssh::sftp_client::{Handle, Sftp};
 
 /// Bytes of requests outstanding at once on a transfer's channel (bounded memory: that much
 /// of buffers).

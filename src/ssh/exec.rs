@@ -22,7 +22,7 @@ use crossbeam_channel::Sender;
 use crate::control::{human_bytes, Control};
 use crate::error::Error;
 use crate::ssh::channel::{RawChannel, RawError, Step, STDERR};
-use crate::ssh::mux::Failure;
+use crate::ssh::failure::Failure;
 
 /// How long a stopped command may take to close after `TERM` before `KILL` is sent.
 const KILL_AFTER: Duration = Duration::from_secs(2);

@@ -95,7 +95,7 @@ fn parse_hop(text: &str) -> Result<Hop, String> {
 /// The jump hubs of one `Scout`, keyed by chain.
 pub struct Jumps {
     config: SshConfig,
-    /// For the jump sessions themselves (its `jumps` is unused: transports are built here).
+    /// For the jump sessions themselves.
     opts: ConnectOptions,
     linger: Duration,
     hubs: Mutex<HashMap<String, Arc<Hub>>>,
@@ -193,7 +193,7 @@ impl Jumps {
             match hub.open(
                 dest,
                 deadline,
-                crate::ssh::session::connect_limit(dest, &self.opts),
+                dest.connect_limit(self.opts.connect_timeout),
             ) {
                 Err(OpenError::HubGone) => continue,
                 Err(OpenError::Failed(e)) => return Err(e),
@@ -235,9 +235,9 @@ impl Jumps {
             what: format!(
                 "waiting for the connection to jump host {} ({})",
                 jump.alias,
-                crate::ssh::session::connect_limit_name(dest)
+                dest.connect_limit_name()
             ),
-            after: crate::ssh::session::connect_limit(dest, &self.opts),
+            after: dest.connect_limit(self.opts.connect_timeout),
         })?;
         if let Some(hub) = live(&lock(&self.hubs)) {
             return Ok(hub);
@@ -366,8 +366,9 @@ impl Hub {
         wake_rx.set_nonblocking(true).map_err(io)?;
         let (requests, rx) = crossbeam_channel::unbounded();
         let alive = Arc::new(AtomicBool::new(true));
-        let keepalive =
-            crate::ssh::session::keepalive_interval(jump, opts).max(Duration::from_secs(1));
+        let keepalive = jump
+            .keepalive_interval(opts.keepalive_interval)
+            .max(Duration::from_secs(1));
         // want_reply: the server answers each keepalive, so a silent jump host is noticed.
         established.session.set_keepalive(
             true,
@@ -435,7 +436,7 @@ impl Hub {
                     host: dest.alias.clone(),
                     what: format!(
                         "opening the tunnel through the jump host ({})",
-                        crate::ssh::session::connect_limit_name(dest)
+                        dest.connect_limit_name()
                     ),
                     after: limit,
                 }))
@@ -961,7 +962,6 @@ mod tests {
             known_hosts: None,
             strict: None,
             home: "/home/me".into(),
-            jumps: None,
         };
         Jumps::new(config(text), opts, Duration::from_secs(1))
     }

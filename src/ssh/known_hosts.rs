@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ssh2::{CheckResult, HashType, KnownHostFileKind, Session};
 
 use crate::error::Error;
-use crate::settings::StrictHostKeyChecking;
+use crate::ssh::config::StrictHostKeyChecking;
 use crate::util::base64;
 
 /// What a connection needs to decide about a host key.

@@ -36,8 +36,10 @@ use crate::control::Control;
 use crate::error::Error;
 use crate::ssh::channel::{RawChannel, RawError, SessionPtr, Step};
 use crate::ssh::config::HostEntry;
+use crate::ssh::connect::Connector;
 use crate::ssh::exec::{Exec, ExecJob, ExecLimits, ExecOutput, RemoteLimits, Turn};
-use crate::ssh::session::{self, ConnectOptions};
+pub use crate::ssh::failure::Failure;
+use crate::ssh::session;
 use crate::ssh::sftp::wire::{self, Framer, Reply, ServerInfo};
 use crate::ssh::trace::Trace;
 use crate::ssh::transport::Transport;
@@ -71,32 +73,6 @@ static SFTP_REQUESTS: AtomicU64 = AtomicU64::new(0);
 #[doc(hidden)]
 pub fn sftp_requests() -> u64 {
     SFTP_REQUESTS.load(Ordering::Relaxed)
-}
-
-/// The outcome of a failed request: the error, and whether the request may run again on
-/// another connection (nothing of it reached the server).
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// What went wrong.
-    pub error: Error,
-    /// Whether running it again elsewhere is safe (nothing happened on the remote side).
-    pub retry: bool,
-}
-
-impl Failure {
-    /// A failure before any side effect.
-    pub fn retryable(error: Error) -> Failure {
-        Failure { error, retry: true }
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Failure {
-            error,
-            retry: false,
-        }
-    }
 }
 
 /// Which SFTP channel a request goes to.
@@ -319,7 +295,7 @@ pub struct Spawn {
     /// The host.
     pub host: Arc<HostEntry>,
     /// Connect options (timeouts, known_hosts, jumps).
-    pub opts: Arc<ConnectOptions>,
+    pub connector: Arc<Connector>,
     /// Connects running at once across the process; waits for room before connecting.
     pub gate: Arc<Gate>,
     /// The process-wide id of this connection.
@@ -354,10 +330,11 @@ impl Conn {
             limits: OnceLock::new(),
             slot: Mutex::new(Some(spawn.release)),
         });
-        let keepalive =
-            session::keepalive_interval(&spawn.host, &spawn.opts).max(Duration::from_secs(1));
+        let keepalive = session::keepalive_interval(&spawn.host, &spawn.connector.opts)
+            .max(Duration::from_secs(1));
         let count = spawn.host.server_alive_count_max.unwrap_or(3).max(1);
-        let (host, opts, gate, trace) = (spawn.host.clone(), spawn.opts, spawn.gate, spawn.trace);
+        let (host, connector, gate, trace) =
+            (spawn.host.clone(), spawn.connector, spawn.gate, spawn.trace);
         let (thread_state, thread_wake) = (state.clone(), wake.clone());
         let name = format!("scout-ssh-{}", spawn.host.alias);
         std::thread::Builder::new()
@@ -368,7 +345,7 @@ impl Conn {
                 // Built here: the session and its channels never leave this thread.
                 Thread {
                     host,
-                    opts,
+                    connector,
                     gate,
                     trace,
                     state: thread_state,
@@ -947,7 +924,7 @@ fn is_transport_error(e: &RawError) -> bool {
 /// The connection's thread.
 struct Thread {
     host: Arc<HostEntry>,
-    opts: Arc<ConnectOptions>,
+    connector: Arc<Connector>,
     gate: Arc<Gate>,
     trace: Option<Sender<Trace>>,
     state: Arc<State>,
@@ -996,7 +973,7 @@ impl Thread {
     /// Transport, handshake, host key, auth — blocking, within the connect timeout — then the
     /// session goes non-blocking.
     fn connect(&mut self) -> Result<(), Error> {
-        let limit = session::connect_limit(&self.host, &self.opts);
+        let limit = session::connect_limit(&self.host, &self.connector.opts);
         let deadline = Instant::now() + limit;
         let mut trace = if self.trace.is_some() {
             Trace::on()
@@ -1008,11 +985,11 @@ impl Thread {
                 host: self.host.alias.clone(),
                 what: format!(
                     "waiting to connect (too many connects under way; {})",
-                    session::connect_limit_name(&self.host)
+                    self.host.connect_limit_name()
                 ),
                 after: limit,
             }),
-            Some(_pass) => session::establish(&self.host, &self.opts, &mut trace),
+            Some(_pass) => self.connector.establish(&self.host, &mut trace),
         };
         if let Some(to) = self.trace.take() {
             let _ = to.send(trace);

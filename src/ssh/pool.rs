@@ -37,6 +37,7 @@ use scheduled_thread_pool::ScheduledThreadPool;
 use crate::control::Control;
 use crate::error::Error;
 use crate::ssh::config::HostEntry;
+use crate::ssh::connect::Connector;
 use crate::ssh::mux::{Conn, Failure, Gate, Held, LaneCount, Spawn, DEFAULT_CHANNELS};
 use crate::ssh::session::ConnectOptions;
 use crate::ssh::trace::Trace;
@@ -143,7 +144,7 @@ struct Shared {
     hosts: Mutex<HashMap<String, Arc<HostPool>>>,
     live: Arc<AtomicUsize>,
     limits: PoolLimits,
-    opts: Arc<ConnectOptions>,
+    connector: Arc<Connector>,
     gate: Arc<Gate>,
     next_id: AtomicU64,
 }
@@ -286,7 +287,7 @@ impl Shared {
         let live = self.live.clone();
         let spawn = Spawn {
             host: host.clone(),
-            opts: self.opts.clone(),
+            connector: self.connector.clone(),
             gate: self.gate.clone(),
             id: self.next_id.fetch_add(1, Ordering::AcqRel),
             release: Box::new(move || {
@@ -385,13 +386,13 @@ pub struct Pools {
 
 impl Pools {
     /// No pools yet: each host's is built on first use.
-    pub fn new(limits: PoolLimits, opts: ConnectOptions) -> Pools {
+    pub fn new(limits: PoolLimits, connector: Connector) -> Pools {
         let gate = Gate::new(limits.connects_at_once);
         let shared = Shared {
             hosts: Mutex::new(HashMap::new()),
             live: Arc::new(AtomicUsize::new(0)),
             limits,
-            opts: Arc::new(opts),
+            connector: Arc::new(connector),
             gate,
             next_id: AtomicU64::new(1),
         };
@@ -409,7 +410,7 @@ impl Pools {
 
     /// How sessions are opened (for checks that open their own).
     pub fn connect_options(&self) -> &ConnectOptions {
-        &self.shared.opts
+        &self.shared.connector.opts
     }
 
     /// The limits the pools were built with.
@@ -564,7 +565,7 @@ impl Pools {
         trace: crossbeam_channel::Sender<Trace>,
     ) -> Result<Outside, Error> {
         let hp = self.host_pool(host);
-        let deadline = Instant::now() + self.shared.opts.connect_timeout;
+        let deadline = Instant::now() + self.shared.connector.opts.connect_timeout;
         loop {
             if control.is_cancelled() {
                 return Err(Error::Cancelled);
@@ -608,7 +609,7 @@ impl Pools {
                          SCOUT_MAX_POOL_SIZE={} are in use)",
                         self.shared.limits.per_host, self.shared.limits.max_total
                     ),
-                    after: self.shared.opts.connect_timeout,
+                    after: self.shared.connector.opts.connect_timeout,
                 });
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -2,7 +2,7 @@
 //!
 //! libssh2 only needs a file descriptor, so a session reached through `ProxyJump` runs over one
 //! end of a Unix socket pair whose other end a jump hub relays into a `direct-tcpip` channel
-//! (see [`crate::ssh::jump`]). Everything above this module treats both the same.
+//! (see `jump.rs`). Everything above this module treats both the same.
 
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
@@ -78,7 +78,7 @@ pub fn tcp_connect(
             Some(addr) if e.kind() == std::io::ErrorKind::TimedOut => fail(format!(
                 "no answer from {addr} within {:.0} s ({}). Is the host up and the port open?",
                 timeout.as_secs_f64(),
-                crate::ssh::session::connect_limit_name(host)
+                host.connect_limit_name()
             )),
             Some(addr) => fail(format!(
                 "{addr}: {e}. Is sshd running there, and are HostName/Port in ssh_config right?"
