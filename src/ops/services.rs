@@ -21,6 +21,7 @@
 //! The commands use only what dash, bash, zsh, ksh and busybox sh do alike, because SSH runs them
 //! with the remote user's login shell.
 
+use crate::ops::command::shell_quote;
 use std::fmt::Write as _;
 
 /// Exit status of a service command whose tool is not installed on the host.
@@ -238,13 +239,13 @@ impl Service {
             Service::Docker => format!(
                 "{}; docker ps -a --format {}",
                 need("docker"),
-                quote(PS_FORMAT)
+                shell_quote(PS_FORMAT)
             ),
             // 2>&1: a container's stderr is half its log, and only the merge keeps the order.
             Service::DockerLogs(name) => format!(
                 "{}; docker logs --tail {LOG_LINES} --timestamps {} 2>&1",
                 need("docker"),
-                quote(name)
+                shell_quote(name)
             ),
             Service::Compose => format!(
                 "{}; {}; docker compose ls -a --format json",
@@ -258,19 +259,19 @@ impl Service {
                 need("docker"),
                 need_compose(),
                 need_project(project),
-                quote(project)
+                shell_quote(project)
             ),
             Service::Zfs => format!(
                 "{}; zpool list -H -p -o name,size,alloc,free,cap,frag,health",
                 need_zfs("zpool")
             ),
             Service::ZfsPool(pool) => {
-                format!("{}; zpool status {}", need_zfs("zpool"), quote(pool))
+                format!("{}; zpool status {}", need_zfs("zpool"), shell_quote(pool))
             }
             Service::ZfsDatasets(pool) => format!(
                 "{}; zfs list -H -p -r -t filesystem,volume -o name,used,avail,refer,mountpoint {}",
                 need_zfs("zfs"),
-                quote(pool)
+                shell_quote(pool)
             ),
             // Newest first, so an output cap cuts the oldest snapshots, not the newest.
             Service::ZfsSnapshots => format!(
@@ -430,11 +431,6 @@ fn validate_name(name: &str, what: &str) -> Result<String, String> {
     Ok(name.to_string())
 }
 
-/// POSIX single-quoting: `a'b` → `'a'\''b'`.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// Ends the command with the not-installed status and marker.
 fn missing(what: &str) -> String {
     format!("{{ echo '{NOT_INSTALLED}{what}' >&2; exit {EXIT_NOT_INSTALLED}; }}")
@@ -465,7 +461,7 @@ fn need_zfs(tool: &str) -> String {
 fn need_project(project: &str) -> String {
     format!(
         "ids=$(docker ps -a -q --filter {}) || exit; [ -n \"$ids\" ] || {}",
-        quote(&format!("{PROJECT_FILTER}{project}")),
+        shell_quote(&format!("{PROJECT_FILTER}{project}")),
         no_project()
     )
 }
@@ -484,8 +480,8 @@ fn compose_files_command(project: &str) -> String {
          printf '%s\\n' \"${{f#x}}\" | tr , '\\n' | while IFS= read -r c; do \
          [ -z \"$c\" ] || {{ printf '\\036%s\\n' \"$c\"; cat -- \"$c\"; }}; done; exit 0",
         need("docker"),
-        quote(&format!("{PROJECT_FILTER}{project}")),
-        quote(CONFIG_FILES_FORMAT),
+        shell_quote(&format!("{PROJECT_FILTER}{project}")),
+        shell_quote(CONFIG_FILES_FORMAT),
         no_project()
     )
 }
@@ -1413,7 +1409,7 @@ mod tests {
             let reference = run_in("/bin/sh", &command, &stand_in_path(), &[]);
             for shell in &shells {
                 let command = if shell.ends_with("busybox") {
-                    format!("exec {shell} sh -c {}", quote(&command))
+                    format!("exec {shell} sh -c {}", shell_quote(&command))
                 } else {
                     command.clone()
                 };
