@@ -20,6 +20,7 @@
 //! * [`mcp`] — JSON-RPC framing and the MCP protocol: the server's threads and routing.
 //! * [`tool`] — the `scout` tool: arguments in, text (and structured content) out.
 //! * [`Scout`] — the library facade: every operation as a blocking method.
+//! * [`fold`] — a broadcast's answers folded by output, host names folded into ranges.
 //! * [`ops`] — the operations themselves: targets, paths, command policy, reads, listings, runs.
 //! * [`ssh`] — ssh_config, sessions (connect, host keys, auth), command execution, the per-host
 //!   pools and the reaper.
@@ -61,6 +62,7 @@ pub mod cli;
 pub mod control;
 pub mod error;
 pub mod fanout;
+pub mod fold;
 pub mod local;
 pub mod mcp;
 pub mod ops;

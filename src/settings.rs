@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ops::command::{CommandPolicy, PolicyMode};
+use crate::ops::hosts::{parse_groups, GroupDef};
 pub use crate::ops::local_files::BeamScope;
 pub use crate::ssh::exec::RemoteLimits;
 
@@ -100,13 +101,19 @@ pub const VARS: &[Var] = &[
         "SCOUT_ALLOWLIST",
         "--allowlist",
         "",
-        "comma-separated glob patterns: only these aliases are hosts",
+        "comma-separated glob patterns, `!` excludes (web*,!web13): only these aliases are hosts",
     ),
     var(
         "SCOUT_BLOCKLIST",
         "--blocklist",
         "",
-        "comma-separated glob patterns: these aliases are hidden",
+        "comma-separated glob patterns, `!` excludes: these aliases are hidden",
+    ),
+    var(
+        "SCOUT_HOST_GROUPS",
+        "--host-groups",
+        "",
+        "named host groups for targets (@name): `web=web*,!web13; db=db[1-3]`, or the path (/… or ~/…) of a file with one `name = patterns` per line",
     ),
     var(
         "SCOUT_COMMAND_POLICY",
@@ -279,6 +286,8 @@ pub struct Settings {
     pub allowlist: Vec<String>,
     /// Glob patterns on aliases that are hidden (`SCOUT_BLOCKLIST`).
     pub blocklist: Vec<String>,
+    /// Named host groups, used as `@name` in targets (`SCOUT_HOST_GROUPS`).
+    pub host_groups: Vec<GroupDef>,
     /// What `query` may run (`SCOUT_COMMAND_POLICY`, `SCOUT_ALLOWED_COMMANDS`).
     pub command_policy: CommandPolicy,
     /// Nothing is written anywhere: uploads, downloads, host-to-host copies and the shell
@@ -345,6 +354,7 @@ impl Settings {
             strict_host_key_checking: None,
             allowlist: Vec::new(),
             blocklist: Vec::new(),
+            host_groups: Vec::new(),
             command_policy: CommandPolicy::default(),
             read_only: false,
             beam: BeamScope::default_for(&home),
@@ -433,6 +443,7 @@ impl Settings {
             strict_host_key_checking: strict,
             allowlist: list(&raw.get("SCOUT_ALLOWLIST")),
             blocklist: list(&raw.get("SCOUT_BLOCKLIST")),
+            host_groups: raw.host_groups(&home)?,
             command_policy: CommandPolicy {
                 mode: policy_mode,
                 extra_allowed: crate::ops::command::parse_allowed_commands(
@@ -520,6 +531,13 @@ impl SettingsBuilder {
     /// Aliases matching one of these glob patterns are hidden (`SCOUT_BLOCKLIST`).
     pub fn blocklist<S: Into<String>>(mut self, patterns: impl IntoIterator<Item = S>) -> Self {
         self.settings.blocklist = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Named host groups for targets (`SCOUT_HOST_GROUPS`), used as `@name`; see
+    /// [`parse_groups`] for the text form.
+    pub fn host_groups(mut self, groups: impl IntoIterator<Item = GroupDef>) -> Self {
+        self.settings.host_groups = groups.into_iter().collect();
         self
     }
 
@@ -727,6 +745,29 @@ impl Raw<'_> {
         self.explicit(env).map(|v| expand_tilde(v.trim(), home))
     }
 
+    /// `SCOUT_HOST_GROUPS`: inline definitions, or the path of a file of them.
+    fn host_groups(&self, home: &std::path::Path) -> Result<Vec<GroupDef>> {
+        const ENV: &str = "SCOUT_HOST_GROUPS";
+        let Some(value) = self.explicit(ENV) else {
+            return Ok(Vec::new());
+        };
+        let value = value.trim();
+        let (text, source) = if value.starts_with('/') || value.starts_with('~') {
+            let path = expand_tilde(value, home);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::Config(format!(
+                    "{ENV} (--host-groups): cannot read the groups file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            (text, format!(" (file {})", path.display()))
+        } else {
+            (value.to_string(), String::new())
+        };
+        parse_groups(&text)
+            .map_err(|why| Error::Config(format!("invalid {ENV} (--host-groups){source}: {why}")))
+    }
+
     /// `SCOUT_BEAM_DIR`: unlike other settings, a blank value is an error, not "unset" (a
     /// blank jail must never mean no jail).
     fn beam_scope(&self, home: &std::path::Path) -> Result<BeamScope> {
@@ -901,6 +942,7 @@ mod tests {
         assert_eq!(s.max_file_size, 1_048_576);
         assert_eq!(s.max_output_size, 1_048_576);
         assert_eq!(s.command_timeout, Duration::from_secs(30));
+        assert!(s.host_groups.is_empty());
         assert_eq!(s.connect_timeout, Duration::from_secs(10));
         assert_eq!(s.idle_timeout, Duration::from_secs(60));
         assert_eq!(s.keepalive_interval, Duration::from_secs(15));
@@ -928,6 +970,8 @@ mod tests {
             ("SCOUT_CONNECT_TIMEOUT", "-1"),
             ("SCOUT_STRICT_HOST_KEY_CHECKING", "sometimes"),
             ("SCOUT_LOG_LEVEL", "loud"),
+            ("SCOUT_HOST_GROUPS", "web"),
+            ("SCOUT_HOST_GROUPS", "/no/such/groups/file"),
         ] {
             let err = settings(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(k), "{k}: {err}");
@@ -984,6 +1028,7 @@ mod tests {
             .strict_host_key_checking(StrictHostKeyChecking::AcceptNew)
             .allowlist(["web*"])
             .blocklist(vec!["web9".to_string()])
+            .host_groups(parse_groups("w=web*").unwrap())
             .command_policy(PolicyMode::Shell)
             .allowed_commands(["uptime"])
             .read_only(true)
@@ -1016,6 +1061,7 @@ mod tests {
         assert_eq!(s.beam.dir(), Some(beam.as_path()));
         assert_eq!((s.max_file_size, s.max_output_size), (10, 20));
         assert_eq!(s.command_timeout, Duration::from_millis(1500));
+        assert_eq!(s.host_groups[0].name, "w");
         assert_eq!(s.connect_timeout, Duration::from_secs(2));
         assert_eq!(s.idle_timeout, Duration::from_secs(3));
         assert_eq!(s.keepalive_interval, Duration::from_secs(4));
@@ -1095,6 +1141,26 @@ mod tests {
         }
         let open = settings(&[("SCOUT_BEAM_DIR", "unrestricted")]).unwrap();
         assert_eq!(open.beam, BeamScope::Unrestricted);
+    }
+
+    #[test]
+    fn host_groups_come_inline_or_from_a_file() {
+        let s = settings(&[("SCOUT_HOST_GROUPS", "web=web*,!web13; db=db[1-3]")]).unwrap();
+        assert_eq!(s.host_groups.len(), 2);
+        assert_eq!(s.host_groups[0].patterns, ["web*", "!web13"]);
+        let file = std::env::temp_dir().join(format!("scout-groups-{}", std::process::id()));
+        std::fs::write(&file, "# groups\nweb = web*\ndb: db1, db2\n").unwrap();
+        let s = settings(&[("SCOUT_HOST_GROUPS", file.to_str().unwrap())]).unwrap();
+        assert_eq!(s.host_groups[1].patterns, ["db1", "db2"]);
+        std::fs::write(&file, "web = web[\n").unwrap();
+        let err = settings(&[("SCOUT_HOST_GROUPS", file.to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SCOUT_HOST_GROUPS") && err.contains("(file "),
+            "{err}"
+        );
+        let _ = std::fs::remove_file(file);
     }
 
     #[test]

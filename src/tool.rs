@@ -67,6 +67,8 @@ struct Args {
     overwrite: bool,
     /// `hosts` mode: check these hosts (empty: every host).
     check: Option<Vec<String>>,
+    /// Broadcast: fold identical answers (default) or one block per target.
+    fold: Option<bool>,
 }
 
 const PARAMS: &[&str] = &[
@@ -84,6 +86,7 @@ const PARAMS: &[&str] = &[
     "beam_direction",
     "overwrite",
     "check",
+    "fold",
 ];
 
 impl Args {
@@ -120,6 +123,7 @@ impl Args {
             beam_direction: string(map, "beam_direction")?,
             overwrite: boolean(map, "overwrite")?.unwrap_or(false),
             check: check_hosts(map)?,
+            fold: boolean(map, "fold")?,
         })
     }
 }
@@ -209,8 +213,8 @@ pub fn call(scout: &Scout, arguments: Option<&Value>, control: &Control) -> Tool
     }
 }
 
-/// SPEC §3 dispatch order: beam checks → remote-to-remote beam → broadcast → target → hosts →
-/// unknown host → beam → find → diff → diff_content → query → read or list.
+/// Dispatch order: beam checks → remote-to-remote beam → broadcast → target → hosts → unknown
+/// host → beam → find → diff → diff_content → query → read or list.
 fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput, Error> {
     check_beam_args(args)?;
     if let (Some(src), Some(dst)) = (&args.beam_source, &args.beam_target) {
@@ -232,12 +236,14 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         ));
     }
     if let Some(targets) = &args.targets {
+        let fold = args.fold.unwrap_or(true);
         let items = scout.broadcast(targets, args.query.as_deref(), control)?;
-        let share = crate::scout::Share::of(scout.settings(), targets.len());
+        let share = crate::scout::Share::of(scout.settings(), items.len());
         let mut out = format::broadcast(
             &items,
             args.query.as_deref(),
             scout.settings().command_timeout,
+            fold,
         );
         if share.file < scout.settings().max_file_size {
             out.text.push_str(&format!(
@@ -248,6 +254,11 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         }
         return Ok(out);
     }
+    if args.fold.is_some() {
+        return Err(Error::InvalidArgument(
+            "'fold' applies to broadcasts: give 'targets'".into(),
+        ));
+    }
     if args.target.trim().is_empty() {
         return Err(Error::InvalidArgument(
             "missing 'target': use \"hosts\" to list hosts, or \"host:/path\" to read, list or run in a path".into(),
@@ -256,8 +267,12 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
     let (host, path) = match Target::parse(&args.target)? {
         Target::Hosts => {
             return Ok(match &args.check {
-                Some(aliases) => format::checks(&scout.check(aliases, control)?),
-                None => format::hosts(&scout.hosts()),
+                Some(aliases) => format::checks(
+                    &scout.check(aliases, control)?,
+                    scout.groups(),
+                    scout.group_warnings(),
+                ),
+                None => format::hosts(&scout.hosts(), scout.groups()),
             })
         }
         Target::Path { host, path } => (host, path),
@@ -400,6 +415,40 @@ mod tests {
         let err = Args::parse(Some(&json!([1, 2]))).unwrap_err().to_string();
         assert!(err.contains("must be a JSON object"), "{err}");
         assert!(Args::parse(None).is_ok());
+    }
+
+    /// Every mode's structured content has the `mode` of one output schema and that schema's
+    /// required fields.
+    #[test]
+    fn structured_content_has_what_its_schema_requires() {
+        use crate::scout::{BroadcastItem, Outcome};
+        let schema = output_schema();
+        let check = |out: &ToolOutput| {
+            let mode = out.structured["mode"].as_str().unwrap();
+            let one = schema["oneOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["properties"]["mode"]["const"] == mode)
+                .unwrap_or_else(|| panic!("no schema for mode {mode}"));
+            for field in one["required"].as_array().unwrap() {
+                let field = field.as_str().unwrap();
+                assert!(out.structured.get(field).is_some(), "{mode} lacks {field}");
+            }
+        };
+        let item = |t: &str| BroadcastItem {
+            target: t.into(),
+            result: Ok(Outcome::Command(ExecOutput {
+                exit_code: Some(0),
+                ..ExecOutput::default()
+            })),
+        };
+        let items = vec![item("a1:/"), item("a2:/")];
+        let timeout = std::time::Duration::from_secs(1);
+        check(&format::broadcast(&items, Some("true"), timeout, true));
+        check(&format::broadcast(&items, Some("true"), timeout, false));
+        check(&format::hosts(&[], &[]));
+        check(&ToolOutput::error(&Error::Cancelled));
     }
 
     #[test]

@@ -8,15 +8,16 @@ use serde_json::{json, Value};
 
 use super::ToolOutput;
 use crate::control::human_bytes;
+use crate::fold;
 use crate::ops::compare::{self, Comparison};
 use crate::ops::fs::{self, FileContent, Listing, View};
-use crate::ops::hosts::HostStatus;
+use crate::ops::hosts::{HostGroup, HostStatus};
 use crate::ops::run::{FindResult, Tree};
 use crate::ops::transfer::Transfer;
 use crate::scout::{BroadcastItem, Outcome};
 use crate::ssh::exec::ExecOutput;
 
-pub fn hosts(statuses: &[HostStatus]) -> ToolOutput {
+pub fn hosts(statuses: &[HostStatus], groups: &[HostGroup]) -> ToolOutput {
     let items: Vec<Value> = statuses
         .iter()
         .map(|s| {
@@ -28,13 +29,32 @@ pub fn hosts(statuses: &[HostStatus]) -> ToolOutput {
             })
         })
         .collect();
+    let groups_data: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            json!({
+                "name": g.name, "patterns": g.patterns, "count": g.members.len(),
+                "hosts": fold::fold_hosts(g.members.iter().map(String::as_str)),
+            })
+        })
+        .collect();
+    let mut text = crate::ops::hosts::format(statuses);
+    let listed = crate::ops::hosts::format_groups(groups);
+    if !listed.is_empty() {
+        text.push('\n');
+        text.push_str(&listed);
+    }
     ToolOutput::ok(
-        crate::ops::hosts::format(statuses),
-        json!({ "mode": "hosts", "hosts": items }),
+        text,
+        json!({ "mode": "hosts", "hosts": items, "groups": groups_data }),
     )
 }
 
-pub fn checks(checks: &[crate::ops::check::HostCheck]) -> ToolOutput {
+pub fn checks(
+    checks: &[crate::ops::check::HostCheck],
+    groups: &[HostGroup],
+    warnings: &[String],
+) -> ToolOutput {
     let items: Vec<Value> = checks
         .iter()
         .map(|c| {
@@ -58,9 +78,18 @@ pub fn checks(checks: &[crate::ops::check::HostCheck]) -> ToolOutput {
             json!({ "alias": c.alias, "ok": c.ok(), "settings": settings, "stages": stages, "fix": c.fix })
         })
         .collect();
+    let mut text = crate::ops::check::format(checks);
+    let listed = crate::ops::hosts::format_groups(groups);
+    if !listed.is_empty() {
+        text.push('\n');
+        text.push_str(&listed);
+    }
+    for w in warnings {
+        text.push_str(&format!("warning: {w}\n"));
+    }
     ToolOutput::ok(
-        crate::ops::check::format(checks),
-        json!({ "mode": "check", "hosts": items }),
+        text,
+        json!({ "mode": "check", "hosts": items, "group_warnings": warnings }),
     )
 }
 
@@ -287,33 +316,128 @@ pub fn transfer(verb: &str, t: &Transfer) -> ToolOutput {
     ToolOutput::ok(text, structured)
 }
 
-/// One block per target in the order given, then a summary line.
-pub fn broadcast(items: &[BroadcastItem], query: Option<&str>, timeout: Duration) -> ToolOutput {
+/// A broadcast's answer: folded (one block per distinct answer naming its targets, failures
+/// and rarer answers first) or one block per target in the order given; then a summary line.
+pub fn broadcast(
+    items: &[BroadcastItem],
+    query: Option<&str>,
+    timeout: Duration,
+    fold: bool,
+) -> ToolOutput {
+    if fold {
+        return folded(items, query, timeout);
+    }
     let mut text = String::new();
     let mut results = Vec::with_capacity(items.len());
     for item in items {
-        let ok = item.succeeded();
-        let (body, data) = target_block(item, query, timeout);
-        text.push_str(&format!(
-            "═══ {} ═══{}\n",
-            item.target,
-            if ok { "" } else { " [FAILED]" }
-        ));
-        text.push_str(body.trim_end_matches('\n'));
-        text.push('\n');
-        results.push(json!({ "target": item.target, "ok": ok, "result": data }));
+        text.push_str(&target_text(item, query, timeout));
+        let (_, data) = target_block(item, query, timeout);
+        results.push(json!({ "target": item.target, "ok": item.succeeded(), "result": data }));
     }
     let succeeded = items.iter().filter(|i| i.succeeded()).count();
-    text.push_str(&format!("─── {succeeded}/{} succeeded ───", items.len()));
+    text.push_str(&summary(succeeded, items.len(), 1));
     let structured = json!({
-        "mode": "broadcast", "succeeded": succeeded, "total": items.len(), "results": results,
+        "mode": "broadcast", "folded": false, "succeeded": succeeded, "total": items.len(),
+        "results": results,
     });
     ToolOutput::ok(text, structured)
 }
 
+/// One target's block of the per-target view: its header and its answer.
+pub fn target_text(item: &BroadcastItem, query: Option<&str>, timeout: Duration) -> String {
+    let (body, _) = target_block(item, query, timeout);
+    format!(
+        "═══ {} ═══{}\n{}\n",
+        item.target,
+        if item.succeeded() { "" } else { " [FAILED]" },
+        body.trim_end_matches('\n')
+    )
+}
+
+fn summary(succeeded: usize, total: usize, distinct: usize) -> String {
+    if distinct > 1 {
+        format!("─── {succeeded}/{total} succeeded, {distinct} distinct outputs ───")
+    } else {
+        format!("─── {succeeded}/{total} succeeded ───")
+    }
+}
+
+/// The folded view: `═══ web[01-40]:/etc (40) ═══` over each distinct answer.
+fn folded(items: &[BroadcastItem], query: Option<&str>, timeout: Duration) -> ToolOutput {
+    let groups = fold::fold(items);
+    let mut text = String::new();
+    let mut data = Vec::with_capacity(groups.len());
+    for group in &groups {
+        let Some(first) = group.members.first().and_then(|&m| items.get(m)) else {
+            continue;
+        };
+        let count = group.members.len();
+        let hosts = fold::fold_hosts(
+            group
+                .members
+                .iter()
+                .filter_map(|&m| items.get(m))
+                .map(|i| i.host()),
+        );
+        let (body, mut result) = group_block(first, &hosts, query, timeout);
+        text.push_str(&format!(
+            "═══ {}{} ═══{}\n{}\n",
+            fold::label(items, &group.members),
+            if count > 1 {
+                format!(" ({count})")
+            } else {
+                String::new()
+            },
+            if group.succeeded { "" } else { " [FAILED]" },
+            body.trim_end_matches('\n')
+        ));
+        let targets: Vec<Value> = fold::by_path(items, &group.members)
+            .into_iter()
+            .map(|(path, hosts)| json!({ "hosts": hosts, "path": path }))
+            .collect();
+        if result.get("host").is_some() {
+            result["host"] = json!(hosts);
+        }
+        data.push(json!({
+            "targets": targets, "count": count, "ok": group.succeeded, "result": result,
+        }));
+    }
+    let succeeded = items.iter().filter(|i| i.succeeded()).count();
+    text.push_str(&summary(succeeded, items.len(), groups.len()));
+    let structured = json!({
+        "mode": "broadcast", "folded": true, "succeeded": succeeded, "total": items.len(),
+        "distinct": groups.len(), "groups": data,
+    });
+    ToolOutput::ok(text, structured)
+}
+
+/// The answer shared by a group, shown for `hosts` (folded): an error without the host's name
+/// in front, since the header names the hosts.
+fn group_block(
+    item: &BroadcastItem,
+    hosts: &str,
+    query: Option<&str>,
+    timeout: Duration,
+) -> (String, Value) {
+    let path = item.path();
+    let out = match &item.result {
+        Err(e) => {
+            let message = fold::error_text(e);
+            ToolOutput {
+                text: format!("Error: {message}"),
+                structured: json!({ "mode": "error", "error": message }),
+                is_error: true,
+            }
+        }
+        Ok(Outcome::View(View::File(f))) => file(hosts, f),
+        Ok(Outcome::View(View::Directory(l))) => listing(hosts, l),
+        Ok(Outcome::Command(o)) => command(hosts, path, query.unwrap_or_default(), o, timeout),
+    };
+    (out.text, out.structured)
+}
+
 fn target_block(item: &BroadcastItem, query: Option<&str>, timeout: Duration) -> (String, Value) {
-    let (host, path) = item.target.split_once(':').unwrap_or((&item.target, ""));
-    let (host, path) = (host.trim(), path.trim());
+    let (host, path) = (item.host(), item.path());
     let out = match &item.result {
         Err(e) => ToolOutput::error(e),
         Ok(Outcome::View(View::File(f))) => file(host, f),
