@@ -13,6 +13,7 @@ use crossbeam_channel::{unbounded, RecvTimeoutError};
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::fanout::FanOut;
+use crate::jobs::Jobs;
 use crate::ops::check::HostCheck;
 use crate::ops::command::PolicyMode;
 use crate::ops::compare::{self, Comparison};
@@ -90,6 +91,8 @@ struct Inner {
     jumps: Arc<Jumps>,
     reachability: Reachability,
     fanout: FanOut,
+    /// Background jobs (`background: true`), ended by [`Scout::close`].
+    jobs: Jobs,
     _reaper: Reaper,
 }
 
@@ -207,6 +210,7 @@ impl Scout {
                 jumps,
                 reachability: Reachability::new(REACHABILITY_TTL),
                 fanout,
+                jobs: Jobs::new(),
                 _reaper: reaper,
             }),
         })
@@ -242,6 +246,12 @@ impl Scout {
             .iter()
             .map(|h| h.alias.clone())
             .collect())
+    }
+
+    /// Background jobs: started by the MCP tool's `background: true`, or by a program with
+    /// [`Jobs::start`]. [`Scout::close`] ends them.
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
     }
 
     /// The resolved configuration of one host.
@@ -415,12 +425,33 @@ impl Scout {
     /// # Ok::<(), scout_mcp::Error>(())
     /// ```
     pub fn run(&self, host: &str, dir: &str, query: &str, control: &Control) -> Result<ExecOutput> {
+        self.run_for(host, dir, query, self.settings().command_timeout, control)
+    }
+
+    /// [`Scout::run`] with its own timeout instead of `SCOUT_COMMAND_TIMEOUT` (background jobs
+    /// use `SCOUT_JOB_TIMEOUT`).
+    pub fn run_for(
+        &self,
+        host: &str,
+        dir: &str,
+        query: &str,
+        timeout: Duration,
+        control: &Control,
+    ) -> Result<ExecOutput> {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
-        let limits = self.query_limits();
+        let limits = ExecLimits {
+            timeout,
+            ..self.query_limits()
+        };
         self.pools().with_lane(&host, control, |lane| {
             run::query(lane, dir, &command, &limits, control)
         })
+    }
+
+    /// Whether the command policy (and read-only mode) lets `query` run, without running it.
+    pub fn vet_query(&self, query: &str) -> Result<()> {
+        self.vet_command(query).map(drop)
     }
 
     /// Compares two remote files (read with the read rules): identical, a unified diff with
@@ -989,10 +1020,12 @@ impl Scout {
         self.pools().host_state(alias)
     }
 
-    /// Closes every connection now (those in use once their calls return; this waits half a
-    /// second at most). Calls after this reconnect as needed. Dropping the last clone does the
-    /// same.
+    /// Ends every background job (their remote commands are stopped) and closes every
+    /// connection now (those in use once their calls return; this waits a second at most).
+    /// Calls after this reconnect as needed. Dropping the last clone closes the connections
+    /// too (a running job holds a clone until it ends).
     pub fn close(&self) {
+        self.inner.jobs.cancel_all(CLOSE_WAIT);
         self.pools().shutdown(CLOSE_WAIT);
         self.inner.jumps.close();
     }

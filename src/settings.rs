@@ -164,6 +164,12 @@ pub const VARS: &[Var] = &[
         )
     },
     var(
+        "SCOUT_JOB_TIMEOUT",
+        "--job-timeout",
+        "600",
+        "seconds a command may run in a background job (`background: true`)",
+    ),
+    var(
         "SCOUT_CONNECT_TIMEOUT",
         "--connect-timeout",
         "10",
@@ -305,6 +311,8 @@ pub struct Settings {
     pub remote_limits: RemoteLimits,
     /// How long a command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
     pub command_timeout: Duration,
+    /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`).
+    pub job_timeout: Duration,
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
     pub connect_timeout: Duration,
     /// How long an idle session is kept (`SCOUT_IDLE_TIMEOUT`).
@@ -366,6 +374,7 @@ impl Settings {
                 file_size: 1 << 30,
             },
             command_timeout: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(15),
@@ -460,6 +469,7 @@ impl Settings {
                 file_size: raw.size("SCOUT_REMOTE_MAX_FILE_SIZE", 0, u64::MAX)?,
             },
             command_timeout: raw.seconds("SCOUT_COMMAND_TIMEOUT")?,
+            job_timeout: raw.seconds("SCOUT_JOB_TIMEOUT")?,
             connect_timeout: raw.seconds("SCOUT_CONNECT_TIMEOUT")?,
             idle_timeout: raw.seconds("SCOUT_IDLE_TIMEOUT")?,
             keepalive_interval: raw.seconds("SCOUT_KEEPALIVE_INTERVAL")?,
@@ -610,6 +620,13 @@ impl SettingsBuilder {
         self
     }
 
+    /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`, more than 0, at
+    /// most a day).
+    pub fn job_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.job_timeout = timeout;
+        self
+    }
+
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings.connect_timeout = timeout;
@@ -659,6 +676,7 @@ impl SettingsBuilder {
         check_count("max_file_size", s.max_file_size, 1, u64::MAX)?;
         check_count("max_output_size", s.max_output_size as u64, 1, u64::MAX)?;
         check_duration("command_timeout", s.command_timeout)?;
+        check_duration("job_timeout", s.job_timeout)?;
         check_duration("connect_timeout", s.connect_timeout)?;
         check_duration("idle_timeout", s.idle_timeout)?;
         check_duration("keepalive_interval", s.keepalive_interval)?;
@@ -942,6 +960,7 @@ mod tests {
         assert_eq!(s.max_file_size, 1_048_576);
         assert_eq!(s.max_output_size, 1_048_576);
         assert_eq!(s.command_timeout, Duration::from_secs(30));
+        assert_eq!(s.job_timeout, Duration::from_secs(600));
         assert!(s.host_groups.is_empty());
         assert_eq!(s.connect_timeout, Duration::from_secs(10));
         assert_eq!(s.idle_timeout, Duration::from_secs(60));
@@ -970,6 +989,7 @@ mod tests {
             ("SCOUT_CONNECT_TIMEOUT", "-1"),
             ("SCOUT_STRICT_HOST_KEY_CHECKING", "sometimes"),
             ("SCOUT_LOG_LEVEL", "loud"),
+            ("SCOUT_JOB_TIMEOUT", "0"),
             ("SCOUT_HOST_GROUPS", "web"),
             ("SCOUT_HOST_GROUPS", "/no/such/groups/file"),
         ] {
@@ -1029,6 +1049,7 @@ mod tests {
             .allowlist(["web*"])
             .blocklist(vec!["web9".to_string()])
             .host_groups(parse_groups("w=web*").unwrap())
+            .job_timeout(Duration::from_secs(9))
             .command_policy(PolicyMode::Shell)
             .allowed_commands(["uptime"])
             .read_only(true)
@@ -1062,6 +1083,7 @@ mod tests {
         assert_eq!((s.max_file_size, s.max_output_size), (10, 20));
         assert_eq!(s.command_timeout, Duration::from_millis(1500));
         assert_eq!(s.host_groups[0].name, "w");
+        assert_eq!(s.job_timeout, Duration::from_secs(9));
         assert_eq!(s.connect_timeout, Duration::from_secs(2));
         assert_eq!(s.idle_timeout, Duration::from_secs(3));
         assert_eq!(s.keepalive_interval, Duration::from_secs(4));
@@ -1081,6 +1103,10 @@ mod tests {
             (
                 Settings::builder().command_timeout(Duration::ZERO),
                 "SCOUT_COMMAND_TIMEOUT",
+            ),
+            (
+                Settings::builder().job_timeout(Duration::ZERO),
+                "SCOUT_JOB_TIMEOUT",
             ),
             (
                 Settings::builder().connect_timeout(Duration::from_secs(86_401)),

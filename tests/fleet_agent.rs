@@ -1,12 +1,13 @@
-//! The agent-facing side of a fleet of hundreds (issue 20), through the real binary against real
-//! sshd: broadcast answers folded by output with host ranges (500 hosts, answer sizes
-//! measured), host patterns and groups within the allow/block lists and the target cap.
+//! The agent-facing side of a fleet of hundreds (issue 20, items 3–5), through the real binary
+//! against real sshd: broadcast answers folded by output with host ranges (500 hosts, answer
+//! sizes measured), host patterns and groups within the allow/block lists and the target cap,
+//! and background jobs (progress, output from an offset, cancel, caps, shutdown).
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{scout_bin, scout_client, tool_text, Fleet, McpClient};
+use common::{process_running, scout_bin, scout_client, tool_text, wait_until, Fleet, McpClient};
 use serde_json::{json, Value};
 
 /// Adds one `Host` block per name to the fleet's ssh_config, each pointing at one of the
@@ -365,4 +366,289 @@ fn a_bad_group_definition_stops_the_program_naming_the_variable() {
         assert_eq!(out.status.code(), Some(2), "{groups}: {stderr}");
         assert!(stderr.contains("SCOUT_HOST_GROUPS"), "{groups}: {stderr}");
     }
+}
+
+/// Asks for a job until `done(report)` holds; the last report.
+fn poll_job(c: &mut McpClient, id: &str, mut done: impl FnMut(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = c.call_tool(json!({"job": id}));
+        assert_eq!(r["isError"], false, "{r}");
+        if done(&r["structuredContent"]) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "job {id} never got there: {r}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_job(c: &mut McpClient, args: Value) -> String {
+    let r = c.call_tool(args);
+    assert_eq!(r["isError"], false, "{r}");
+    let s = &r["structuredContent"];
+    assert_eq!(s["state"], "running", "{r}");
+    let id = s["id"].as_str().unwrap().to_string();
+    assert!(
+        tool_text(&r).contains(&format!("{{\"job\": \"{id}\"}}")),
+        "{r}"
+    );
+    id
+}
+
+#[test]
+fn a_background_query_outlives_the_command_timeout() {
+    let fleet = Fleet::start(&["alpha"]);
+    let mut c = scout_client(
+        &fleet,
+        &[
+            ("SCOUT_COMMAND_POLICY", "shell"),
+            ("SCOUT_COMMAND_TIMEOUT", "1"),
+        ],
+    );
+    let query = "echo started; sleep 2; echo finished";
+    // In the foreground the command timeout stops it.
+    let (text, _) = c.call_text(json!({"target": "alpha:/", "query": query}));
+    assert!(text.contains("[timed out after 1 s"), "{text}");
+    // In the background it runs under SCOUT_JOB_TIMEOUT and the call answers at once.
+    let id = start_job(
+        &mut c,
+        json!({"target": "alpha:/", "query": query, "background": true}),
+    );
+    assert!(id.starts_with('j'), "{id}");
+    let r = poll_job(&mut c, &id, |s| s["state"] != "running");
+    let s = &r["structuredContent"];
+    assert_eq!(s["state"], "done", "{r}");
+    assert_eq!(s["output"], "started\nfinished\n");
+    assert_eq!(
+        (s["succeeded"].clone(), s["hosts"]["ok"].clone()),
+        (json!(1), json!("alpha"))
+    );
+    // From an offset: only what comes after it.
+    let r = c.call_tool(json!({"job": id, "offset": 8}));
+    assert_eq!(r["structuredContent"]["output"], "finished\n");
+    assert_eq!(r["structuredContent"]["next_offset"], 17);
+    let r = c.call_tool(json!({"job": id, "offset": 17}));
+    assert_eq!(r["structuredContent"]["output"], "");
+    // A failing command is a finished job whose target failed; an unreachable path fails it.
+    let id = start_job(
+        &mut c,
+        json!({"target": "alpha:/", "query": "exit 3", "background": true}),
+    );
+    let r = poll_job(&mut c, &id, |s| s["state"] != "running");
+    assert_eq!(r["structuredContent"]["hosts"]["failed"], "alpha", "{r}");
+    assert!(tool_text(&r).contains("[exit code: 3]"), "{r}");
+    let id = start_job(
+        &mut c,
+        json!({"target": "alpha:/no/such/dir", "query": "true", "background": true}),
+    );
+    let r = poll_job(&mut c, &id, |s| s["state"] != "running");
+    assert_eq!(r["structuredContent"]["state"], "failed", "{r}");
+    assert!(tool_text(&r).contains("Error: "), "{r}");
+
+    // What would fail at once fails at once, not in a job.
+    for (args, needle) in [
+        (
+            json!({"target": "ghost:/", "query": "true", "background": true}),
+            "unknown host",
+        ),
+        (
+            json!({"target": "alpha:/", "background": true}),
+            "'background' applies",
+        ),
+        (json!({"job": "j1-0000000000000000"}), "no job"),
+        (json!({"job": id, "target": "alpha:/"}), "'job' goes alone"),
+        (json!({"cancel": true}), "go with 'job'"),
+        (
+            json!({"target": "alpha:/", "fold": false}),
+            "'fold' applies",
+        ),
+    ] {
+        let (text, is_error) = c.call_text(args.clone());
+        assert!(is_error && text.contains(needle), "{args}: {text}");
+    }
+    let (text, is_error) = c.call_text(json!({"target": "jobs"}));
+    assert!(!is_error && text.starts_with("3 job(s):"), "{text}");
+}
+
+#[test]
+fn a_background_broadcast_shows_progress_per_host_and_cancel_kills_what_runs() {
+    let fleet = Fleet::start(&["a1", "a2", "a3"]);
+    fleet.write_remote_file("fast/run.sh", b"echo fast\n");
+    fleet.write_remote_file("slow/run.sh", b"echo slow; sleep 3097\n");
+    let root = fleet.remote_root.display().to_string();
+    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    let id = start_job(
+        &mut c,
+        json!({"targets": [format!("a[1-2]:{root}/fast"), format!("a3:{root}/slow")],
+               "query": "sh run.sh", "background": true}),
+    );
+    // The fast hosts finish while the slow one runs: their answer is there already.
+    let r = poll_job(&mut c, &id, |s| {
+        s["done"] == 2 && process_running("sleep 3097")
+    });
+    let s = &r["structuredContent"];
+    assert_eq!(s["state"], "running", "{r}");
+    assert_eq!(
+        (s["hosts"]["ok"].clone(), s["hosts"]["waiting"].clone()),
+        (json!("a[1-2]"), json!("a3"))
+    );
+    let text = tool_text(&r);
+    assert!(
+        text.contains("Targets: 2/3 finished: 2 ok a[1-2]; 1 not finished a3"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(":{root}/fast ═══\nfast\n")),
+        "{text}"
+    );
+    assert!(text.contains("═══ #1 from a"), "{text}");
+    let seen = s["next_offset"].as_u64().unwrap();
+    // Listing shows it running.
+    let (text, _) = c.call_text(json!({"target": "jobs"}));
+    assert!(text.contains(&id) && text.contains("running"), "{text}");
+    // Cancel: the remote command is killed, the job says so, what came before stays.
+    let r = c.call_tool(json!({"job": id, "cancel": true, "offset": seen}));
+    let s = &r["structuredContent"];
+    assert_eq!(s["state"], "cancelled", "{r}");
+    assert!(
+        wait_until(Duration::from_secs(10), || !process_running("sleep 3097")),
+        "the cancelled job's remote command lives on"
+    );
+    let r = c.call_tool(json!({"job": id}));
+    assert!(tool_text(&r).contains("fast"), "{r}");
+
+    // Finished: each answer once, then which targets gave which, then the summary.
+    let id = start_job(
+        &mut c,
+        json!({"targets": [format!("a*:{root}/fast"), format!("a2:{root}/nope")],
+               "query": "sh run.sh", "background": true}),
+    );
+    let r = poll_job(&mut c, &id, |s| s["state"] == "done");
+    let out = r["structuredContent"]["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(out.matches("\nfast\n").count(), 1, "{out}");
+    assert!(
+        out.contains("═══ which targets gave which output ═══\n"),
+        "{out}"
+    );
+    assert!(out.contains(&format!(" a[1-3]:{root}/fast (3)\n")), "{out}");
+    assert!(out.contains(&format!("a2:{root}/nope [FAILED]\n")), "{out}");
+    assert!(
+        out.ends_with("─── 3/4 succeeded, 2 distinct outputs ───\n"),
+        "{out}"
+    );
+    // Unfolded: a block per target as it finished.
+    let id = start_job(
+        &mut c,
+        json!({"targets": [format!("a*:{root}/fast")], "query": "sh run.sh",
+               "background": true, "fold": false}),
+    );
+    let r = poll_job(&mut c, &id, |s| s["state"] == "done");
+    let out = r["structuredContent"]["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(headers(&out).len(), 3, "{out}");
+    assert!(out.ends_with("─── 3/3 succeeded ───\n"), "{out}");
+}
+
+#[test]
+fn jobs_are_capped_and_their_output_too() {
+    let fleet = Fleet::start(&["alpha"]);
+    let mut c = scout_client(
+        &fleet,
+        &[
+            ("SCOUT_COMMAND_POLICY", "shell"),
+            ("SCOUT_MAX_OUTPUT_SIZE", "4M"),
+        ],
+    );
+    // Output past the per-job cap: counted, not kept; read in slices from offsets.
+    let id = start_job(
+        &mut c,
+        json!({"target": "alpha:/", "query": "head -c 3000000 /dev/zero | tr '\\0' x",
+               "background": true}),
+    );
+    let r = poll_job(&mut c, &id, |s| s["state"] != "running");
+    let s = r["structuredContent"].clone();
+    assert_eq!(s["state"], "done", "{r}");
+    let kept = s["output_bytes"].as_u64().unwrap();
+    assert_eq!(kept, 1 << 20, "{s}");
+    assert_eq!(kept + s["dropped_bytes"].as_u64().unwrap(), 3_000_000);
+    let text = tool_text(&r);
+    assert!(
+        text.contains("[job output capped at 1.0 MiB"),
+        "{}",
+        &text[text.len() - 300..]
+    );
+    assert!(text.contains(&format!(
+        "[more output: {{\"job\": \"{id}\", \"offset\": 65536}}]"
+    )));
+    let mut offset = 0;
+    let mut read = 0;
+    loop {
+        let r = c.call_tool(json!({"job": id, "offset": offset}));
+        let s = &r["structuredContent"];
+        let n = s["output"].as_str().unwrap().len();
+        assert!(n <= 64 << 10);
+        if n == 0 {
+            break;
+        }
+        read += n;
+        offset = s["next_offset"].as_u64().unwrap();
+    }
+    assert_eq!(read as u64, kept);
+
+    // More jobs than the cap: 32 run (the finished one makes room), the next is refused.
+    let mut ids = Vec::new();
+    for i in 0..32 {
+        ids.push(start_job(
+            &mut c,
+            json!({"target": "alpha:/", "query": format!("sleep 3098; echo {i}"), "background": true}),
+        ));
+    }
+    let (text, is_error) =
+        c.call_text(json!({"target": "alpha:/", "query": "true", "background": true}));
+    assert!(is_error && text.contains("32 jobs are running"), "{text}");
+    let (text, _) = c.call_text(json!({"target": "jobs"}));
+    assert_eq!(text.matches(" running ").count(), 32, "{text}");
+    assert!(!text.contains(&id), "the finished job made room: {text}");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 32, "ids are never reused");
+    for id in &ids {
+        let r = c.call_tool(json!({"job": id, "cancel": true}));
+        assert_eq!(r["structuredContent"]["state"], "cancelled", "{r}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || !process_running("sleep 3098")),
+        "cancelled jobs left remote commands running"
+    );
+    let (text, is_error) =
+        c.call_text(json!({"target": "alpha:/", "query": "echo room", "background": true}));
+    assert!(!is_error, "{text}");
+}
+
+#[test]
+fn jobs_end_when_the_server_exits() {
+    let fleet = Fleet::start(&["alpha"]);
+    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    start_job(
+        &mut c,
+        json!({"targets": ["alpha:/", "alpha:/tmp"], "query": "sleep 3099", "background": true}),
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || process_running("sleep 3099")),
+        "the job's command never started"
+    );
+    c.close_stdin();
+    let status = c.wait_exit(Duration::from_secs(10)).expect("exited");
+    assert!(status.success(), "{status:?}\n{}", c.stderr_tail());
+    c.assert_stdout_all_json();
+    assert!(
+        wait_until(Duration::from_secs(5), || !process_running("sleep 3099")),
+        "a job's remote command outlived the server"
+    );
 }
