@@ -133,6 +133,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(e) => return fail(&e.to_string()),
     };
     init_logging(&settings.log_level);
+    // Each connection holds descriptors: a fleet needs more than a soft limit of 1024.
+    if let Some((before, after)) = crate::fdlimit::raise() {
+        if after > before {
+            log::debug!("open-file limit raised from {before} to {after}");
+        }
+    }
     let scout = match Scout::new(settings) {
         Ok(s) => Arc::new(s),
         Err(e) => return fail(&e.to_string()),

@@ -63,6 +63,7 @@ pub mod cli;
 pub mod control;
 pub mod error;
 pub mod fanout;
+mod fdlimit;
 pub mod fold;
 pub mod jobs;
 pub mod local;

@@ -6,7 +6,7 @@
 //! clone and its clones share one set of session pools. `examples/threads.rs` shows it.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, RecvTimeoutError};
 
@@ -173,8 +173,17 @@ impl Scout {
                  user can (~/.ssh keys, shell rc files); the agent is not confined"
             );
         }
+        // Each connection holds descriptors: never plan for more than the limit allows.
+        let room = usize::try_from(crate::fdlimit::connection_room()).unwrap_or(usize::MAX);
+        if settings.max_pool_size > room {
+            log::warn!(
+                "SCOUT_MAX_POOL_SIZE={} lowered to {room}: that is what the open-file limit \
+                 (ulimit -n) leaves room for; raise the hard limit to keep more connections",
+                settings.max_pool_size
+            );
+        }
         let limits = PoolLimits {
-            max_total: settings.max_pool_size,
+            max_total: settings.max_pool_size.min(room).max(1),
             per_host: settings.max_sessions_per_host,
             idle_timeout: settings.idle_timeout,
             checkout_wait: settings.command_timeout + settings.connect_timeout,
@@ -278,10 +287,10 @@ impl Scout {
         )
     }
 
-    /// Checks each of `aliases` (every host when empty; each alias once, at most
-    /// [`MAX_CHECKS`]; host patterns and `@group`s are expanded) like `scout-mcp check`: opens a fresh connection stage by stage
-    /// (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec), timing each, and names
-    /// the fix for a failure. Hosts are checked in parallel (`SCOUT_MAX_CONCURRENCY` at once),
+    /// Checks each of `aliases` (every host when empty; host patterns and `@group`s expanded;
+    /// each host once, at most [`MAX_CHECKS`]) like `scout-mcp check`: opens a fresh connection
+    /// stage by stage (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec), timing
+    /// each, and names the fix for a failure. Hosts are checked in parallel (`SCOUT_MAX_CONCURRENCY` at once),
     /// within the session caps; `control` stops it.
     pub fn check(&self, aliases: &[String], control: &Control) -> Result<Vec<HostCheck>> {
         let mut hosts: Vec<Arc<HostEntry>> = if aliases.is_empty() {
@@ -840,10 +849,12 @@ impl Scout {
         control: &Control,
         on_item: &mut dyn FnMut(usize, &BroadcastItem),
     ) -> Result<Vec<BroadcastItem>> {
+        // No SFTP unless the shell could not enter the directory: a command-only broadcast
+        // does not start an SFTP server on every host (see `run::query`).
         enum Step {
             Lane,
-            Stat(Lane, Pending<Reply>),
             Exec(Lane, Pending<ExecOutput>),
+            Explain(Lane, Pending<Reply>),
             Done,
         }
         let limits = ExecLimits {
@@ -873,6 +884,7 @@ impl Scout {
             }
         }
         let part = control.part();
+        let (started, lane_wait) = (Instant::now(), self.pools().limits().checkout_wait);
         let mut done = results.iter().filter(|r| r.is_some()).count();
         while done < total {
             if control.is_cancelled() {
@@ -889,18 +901,42 @@ impl Scout {
                 (*step, outcome) = match std::mem::replace(step, Step::Done) {
                     Step::Lane => match self.pools().try_lane(host) {
                         Ok(Some(lane)) => {
-                            let sftp = Sftp::new(&lane, SftpChannel::Shared, &part);
-                            let stat = sftp.send(Request::stat(&remote_path::sftp_path(path)));
-                            (Step::Stat(lane, stat), None)
+                            let full = run::in_dir(path, command);
+                            let exec = lane.exec_async(full, limits.clone(), part.clone());
+                            (Step::Exec(lane, exec), None)
                         }
+                        Ok(None) if started.elapsed() >= lane_wait => (
+                            Step::Done,
+                            Some(Err(Error::Timeout {
+                                host: host.alias.clone(),
+                                what: "waiting for a free channel or connection (the host's \
+                                       channels, or SCOUT_MAX_POOL_SIZE, are in use)"
+                                    .into(),
+                                after: lane_wait,
+                            })),
+                        ),
                         Ok(None) => (Step::Lane, None),
                         Err(e) => (Step::Done, Some(Err(e))),
                     },
-                    Step::Stat(lane, stat) => match stat.try_take() {
-                        None => (Step::Stat(lane, stat), None),
+                    Step::Exec(lane, exec) => match exec.try_take() {
+                        None => (Step::Exec(lane, exec), None),
+                        Some(Ok(out)) if run::could_not_enter(&out) => {
+                            let sftp = Sftp::new(&lane, SftpChannel::Shared, &part);
+                            let stat = sftp.send(Request::stat(&remote_path::sftp_path(path)));
+                            (Step::Explain(lane, stat), None)
+                        }
+                        Some(Ok(out)) => (Step::Done, Some(Ok(Outcome::Command(out)))),
+                        Some(Err(f)) if f.retry && *attempts == 0 => {
+                            *attempts += 1;
+                            (Step::Lane, None)
+                        }
+                        Some(Err(f)) => (Step::Done, Some(Err(f.error))),
+                    },
+                    Step::Explain(lane, stat) => match stat.try_take() {
+                        None => (Step::Explain(lane, stat), None),
                         Some(answer) => {
                             let sftp = Sftp::new(&lane, SftpChannel::Shared, &part);
-                            match answer.and_then(|r| match r.attrs() {
+                            let why = match answer.and_then(|r| match r.attrs() {
                                 Ok(Ok(a)) => Ok(a),
                                 Ok(Err(s)) => Err(sftp.refused(&format!("stat '{path}'"), &s)),
                                 Err(g) => Err(Failure::from(Error::Session {
@@ -908,37 +944,11 @@ impl Scout {
                                     message: g.to_string(),
                                 })),
                             }) {
-                                Ok(a) if a.is_dir() => {
-                                    let full = format!(
-                                        "cd {} && {command}",
-                                        remote_path::shell_word(path)
-                                    );
-                                    let exec = lane.exec_async(full, limits.clone(), part.clone());
-                                    (Step::Exec(lane, exec), None)
-                                }
-                                Ok(_) => (
-                                    Step::Done,
-                                    Some(Err(Error::InvalidArgument(format!(
-                                        "'{path}' is not a directory: `query` runs in the \
-                                         target's directory (use its parent)"
-                                    )))),
-                                ),
-                                Err(f) if f.retry && *attempts == 0 => {
-                                    *attempts += 1;
-                                    (Step::Lane, None)
-                                }
-                                Err(f) => (Step::Done, Some(Err(f.error))),
-                            }
+                                Ok(a) => run::cd_error(path, a.is_dir()),
+                                Err(f) => f.error,
+                            };
+                            (Step::Done, Some(Err(why)))
                         }
-                    },
-                    Step::Exec(lane, exec) => match exec.try_take() {
-                        None => (Step::Exec(lane, exec), None),
-                        Some(Ok(out)) => (Step::Done, Some(Ok(Outcome::Command(out)))),
-                        Some(Err(f)) if f.retry && *attempts == 0 => {
-                            *attempts += 1;
-                            (Step::Lane, None)
-                        }
-                        Some(Err(f)) => (Step::Done, Some(Err(f.error))),
                     },
                     Step::Done => (Step::Done, None),
                 };

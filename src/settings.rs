@@ -180,8 +180,8 @@ pub const VARS: &[Var] = &[
         ..var(
             "SCOUT_IDLE_TIMEOUT",
             "--idle-timeout",
-            "60",
-            "seconds an idle session is kept",
+            "300",
+            "seconds a host's last idle connection is kept (its other connections: a tenth of it)",
         )
     },
     var(
@@ -193,8 +193,8 @@ pub const VARS: &[Var] = &[
     var(
         "SCOUT_MAX_POOL_SIZE",
         "--max-pool-size",
-        "100",
-        "sessions in total across hosts",
+        "2048",
+        "SSH connections in total across hosts (lowered to what the open-file limit allows)",
     ),
     var(
         "SCOUT_MAX_SESSIONS_PER_HOST",
@@ -315,11 +315,13 @@ pub struct Settings {
     pub job_timeout: Duration,
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
     pub connect_timeout: Duration,
-    /// How long an idle session is kept (`SCOUT_IDLE_TIMEOUT`).
+    /// How long a host's last idle connection is kept (`SCOUT_IDLE_TIMEOUT`); its other
+    /// connections are closed after a tenth of it.
     pub idle_timeout: Duration,
     /// Time between keepalives on idle sessions (`SCOUT_KEEPALIVE_INTERVAL`).
     pub keepalive_interval: Duration,
-    /// Sessions open at once across all hosts (`SCOUT_MAX_POOL_SIZE`).
+    /// SSH connections open at once across all hosts (`SCOUT_MAX_POOL_SIZE`); `Scout` lowers
+    /// it to what the process's open-file limit allows.
     pub max_pool_size: usize,
     /// SSH connections open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`); each carries
     /// up to the server's `MaxSessions` channels (commands, transfers) at once.
@@ -376,9 +378,9 @@ impl Settings {
             command_timeout: Duration::from_secs(30),
             job_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(300),
             keepalive_interval: Duration::from_secs(15),
-            max_pool_size: 100,
+            max_pool_size: 2048,
             max_sessions_per_host: 6,
             workers: 256,
             max_concurrency: 16,
@@ -633,7 +635,8 @@ impl SettingsBuilder {
         self
     }
 
-    /// How long an idle session is kept (`SCOUT_IDLE_TIMEOUT`).
+    /// How long a host's last idle connection is kept (`SCOUT_IDLE_TIMEOUT`); its other
+    /// connections are closed after a tenth of it.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.settings.idle_timeout = timeout;
         self
@@ -963,9 +966,9 @@ mod tests {
         assert_eq!(s.job_timeout, Duration::from_secs(600));
         assert!(s.host_groups.is_empty());
         assert_eq!(s.connect_timeout, Duration::from_secs(10));
-        assert_eq!(s.idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.idle_timeout, Duration::from_secs(300));
         assert_eq!(s.keepalive_interval, Duration::from_secs(15));
-        assert_eq!(s.max_pool_size, 100);
+        assert_eq!(s.max_pool_size, 2048);
         assert_eq!(s.max_sessions_per_host, 6);
         assert_eq!(s.workers, 256);
         assert_eq!(s.max_concurrency, 16);

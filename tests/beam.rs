@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{scout_client, tool_text, Fleet, TempDir};
+use common::{scout_client_in, tool_text, Era, Fleet, TempDir};
 use serde_json::{json, Value};
 
 fn target(fleet: &Fleet, alias: &str, rel: &str) -> String {
@@ -33,13 +33,12 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 4096) as u8).collect()
 }
 
-#[test]
-fn download_writes_the_file_with_its_hash_and_never_overwrites_silently() {
+fn download_writes_the_file_with_its_hash_and_never_overwrites_silently(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let remote = fleet.write_remote_file("data.bin", &pattern(3 << 20));
     let local = &fleet.beam;
     let dest = local.join("data.bin");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let args = json!({"target": target(&fleet, "alpha", "data.bin"), "beam": dest, "beam_direction": "download"});
 
     let r = c.call_tool(args.clone());
@@ -84,13 +83,12 @@ fn download_writes_the_file_with_its_hash_and_never_overwrites_silently() {
     assert!(!local.join("x").exists());
 }
 
-#[test]
-fn upload_follows_the_direction_rule_and_refuses_to_replace_remote_files() {
+fn upload_follows_the_direction_rule_and_refuses_to_replace_remote_files(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let local = &fleet.beam;
     let src = local.join("app.conf");
     fs::write(&src, pattern(100_000)).unwrap();
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let dest = fleet.remote_root.join("app.conf");
 
     // No beam_direction: the local file exists, so this is an upload.
@@ -134,14 +132,13 @@ fn upload_follows_the_direction_rule_and_refuses_to_replace_remote_files() {
     );
 }
 
-#[test]
-fn read_only_mode_writes_nothing_anywhere() {
+fn read_only_mode_writes_nothing_anywhere(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("f", b"data");
     let local = &fleet.beam;
     let src = local.join("up");
     fs::write(&src, b"x").unwrap();
-    let mut c = scout_client(&fleet, &[("SCOUT_READ_ONLY", "true")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_READ_ONLY", "true")]);
     let (text, is_error) = c.call_text(
         json!({"target": target(&fleet, "alpha", "new"), "beam": src, "beam_direction": "upload"}),
     );
@@ -165,8 +162,7 @@ fn read_only_mode_writes_nothing_anywhere() {
     assert!(!is_error && text.contains("data"), "{text}");
 }
 
-#[test]
-fn beam_dir_confines_local_paths_against_dotdot_and_symlinks() {
+fn beam_dir_confines_local_paths_against_dotdot_and_symlinks(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("secret", b"remote data");
     let jail = TempDir::new();
@@ -174,7 +170,7 @@ fn beam_dir_confines_local_paths_against_dotdot_and_symlinks() {
     fs::write(outside.join("private"), b"local secret").unwrap();
     std::os::unix::fs::symlink(outside.path(), jail.join("link")).unwrap();
     let jail_str = jail.path().display().to_string();
-    let mut c = scout_client(&fleet, &[("SCOUT_BEAM_DIR", &jail_str)]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_BEAM_DIR", &jail_str)]);
     let remote = target(&fleet, "alpha", "secret");
     let escape_dl = format!(
         "../{}/stolen",
@@ -207,12 +203,11 @@ fn beam_dir_confines_local_paths_against_dotdot_and_symlinks() {
     assert_eq!(fs::read(jail.join("inside.txt")).unwrap(), b"remote data");
 }
 
-#[test]
-fn host_to_host_copies_stream_between_hosts_and_within_one() {
+fn host_to_host_copies_stream_between_hosts_and_within_one(era: Era) {
     let fleet = Fleet::start(&["alpha", "beta"]);
     let data = pattern(5 << 20);
     let src = fleet.write_remote_file("src.bin", &data);
-    let mut c = scout_client(&fleet, &[("SCOUT_MAX_SESSIONS_PER_HOST", "1")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_MAX_SESSIONS_PER_HOST", "1")]);
     for (to, name) in [("beta", "copy1.bin"), ("alpha", "copy2.bin")] {
         let r = c.call_tool(
             json!({"beam_source": target(&fleet, "alpha", "src.bin"), "beam_target": target(&fleet, to, name)}),
@@ -247,14 +242,13 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .expect("VmHWM")
 }
 
-#[test]
-fn a_200_mib_download_streams_in_bounded_memory() {
+fn a_200_mib_download_streams_in_bounded_memory(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let big = fleet.remote_root.join("big.img");
     // Sparse: reads as zeros, costs no disk on the remote side.
     fs::File::create(&big).unwrap().set_len(200 << 20).unwrap();
     let local = &fleet.beam;
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     // Warm up: a session and a small transfer, so the baseline includes the steady state.
     fleet.write_remote_file("small", &pattern(2 << 20));
     let small = json!({"target": target(&fleet, "alpha", "small"), "beam": local.join("small"), "beam_direction": "download"});
@@ -301,13 +295,12 @@ fn a_200_mib_download_streams_in_bounded_memory() {
 /// A big download cancelled midway (its first progress notification) leaves nothing behind:
 /// no destination file, no temporary `.part` file once the writer thread has stopped, no
 /// answer to the cancelled request; and the server keeps serving on the same session.
-#[test]
-fn a_cancelled_big_download_leaves_no_file_behind() {
+fn a_cancelled_big_download_leaves_no_file_behind(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let big = fleet.remote_root.join("big.img");
     fs::File::create(&big).unwrap().set_len(200 << 20).unwrap();
     let local = &fleet.beam;
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let id = c.send_request(
         "tools/call",
         json!({"name": "scout", "_meta": {"progressToken": "dl"},
@@ -375,8 +368,7 @@ fn holders_of_replaced(path: &Path) -> usize {
 /// (`posix-rename@openssh.com`, never remove-then-rename, so the destination never goes
 /// missing). The big file being replaced is held open across the rename so the server frees it
 /// after the answer, and that handle is closed: no process keeps the old file.
-#[test]
-fn replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file() {
+fn replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file(era: Era) {
     // internal-sftp's log does not reach sshd's: run the real sftp-server with its log to a
     // file the login user can write.
     let logs = TempDir::new();
@@ -392,7 +384,7 @@ fn replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file() {
     );
     let sftp_log = || fs::read_to_string(&sftp_log).unwrap_or_default();
     let local = &fleet.beam;
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     for (name, old, new) in [
         ("big.bin", vec![1u8; 6 << 20], pattern(5 << 20)),
         ("small.txt", b"old\n".to_vec(), b"new\n".to_vec()),
@@ -551,3 +543,14 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
         "the transfer channel was not kept for the next transfers"
     );
 }
+
+in_both_eras!(
+    download_writes_the_file_with_its_hash_and_never_overwrites_silently,
+    upload_follows_the_direction_rule_and_refuses_to_replace_remote_files,
+    read_only_mode_writes_nothing_anywhere,
+    beam_dir_confines_local_paths_against_dotdot_and_symlinks,
+    host_to_host_copies_stream_between_hosts_and_within_one,
+    a_200_mib_download_streams_in_bounded_memory,
+    a_cancelled_big_download_leaves_no_file_behind,
+    replacing_a_remote_file_is_one_atomic_rename_and_frees_the_old_file,
+);

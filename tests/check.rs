@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{scout_bin, scout_client, Fleet};
+use common::{scout_bin, scout_client_in, Era, Fleet};
 use serde_json::json;
 
 fn check_cli(fleet: &Fleet, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
@@ -152,11 +152,10 @@ fn each_failure_names_its_stage_and_its_fix() {
     assert!(err.contains("unknown host 'nosuch'"), "{err}");
 }
 
-#[test]
-fn agents_get_the_same_check_through_the_hosts_mode() {
+fn agents_get_the_same_check_through_the_hosts_mode(era: Era) {
     let mut fleet = Fleet::start(&["alpha", "beta"]);
     fleet.sshd("beta").stop();
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
 
     let result = c.call_tool(json!({"target": "hosts", "check": true}));
     assert_ne!(result["isError"], json!(true), "{result}");
@@ -207,3 +206,5 @@ fn agents_get_the_same_check_through_the_hosts_mode() {
     let (text, is_error) = c.call_text(json!({"target": "hosts", "check": ["ghost"]}));
     assert!(is_error && text.contains("unknown host 'ghost'"), "{text}");
 }
+
+in_both_eras!(agents_get_the_same_check_through_the_hosts_mode);

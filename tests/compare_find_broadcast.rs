@@ -5,22 +5,21 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{scout_client, tool_text, Fleet};
+use common::{scout_client_in, tool_text, Era, Fleet};
 use serde_json::{json, Value};
 
 fn target(fleet: &Fleet, alias: &str, rel: &str) -> String {
     format!("{alias}:{}", fleet.remote_root.join(rel).display())
 }
 
-#[test]
-fn find_lists_matches_caps_them_and_tells_no_match_from_a_missing_directory() {
+fn find_lists_matches_caps_them_and_tells_no_match_from_a_missing_directory(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     for i in 0..120 {
         fleet.write_remote_file(&format!("logs/app{i:03}.log"), b"x");
     }
     fleet.write_remote_file("logs/deep/a/b/c/far.log", b"x");
     fleet.write_remote_file("logs/readme.txt", b"x");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let logs = target(&fleet, "alpha", "logs");
 
     let r = c.call_tool(json!({"target": logs, "find": "app00*.log"}));
@@ -55,12 +54,11 @@ fn find_lists_matches_caps_them_and_tells_no_match_from_a_missing_directory() {
     );
 }
 
-#[test]
-fn find_patterns_are_literal_arguments_not_shell() {
+fn find_patterns_are_literal_arguments_not_shell(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let canary = fleet.write_remote_file("canary", b"alive");
     fleet.write_remote_file("d/x", b"x");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let d = target(&fleet, "alpha", "d");
     for pattern in [
         format!("x' -o -exec rm {} ; -o -name '", canary.display()),
@@ -74,14 +72,13 @@ fn find_patterns_are_literal_arguments_not_shell() {
     }
 }
 
-#[test]
-fn diff_shows_unified_diffs_with_host_headers_and_names_identical_files() {
+fn diff_shows_unified_diffs_with_host_headers_and_names_identical_files(era: Era) {
     let fleet = Fleet::start(&["alpha", "beta"]);
     fleet.write_remote_file("a.conf", b"one\ntwo\nthree\nfour\n");
     fleet.write_remote_file("b.conf", b"one\nTWO\nthree\nfour\n");
     fleet.write_remote_file("bin1", b"\x00\x01\x02");
     fleet.write_remote_file("bin2", b"\x00\x01\x03\x04");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let a = target(&fleet, "alpha", "a.conf");
     let b = target(&fleet, "beta", "b.conf");
 
@@ -123,11 +120,10 @@ fn progress_of(msg: &Value) -> Option<u64> {
         .flatten()
 }
 
-#[test]
-fn broadcast_reads_every_target_in_order_and_marks_failures() {
+fn broadcast_reads_every_target_in_order_and_marks_failures(era: Era) {
     let fleet = Fleet::start(&["alpha", "beta"]);
     fleet.write_remote_file("motd", b"hello\n");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let targets = vec![
         target(&fleet, "beta", "motd"),
         target(&fleet, "alpha", "missing"),
@@ -174,11 +170,10 @@ fn broadcast_reads_every_target_in_order_and_marks_failures() {
     assert_eq!(r["structuredContent"]["distinct"], 3);
 }
 
-#[test]
-fn broadcast_queries_show_failed_targets_output_and_exit_code() {
+fn broadcast_queries_show_failed_targets_output_and_exit_code(era: Era) {
     let fleet = Fleet::start(&["alpha", "beta"]);
     fleet.write_remote_file("d/present", b"x");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let targets = vec![target(&fleet, "alpha", "d"), target(&fleet, "beta", "d")];
     std::fs::remove_file(fleet.remote_root.join("d/present")).unwrap();
     fleet.write_remote_file("d/other", b"x");
@@ -196,12 +191,11 @@ fn broadcast_queries_show_failed_targets_output_and_exit_code() {
     );
 }
 
-#[test]
-fn one_hung_host_does_not_delay_the_others() {
+fn one_hung_host_does_not_delay_the_others(era: Era) {
     let aliases = ["h1", "h2", "h3", "h4", "h5"];
     let fleet = Fleet::start(&aliases);
     fleet.write_remote_file("motd", b"hi\n");
-    let mut c = scout_client(&fleet, &[("SCOUT_CONNECT_TIMEOUT", "60")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_CONNECT_TIMEOUT", "60")]);
     let hung = &fleet.hosts[2].1;
     hung.freeze();
     let targets: Vec<String> = aliases.iter().map(|a| target(&fleet, a, "motd")).collect();
@@ -244,10 +238,9 @@ fn one_hung_host_does_not_delay_the_others() {
     );
 }
 
-#[test]
-fn a_command_reports_progress_and_no_progress_without_a_token() {
+fn a_command_reports_progress_and_no_progress_without_a_token(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
     let query = "for i in 1 2 3 4 5 6; do echo line $i; sleep 0.2; done";
     let id = c.send_request(
         "tools/call",
@@ -273,3 +266,13 @@ fn a_command_reports_progress_and_no_progress_without_a_token() {
         .expect("answer");
     assert_eq!(c.stashed().len(), before, "progress sent without a token");
 }
+
+in_both_eras!(
+    find_lists_matches_caps_them_and_tells_no_match_from_a_missing_directory,
+    find_patterns_are_literal_arguments_not_shell,
+    diff_shows_unified_diffs_with_host_headers_and_names_identical_files,
+    broadcast_reads_every_target_in_order_and_marks_failures,
+    broadcast_queries_show_failed_targets_output_and_exit_code,
+    one_hung_host_does_not_delay_the_others,
+    a_command_reports_progress_and_no_progress_without_a_token,
+);

@@ -5,26 +5,31 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{process_running, scout_client, tool_text, wait_until, Fleet};
+use common::{process_running, scout_client_in, tool_text, wait_until, Era, Fleet};
 use serde_json::{json, Value};
 
 fn sleep_call(c: &mut common::McpClient, id: Value, seconds: u32) {
-    c.send(&json!({
-        "jsonrpc": "2.0", "id": id, "method": "tools/call",
-        "params": {"name": "scout", "arguments": {"target": "alpha:/", "query": format!("sleep {seconds}; echo slept")}}
-    }));
+    c.send_request_id(
+        id,
+        "tools/call",
+        json!({"name": "scout", "arguments": {"target": "alpha:/", "query": format!("sleep {seconds}; echo slept")}}),
+    );
 }
 
-#[test]
-fn ping_is_answered_while_every_worker_is_busy() {
+/// `ping` in the legacy era; 2026-07-28 removed it, and `server/discover` is its main-loop answer.
+fn ping_is_answered_while_every_worker_is_busy(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(
+    let mut c = scout_client_in(
+        era,
         &fleet,
         &[("SCOUT_COMMAND_POLICY", "shell"), ("SCOUT_WORKERS", "1")],
     );
     sleep_call(&mut c, json!("slow"), 2);
     std::thread::sleep(Duration::from_millis(300)); // let the only worker pick it up
-    let ping = c.send_request("ping", Value::Null);
+    let ping = match era {
+        Era::Legacy => c.send_request("ping", Value::Null),
+        Era::Modern => c.send_request("server/discover", Value::Null),
+    };
     let first = c.recv(Duration::from_secs(10)).expect("a message");
     assert_eq!(
         first["id"], ping,
@@ -36,17 +41,20 @@ fn ping_is_answered_while_every_worker_is_busy() {
     assert_eq!(tool_text(&slow["result"]), "slept\n");
 }
 
-#[test]
-fn requests_queue_for_workers_and_complete_out_of_order_with_exact_ids() {
+fn requests_queue_for_workers_and_complete_out_of_order_with_exact_ids(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let file = fleet.write_remote_file("f.txt", b"fast\n");
-    let mut c = scout_client(
+    let mut c = scout_client_in(
+        era,
         &fleet,
         &[("SCOUT_COMMAND_POLICY", "shell"), ("SCOUT_WORKERS", "2")],
     );
     sleep_call(&mut c, json!("slow-1"), 2);
-    c.send(&json!({"jsonrpc": "2.0", "id": 3.5, "method": "tools/call",
-        "params": {"name": "scout", "arguments": {"target": format!("alpha:{}", file.display())}}}));
+    c.send_request_id(
+        json!(3.5),
+        "tools/call",
+        json!({"name": "scout", "arguments": {"target": format!("alpha:{}", file.display())}}),
+    );
     let first = c.recv(Duration::from_secs(10)).expect("a response");
     assert_eq!(
         first["id"],
@@ -58,10 +66,10 @@ fn requests_queue_for_workers_and_complete_out_of_order_with_exact_ids() {
     assert_eq!(second["id"], json!("slow-1"));
 }
 
-#[test]
-fn a_cancelled_request_gets_no_response_and_stops_early() {
+fn a_cancelled_request_gets_no_response_and_stops_early(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(
+    let mut c = scout_client_in(
+        era,
         &fleet,
         &[("SCOUT_COMMAND_POLICY", "shell"), ("SCOUT_WORKERS", "1")],
     );
@@ -87,10 +95,9 @@ fn a_cancelled_request_gets_no_response_and_stops_early() {
     c.assert_stdout_all_json();
 }
 
-#[test]
-fn a_duplicate_id_in_flight_is_refused() {
+fn a_duplicate_id_in_flight_is_refused(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
     sleep_call(&mut c, json!("dup"), 2);
     sleep_call(&mut c, json!("dup"), 0);
     let first = c.recv(Duration::from_secs(10)).expect("the refusal");
@@ -100,10 +107,9 @@ fn a_duplicate_id_in_flight_is_refused() {
     assert_eq!(tool_text(&second["result"]), "slept\n");
 }
 
-#[test]
-fn stdin_eof_with_a_running_command_exits_zero_within_two_seconds() {
+fn stdin_eof_with_a_running_command_exits_zero_within_two_seconds(era: Era) {
     let fleet = Fleet::start(&["alpha", "beta"]);
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
     assert!(!c.call_text(json!({"target": "beta:/"})).1);
     sleep_call(&mut c, json!("long"), 30);
     std::thread::sleep(Duration::from_millis(300));
@@ -125,14 +131,14 @@ fn stdin_eof_with_a_running_command_exits_zero_within_two_seconds() {
     );
 }
 
-#[test]
-fn a_cancelled_command_ends_on_the_remote_side_and_the_session_is_kept() {
+fn a_cancelled_command_ends_on_the_remote_side_and_the_session_is_kept(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
-    c.send(&json!({
-        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": {"name": "scout", "arguments": {"target": "alpha:/", "query": "sleep 3071; echo never"}}
-    }));
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    c.send_request_id(
+        json!(7),
+        "tools/call",
+        json!({"name": "scout", "arguments": {"target": "alpha:/", "query": "sleep 3071; echo never"}}),
+    );
     assert!(
         wait_until(Duration::from_secs(10), || process_running("sleep 3071")),
         "the remote sleep never started"
@@ -152,10 +158,10 @@ fn a_cancelled_command_ends_on_the_remote_side_and_the_session_is_kept() {
     );
 }
 
-#[test]
-fn a_timed_out_command_is_killed_remotely_and_returns_its_partial_output() {
+fn a_timed_out_command_is_killed_remotely_and_returns_its_partial_output(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(
+    let mut c = scout_client_in(
+        era,
         &fleet,
         &[
             ("SCOUT_COMMAND_POLICY", "shell"),
@@ -175,3 +181,13 @@ fn a_timed_out_command_is_killed_remotely_and_returns_its_partial_output() {
     let (text, _) = c.call_text(json!({"target": "alpha:/", "query": "echo fine"}));
     assert_eq!(text, "fine\n");
 }
+
+in_both_eras!(
+    ping_is_answered_while_every_worker_is_busy,
+    requests_queue_for_workers_and_complete_out_of_order_with_exact_ids,
+    a_cancelled_request_gets_no_response_and_stops_early,
+    a_duplicate_id_in_flight_is_refused,
+    stdin_eof_with_a_running_command_exits_zero_within_two_seconds,
+    a_cancelled_command_ends_on_the_remote_side_and_the_session_is_kept,
+    a_timed_out_command_is_killed_remotely_and_returns_its_partial_output,
+);

@@ -274,8 +274,23 @@ fn the_server_answers_any_input_with_json_lines_only() {
                     let mut msg = gen.json(0);
                     if gen.below(2) == 0 {
                         msg = json!({"jsonrpc": "2.0", "id": gen.below(50), "method":
-                            *gen.pick(&["tools/call", "ping", "resources/read", "completion/complete", "initialize", "tools/list"]),
+                            *gen.pick(&["tools/call", "ping", "resources/read", "completion/complete", "initialize", "tools/list", "server/discover"]),
                             "params": {"name": "scout", "arguments": gen.json(1), "uri": gen.text(6, &["scout://web/", "hosts://list"])}});
+                        // Half of them in the stateless era: a valid envelope, or a mangled one.
+                        match gen.below(4) {
+                            0 => {
+                                msg["params"]["_meta"] = json!({
+                                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                                "io.modelcontextprotocol/clientCapabilities": {}})
+                            }
+                            1 => {
+                                msg["params"]["_meta"] = json!({
+                                "io.modelcontextprotocol/protocolVersion": gen.json(1),
+                                "io.modelcontextprotocol/clientCapabilities": gen.json(1),
+                                "io.modelcontextprotocol/logLevel": gen.json(1)})
+                            }
+                            _ => {}
+                        }
                     }
                     input.extend_from_slice(msg.to_string().as_bytes());
                 }

@@ -8,7 +8,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{scout_client, Fleet, McpClient, TempDir};
+use common::{scout_client_in, Era, Fleet, McpClient, TempDir};
 use serde_json::{json, Value};
 
 /// A readable copy of the stand-ins: the sshd login user (`scouttest` when the tests run as
@@ -50,10 +50,9 @@ fn service_fleet() -> (Fleet, TempDir) {
     (fleet, fixtures)
 }
 
-#[test]
-fn lists_resources_and_templates_per_host_skipping_invalid_schemes() {
+fn lists_resources_and_templates_per_host_skipping_invalid_schemes(era: Era) {
     let (fleet, _fixtures) = service_fleet();
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let list = c.request("resources/list", json!({}))["result"].clone();
     let uris: Vec<&str> = list["resources"]
         .as_array()
@@ -93,12 +92,11 @@ fn lists_resources_and_templates_per_host_skipping_invalid_schemes() {
         .contains("host 'odd_one' is not a valid URI scheme"));
 }
 
-#[test]
-fn reads_files_directories_and_binaries_through_both_templates() {
+fn reads_files_directories_and_binaries_through_both_templates(era: Era) {
     let (fleet, _fixtures) = service_fleet();
     let hello = fleet.write_remote_file("dir/hello world.txt", b"hi there\n");
     let png = fleet.write_remote_file("dir/pic.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00binary");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
 
     let uri = format!("scout://svc{}", hello.display()).replace(' ', "%20");
     let r = read(&mut c, &uri);
@@ -145,14 +143,20 @@ fn reads_files_directories_and_binaries_through_both_templates() {
         "ftp://x".to_string(),
     ] {
         let r = read(&mut c, &missing);
-        assert_eq!(r["error"]["code"], -32002, "{missing}: {r}");
+        // 2026-07-28 answers a missing resource with -32602 and names it in `data`.
+        match era {
+            Era::Legacy => assert_eq!(r["error"]["code"], -32002, "{missing}: {r}"),
+            Era::Modern => {
+                assert_eq!(r["error"]["code"], -32602, "{missing}: {r}");
+                assert_eq!(r["error"]["data"]["uri"], missing.as_str(), "{r}");
+            }
+        }
     }
 }
 
-#[test]
-fn service_resources_render_the_tools_output() {
+fn service_resources_render_the_tools_output(era: Era) {
     let (fleet, _fixtures) = service_fleet();
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let docker = text_of(&read(&mut c, "svc://docker"));
     assert!(
         docker.contains("sonarr") && docker.contains("lscr.io/linuxserver/sonarr:4.0.5"),
@@ -192,10 +196,9 @@ fn service_resources_render_the_tools_output() {
     assert!(syslog.lines().count() > 3, "{syslog}");
 }
 
-#[test]
-fn a_host_without_the_tools_says_so_in_text() {
+fn a_host_without_the_tools_says_so_in_text(era: Era) {
     let fleet = Fleet::start_with_config(&["plain"], "SetEnv PATH=/usr/bin:/bin\n");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     for uri in ["plain://docker", "plain://zfs"] {
         let r = read(&mut c, uri);
         let text = text_of(&r);
@@ -203,13 +206,12 @@ fn a_host_without_the_tools_says_so_in_text() {
     }
 }
 
-#[test]
-fn completion_offers_hosts_and_paths() {
+fn completion_offers_hosts_and_paths(era: Era) {
     let (fleet, _fixtures) = service_fleet();
     fleet.write_remote_file("comp/alpha.txt", b"x");
     fleet.write_remote_file("comp/alps/x", b"x");
     fleet.write_remote_file("comp/beta.txt", b"x");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let r = c.request(
         "completion/complete",
         json!({"ref": {"type": "ref/resource", "uri": "scout://{host}/{path*}"}, "argument": {"name": "host", "value": "s"}}),
@@ -239,3 +241,11 @@ fn completion_offers_hosts_and_paths() {
         "{r}"
     );
 }
+
+in_both_eras!(
+    lists_resources_and_templates_per_host_skipping_invalid_schemes,
+    reads_files_directories_and_binaries_through_both_templates,
+    service_resources_render_the_tools_output,
+    a_host_without_the_tools_says_so_in_text,
+    completion_offers_hosts_and_paths,
+);

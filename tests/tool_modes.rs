@@ -4,17 +4,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{scout_client, tool_text, Fleet};
+use common::{scout_client_in, tool_text, Era, Fleet};
 use serde_json::json;
 
 fn target(fleet: &Fleet, alias: &str, rel: &str) -> String {
     format!("{alias}:{}", fleet.remote_root.join(rel).display())
 }
 
-#[test]
-fn hosts_lists_every_alias_with_reachability() {
+fn hosts_lists_every_alias_with_reachability(era: Era) {
     let fleet = Fleet::start(&["alpha", "beta"]);
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let (text, is_error) = c.call_text(json!({"target": "hosts"}));
     assert!(!is_error, "{text}");
     for alias in ["alpha", "beta"] {
@@ -30,12 +29,11 @@ fn hosts_lists_every_alias_with_reachability() {
     }
 }
 
-#[test]
-fn reads_files_whole_and_lists_directories() {
+fn reads_files_whole_and_lists_directories(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("dir/hello.txt", "héllo wörld\n".as_bytes());
     fleet.write_remote_file("dir/sub/deep.txt", b"x");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
 
     let r = c.call_tool(json!({"target": target(&fleet, "alpha", "dir/hello.txt")}));
     assert_eq!(tool_text(&r), "héllo wörld\n");
@@ -59,10 +57,9 @@ fn reads_files_whole_and_lists_directories() {
     );
 }
 
-#[test]
-fn home_and_relative_paths_resolve_to_the_login_directory() {
+fn home_and_relative_paths_resolve_to_the_login_directory(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let (home, e1) = c.call_text(json!({"target": "alpha:~", "query": "ls -d ."}));
     let (pwd_list, e2) = c.call_text(json!({"target": "alpha:~"}));
     let (rel, e3) = c.call_text(json!({"target": "alpha:."}));
@@ -73,12 +70,11 @@ fn home_and_relative_paths_resolve_to_the_login_directory() {
     assert_eq!(strip(&pwd_list), strip(&rel));
 }
 
-#[test]
-fn large_files_are_cut_on_a_utf8_boundary_with_a_marker() {
+fn large_files_are_cut_on_a_utf8_boundary_with_a_marker(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     // 9 bytes: "aa" + "€" (3 bytes) + "bbbb". A cap of 4 would split the euro sign.
     fleet.write_remote_file("big.txt", "aa€bbbb".as_bytes());
-    let mut c = scout_client(&fleet, &[("SCOUT_MAX_FILE_SIZE", "4")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_MAX_FILE_SIZE", "4")]);
     let r = c.call_tool(json!({"target": target(&fleet, "alpha", "big.txt")}));
     let text = tool_text(&r);
     assert!(
@@ -88,14 +84,13 @@ fn large_files_are_cut_on_a_utf8_boundary_with_a_marker() {
     assert_eq!(r["structuredContent"]["truncated"], true);
 }
 
-#[test]
-fn binary_files_are_described_not_dumped_and_the_session_survives() {
+fn binary_files_are_described_not_dumped_and_the_session_survives(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let mut elf = b"\x7fELF\x02\x01\x01\x00".to_vec();
     elf.extend(std::iter::repeat_n(0u8, 5000));
     fleet.write_remote_file("prog", &elf);
     fleet.write_remote_file("after.txt", b"still fine\n");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let (text, is_error) = c.call_text(json!({"target": target(&fleet, "alpha", "prog")}));
     assert!(!is_error, "{text}");
     assert!(
@@ -107,8 +102,7 @@ fn binary_files_are_described_not_dumped_and_the_session_survives() {
     assert_eq!(text, "still fine\n");
 }
 
-#[test]
-fn fifos_are_refused_not_opened() {
+fn fifos_are_refused_not_opened(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let fifo = fleet.remote_root.join("pipe");
     assert!(std::process::Command::new("mkfifo")
@@ -116,16 +110,15 @@ fn fifos_are_refused_not_opened() {
         .status()
         .unwrap()
         .success());
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let (text, is_error) = c.call_text(json!({"target": format!("alpha:{}", fifo.display())}));
     assert!(is_error, "{text}");
     assert!(text.contains("FIFO") && text.contains("refusing"), "{text}");
 }
 
-#[test]
-fn missing_paths_and_bad_targets_are_clear_errors() {
+fn missing_paths_and_bad_targets_are_clear_errors(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let (text, is_error) = c.call_text(json!({"target": "alpha:/no/such/file"}));
     assert!(is_error && text.contains("no such file"), "{text}");
     let (text, is_error) = c.call_text(json!({"target": "gamma:/etc"}));
@@ -145,12 +138,11 @@ fn missing_paths_and_bad_targets_are_clear_errors() {
     }
 }
 
-#[test]
-fn tree_renders_to_the_requested_depth() {
+fn tree_renders_to_the_requested_depth(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("t/a/b/c/deep.txt", b"x");
     fleet.write_remote_file("t/top.txt", b"x");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let (text, is_error) =
         c.call_text(json!({"target": target(&fleet, "alpha", "t"), "tree": true, "depth": 2}));
     assert!(!is_error, "{text}");
@@ -167,11 +159,10 @@ fn tree_renders_to_the_requested_depth() {
     assert!(is_error && text.contains("depth"), "{text}");
 }
 
-#[test]
-fn query_runs_in_the_target_directory_with_spec_output() {
+fn query_runs_in_the_target_directory_with_spec_output(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("q/log.txt", b"ok\nerror one\nerror two\n");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let dir = target(&fleet, "alpha", "q");
     let r = c.call_tool(json!({"target": dir, "query": "grep -c error log.txt"}));
     assert_eq!(tool_text(&r), "2\n");
@@ -193,11 +184,10 @@ fn query_runs_in_the_target_directory_with_spec_output() {
     assert!(is_error && text.contains("not a directory"), "{text}");
 }
 
-#[test]
-fn query_with_no_output_says_so() {
+fn query_with_no_output_says_so(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("empty/.keep", b"");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let (text, _) =
         c.call_text(json!({"target": target(&fleet, "alpha", "empty/.keep"), "query": "ls"}));
     assert!(text.contains("not a directory"), "{text}");
@@ -209,13 +199,12 @@ fn query_with_no_output_says_so() {
 
 /// Every command-policy escape of SPEC §3.5 and more. Each would create `PWNED` or delete
 /// `canary` if it ran; after all of them both files tell that nothing did.
-#[test]
-fn allowlist_refuses_every_escape_and_nothing_runs() {
+fn allowlist_refuses_every_escape_and_nothing_runs(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let canary = fleet.write_remote_file("jail/canary", b"alive\n");
     fleet.write_remote_file("jail/in.txt", b"b\na\na\n");
     let pwned = fleet.remote_root.join("jail/PWNED");
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let dir = target(&fleet, "alpha", "jail");
     let attacks = [
         "cat canary; touch PWNED",
@@ -279,22 +268,22 @@ fn allowlist_refuses_every_escape_and_nothing_runs() {
     assert!(!is_error && text.starts_with('0'), "{text}");
 }
 
-#[test]
-fn shell_policy_runs_pipelines_and_off_refuses_everything() {
+fn shell_policy_runs_pipelines_and_off_refuses_everything(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("s/f.txt", b"3\n1\n2\n");
     let dir = target(&fleet, "alpha", "s");
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_COMMAND_POLICY", "shell")]);
     let (text, _) =
         c.call_text(json!({"target": dir, "query": "sort f.txt | head -n 1 && echo done"}));
     assert_eq!(text, "1\ndone\n");
-    let mut c = scout_client(&fleet, &[("SCOUT_COMMAND_POLICY", "off")]);
+    let mut c = scout_client_in(era, &fleet, &[("SCOUT_COMMAND_POLICY", "off")]);
     let (text, is_error) = c.call_text(json!({"target": dir, "query": "ls"}));
     assert!(
         is_error && text.contains("SCOUT_COMMAND_POLICY=off"),
         "{text}"
     );
-    let mut c = scout_client(
+    let mut c = scout_client_in(
+        era,
         &fleet,
         &[
             ("SCOUT_COMMAND_POLICY", "shell"),
@@ -305,10 +294,10 @@ fn shell_policy_runs_pipelines_and_off_refuses_everything() {
     assert!(is_error && text.contains("SCOUT_READ_ONLY"), "{text}");
 }
 
-#[test]
-fn command_timeout_is_enforced_by_scout_and_the_session_stays_usable() {
+fn command_timeout_is_enforced_by_scout_and_the_session_stays_usable(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(
+    let mut c = scout_client_in(
+        era,
         &fleet,
         &[
             ("SCOUT_COMMAND_POLICY", "shell"),
@@ -327,10 +316,10 @@ fn command_timeout_is_enforced_by_scout_and_the_session_stays_usable() {
     assert_eq!(text, "next\n");
 }
 
-#[test]
-fn output_is_capped_and_a_stderr_flood_does_not_deadlock() {
+fn output_is_capped_and_a_stderr_flood_does_not_deadlock(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
-    let mut c = scout_client(
+    let mut c = scout_client_in(
+        era,
         &fleet,
         &[
             ("SCOUT_COMMAND_POLICY", "shell"),
@@ -359,17 +348,34 @@ fn output_is_capped_and_a_stderr_flood_does_not_deadlock() {
     assert_eq!(text, "alive\n");
 }
 
-#[test]
-fn permission_denied_is_reported_as_such() {
+fn permission_denied_is_reported_as_such(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let secret = fleet.write_remote_file("secret.txt", b"top secret");
     let mut perms = std::fs::metadata(&secret).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o000);
     std::fs::set_permissions(&secret, perms).unwrap();
-    let mut c = scout_client(&fleet, &[]);
+    let mut c = scout_client_in(era, &fleet, &[]);
     let (text, is_error) = c.call_text(json!({"target": format!("alpha:{}", secret.display())}));
     if fleet.user == "root" {
         return; // root reads anything; nothing to test as root without a separate login user
     }
     assert!(is_error && text.contains("permission denied"), "{text}");
 }
+
+in_both_eras!(
+    hosts_lists_every_alias_with_reachability,
+    reads_files_whole_and_lists_directories,
+    home_and_relative_paths_resolve_to_the_login_directory,
+    large_files_are_cut_on_a_utf8_boundary_with_a_marker,
+    binary_files_are_described_not_dumped_and_the_session_survives,
+    fifos_are_refused_not_opened,
+    missing_paths_and_bad_targets_are_clear_errors,
+    tree_renders_to_the_requested_depth,
+    query_runs_in_the_target_directory_with_spec_output,
+    query_with_no_output_says_so,
+    allowlist_refuses_every_escape_and_nothing_runs,
+    shell_policy_runs_pipelines_and_off_refuses_everything,
+    command_timeout_is_enforced_by_scout_and_the_session_stays_usable,
+    output_is_capped_and_a_stderr_flood_does_not_deadlock,
+    permission_denied_is_reported_as_such,
+);

@@ -33,3 +33,22 @@ ensure_prereqs() {
         usermod -p '*' scouttest
     fi
 }
+
+# Python 3 with venv and ensurepip, for scripts/python-sdk (Debian splits them into python3-venv).
+# Prints the interpreter to use.
+ensure_python_venv() {
+    local python=python3
+    [ -x /usr/bin/python3 ] && python=/usr/bin/python3
+    if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ]; then
+            echo "==> installing python3-venv" >&2
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+            python=/usr/bin/python3
+        else
+            echo "missing: python3-venv — install it (e.g. sudo apt-get install python3-venv)" >&2
+            exit 1
+        fi
+    fi
+    echo "$python"
+}

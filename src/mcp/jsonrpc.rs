@@ -12,7 +12,7 @@ pub const METHOD_NOT_FOUND: i64 = -32601;
 pub const INVALID_PARAMS: i64 = -32602;
 /// JSON-RPC: the server failed (a bug, or a worker that panicked).
 pub const INTERNAL_ERROR: i64 = -32603;
-/// MCP: resource not found.
+/// MCP up to 2025-11-25: resource not found (2026-07-28 uses [`INVALID_PARAMS`]).
 pub const RESOURCE_NOT_FOUND: i64 = -32002;
 
 /// Most JSON values (objects, arrays, strings, numbers, literals) in one incoming line. A
@@ -168,6 +168,11 @@ pub fn result(id: &Value, result: Value) -> Value {
 /// An error response.
 pub fn error(id: &Value, code: i64, message: &str) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+}
+
+/// An error response with a `data` member.
+pub fn error_with_data(id: &Value, code: i64, message: &str, data: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message, "data": data } })
 }
 
 /// A notification from the server.

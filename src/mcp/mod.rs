@@ -2,7 +2,9 @@
 //!
 //! * [`jsonrpc`] — parsing incoming lines into messages, building responses and error objects.
 //! * [`protocol`] — what the server says: version negotiation, capabilities, the tool list, and
-//!   the methods answered without touching SSH.
+//!   the methods answered without touching SSH, in either era.
+//! * [`modern`] — the stateless era (2026-07-28): the per-request `_meta` envelope,
+//!   `server/discover`, and what its results carry.
 //! * [`progress`] — `notifications/progress`: rate-limited, strictly increasing.
 //! * [`outbox`] — the bounded outgoing queue and the intake limit: memory stays bounded
 //!   whatever a client sends or fails to read.
@@ -11,6 +13,7 @@
 //!   batches and shutdown.
 
 pub mod jsonrpc;
+pub mod modern;
 pub mod outbox;
 pub mod progress;
 pub mod protocol;

@@ -1,13 +1,21 @@
 //! What the server says (SPEC §2): protocol versions, capabilities, the tool definition, and the
 //! methods that need no SSH and are answered at once by the main loop.
 
+//!
+//! Two eras share one process (docs/PROTOCOL.md). A request whose `_meta` carries
+//! `io.modelcontextprotocol/protocolVersion` is served statelessly at that version
+//! ([`modern`]); every other request — and `initialize`, whatever it carries — follows the
+//! `initialize` handshake and the version it negotiated, exactly as before 2026-07-28.
+
 use serde_json::{json, Value};
 
 use crate::mcp::jsonrpc::{self, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND};
+use crate::mcp::modern::{self, Envelope};
 use crate::settings::Settings;
 use crate::tool;
 
-/// Supported protocol versions, newest first.
+/// Protocol versions negotiated by `initialize` (the legacy era), newest first. The stateless
+/// ones are [`modern::VERSIONS`].
 pub const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /// The client's version when supported, else the newest.
@@ -33,8 +41,8 @@ pub fn at_least(version: &str, since: &str) -> bool {
 pub enum Route {
     /// Answered at once by the main loop with this response (`None` for notifications).
     Now(Option<Value>),
-    /// Needs a worker (it may touch SSH).
-    Worker,
+    /// Needs a worker (it may touch SSH); served at this protocol version.
+    Worker(&'static str),
 }
 
 /// Session state the main loop keeps.
@@ -44,7 +52,8 @@ pub struct SessionState {
     pub version: Option<&'static str>,
 }
 
-/// Routes one request. `state` is updated by `initialize`.
+/// Routes one request. `state` is updated by `initialize`; a request of the stateless era
+/// neither reads nor changes it.
 pub fn route_request(
     state: &mut SessionState,
     settings: &Settings,
@@ -52,6 +61,15 @@ pub fn route_request(
     method: &str,
     params: &Option<Value>,
 ) -> Route {
+    if method != "initialize" {
+        match modern::envelope(id, params) {
+            Envelope::Absent => {}
+            Envelope::Served(version) => {
+                return route_modern(version, settings, id, method, params)
+            }
+            Envelope::Refused(response) => return Route::Now(Some(response)),
+        }
+    }
     let reply = |r: Value| Route::Now(Some(jsonrpc::result(id, r)));
     let fail = |code: i64, msg: &str| Route::Now(Some(jsonrpc::error(id, code, msg)));
     match method {
@@ -80,9 +98,9 @@ pub fn route_request(
             match method {
                 "tools/list" => reply(json!({ "tools": [tool_definition(version, settings)] })),
                 "prompts/list" => reply(json!({ "prompts": [] })),
-                "tools/call" => tools_call_route(id, params),
+                "tools/call" => tools_call_route(id, params, version),
                 // Resources and completions may need SSH: a worker serves them.
-                _ => Route::Worker,
+                _ => Route::Worker(version),
             }
         }
         _ => fail(
@@ -92,8 +110,35 @@ pub fn route_request(
     }
 }
 
+/// Routes a request of the stateless era, served at `version` with no session state.
+fn route_modern(
+    version: &'static str,
+    settings: &Settings,
+    id: &Value,
+    method: &str,
+    params: &Option<Value>,
+) -> Route {
+    let reply = |r: Value| {
+        Route::Now(Some(jsonrpc::result(
+            id,
+            modern::finish(version, method, r),
+        )))
+    };
+    match method {
+        "server/discover" => reply(discover_result()),
+        "tools/list" => reply(json!({ "tools": [tool_definition(version, settings)] })),
+        "prompts/list" => reply(json!({ "prompts": [] })),
+        "tools/call" => tools_call_route(id, params, version),
+        "resources/list"
+        | "resources/templates/list"
+        | "resources/read"
+        | "completion/complete" => Route::Worker(version),
+        _ => Route::Now(Some(modern::method_not_found(id, version, method))),
+    }
+}
+
 /// `tools/call` goes to a worker once its name is known to be ours.
-fn tools_call_route(id: &Value, params: &Option<Value>) -> Route {
+fn tools_call_route(id: &Value, params: &Option<Value>, version: &'static str) -> Route {
     let Some(p) = jsonrpc::params_object(params) else {
         return Route::Now(Some(jsonrpc::error(
             id,
@@ -102,7 +147,7 @@ fn tools_call_route(id: &Value, params: &Option<Value>) -> Route {
         )));
     };
     match p.get("name").and_then(Value::as_str) {
-        Some(tool::NAME) => Route::Worker,
+        Some(tool::NAME) => Route::Worker(version),
         Some(other) => Route::Now(Some(jsonrpc::error(
             id,
             INVALID_PARAMS,
@@ -123,6 +168,19 @@ fn shorten(s: &str) -> String {
     s.chars().take(100).collect()
 }
 
+/// What the server offers; the same in both eras.
+fn capabilities() -> Value {
+    json!({
+        "tools": { "listChanged": false },
+        "resources": { "subscribe": false, "listChanged": false },
+        "completions": {},
+        "prompts": { "listChanged": false },
+    })
+}
+
+/// Guidance for the model, sent by `initialize` and `server/discover`.
+const INSTRUCTIONS: &str = "Use the `scout` tool: target \"hosts\" lists the SSH hosts; \"host:/path\" reads a file or lists a directory; add `query` to run a command there.";
+
 fn initialize_result(version: &str) -> Value {
     let mut server_info = json!({ "name": "scout-mcp", "version": env!("CARGO_PKG_VERSION") });
     if at_least(version, "2025-06-18") {
@@ -130,14 +188,19 @@ fn initialize_result(version: &str) -> Value {
     }
     json!({
         "protocolVersion": version,
-        "capabilities": {
-            "tools": { "listChanged": false },
-            "resources": { "subscribe": false, "listChanged": false },
-            "completions": {},
-            "prompts": { "listChanged": false },
-        },
+        "capabilities": capabilities(),
         "serverInfo": server_info,
-        "instructions": "Use the `scout` tool: target \"hosts\" lists the SSH hosts; \"host:/path\" reads a file or lists a directory; add `query` to run a command there.",
+        "instructions": INSTRUCTIONS,
+    })
+}
+
+/// `server/discover`: the stateless versions, capabilities and instructions (the identity and
+/// cache hints are added by [`modern::finish`]).
+fn discover_result() -> Value {
+    json!({
+        "supportedVersions": modern::VERSIONS,
+        "capabilities": capabilities(),
+        "instructions": INSTRUCTIONS,
     })
 }
 
@@ -178,6 +241,55 @@ mod tests {
         }
         assert_eq!(negotiate(Some("1999-01-01")), "2025-11-25");
         assert_eq!(negotiate(None), "2025-11-25");
+    }
+
+    #[test]
+    fn the_envelope_decides_the_version_a_request_is_served_at() {
+        let s = Settings::from_lookup(|_| None, &Default::default()).unwrap();
+        let id = json!(1);
+        let call = |meta: Value| {
+            Some(json!({"name": "scout", "arguments": {"target": "hosts"}, "_meta": meta}))
+        };
+        let modern = call(json!({
+            modern::PROTOCOL_VERSION: "2026-07-28", modern::CLIENT_CAPABILITIES: {}
+        }));
+        let mut state = SessionState::default();
+        // Before initialize: the stateless request is served, the plain one is not.
+        assert_eq!(
+            route_request(&mut state, &s, &id, "tools/call", &modern),
+            Route::Worker("2026-07-28")
+        );
+        assert!(matches!(
+            route_request(&mut state, &s, &id, "tools/call", &call(json!({}))),
+            Route::Now(Some(r)) if r["error"]["code"] == INVALID_REQUEST
+        ));
+        assert_eq!(
+            state.version, None,
+            "a stateless request initializes nothing"
+        );
+        let init = Some(json!({"protocolVersion": "2025-03-26", "_meta": {
+            modern::PROTOCOL_VERSION: "2026-07-28", modern::CLIENT_CAPABILITIES: {}
+        }}));
+        route_request(&mut state, &s, &id, "initialize", &init);
+        assert_eq!(
+            state.version,
+            Some("2025-03-26"),
+            "initialize is the handshake"
+        );
+        assert_eq!(
+            route_request(
+                &mut state,
+                &s,
+                &id,
+                "tools/call",
+                &call(json!({"progressToken": 1}))
+            ),
+            Route::Worker("2025-03-26")
+        );
+        assert_eq!(
+            route_request(&mut state, &s, &id, "tools/call", &modern),
+            Route::Worker("2026-07-28")
+        );
     }
 
     #[test]

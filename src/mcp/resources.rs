@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND};
+use crate::mcp::modern;
 use crate::ops::fs::View;
 use crate::ops::services::Service;
 use crate::scout::Scout;
@@ -34,6 +35,8 @@ pub struct RpcError {
     pub code: i64,
     /// The error message sent to the client.
     pub message: String,
+    /// For a resource that does not exist: its URI.
+    pub uri: Option<String>,
 }
 
 impl RpcError {
@@ -41,12 +44,26 @@ impl RpcError {
         RpcError {
             code,
             message: message.into(),
+            uri: None,
         }
     }
 
-    /// The error response for request `id`.
-    pub fn response(&self, id: &Value) -> Value {
-        jsonrpc::error(id, self.code, &self.message)
+    fn not_found(uri: &str, message: impl Into<String>) -> RpcError {
+        RpcError {
+            uri: Some(short(uri)),
+            ..RpcError::new(RESOURCE_NOT_FOUND, message)
+        }
+    }
+
+    /// The error response for request `id` of protocol `version`. A missing resource is
+    /// `-32002` up to 2025-11-25; 2026-07-28 answers it with `-32602` and the URI in `data`.
+    pub fn response(&self, id: &Value, version: &str) -> Value {
+        match &self.uri {
+            Some(uri) if self.code == RESOURCE_NOT_FOUND && modern::is_modern(version) => {
+                jsonrpc::error_with_data(id, INVALID_PARAMS, &self.message, json!({ "uri": uri }))
+            }
+            _ => jsonrpc::error(id, self.code, &self.message),
+        }
     }
 }
 
@@ -181,12 +198,7 @@ fn locate(scout: &Scout, uri: &str) -> Result<Location, RpcError> {
     if uri == "hosts://list" {
         return Ok(Location::Hosts);
     }
-    let not_found = || {
-        RpcError::new(
-            RESOURCE_NOT_FOUND,
-            format!("resource not found: {}", short(uri)),
-        )
-    };
+    let not_found = || RpcError::not_found(uri, format!("resource not found: {}", short(uri)));
     let (scheme, rest) = uri.split_once("://").ok_or_else(not_found)?;
     if scheme == "scout" {
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -225,9 +237,9 @@ fn read(scout: &Scout, uri: &str, control: &Control) -> Reply {
     match locate(scout, uri)? {
         Location::Hosts => text(crate::ops::hosts::format(&scout.hosts())),
         Location::Service { host, service } => {
-            text(scout.service(&host, &service, control).map_err(rpc_error)?)
+            text(scout.service(&host, &service, control).map_err(|e| rpc_error(uri, e))?)
         }
-        Location::Path { host, path } => match scout.view_with(&host, &path, control).map_err(rpc_error)? {
+        Location::Path { host, path } => match scout.view_with(&host, &path, control).map_err(|e| rpc_error(uri, e))? {
             View::Directory(listing) => text(tool::format::listing(&host, &listing).text),
             View::File(file) if file.binary.is_some() && file.truncated => Err(RpcError::new(
                 INVALID_PARAMS,
@@ -250,13 +262,16 @@ fn read(scout: &Scout, uri: &str, control: &Control) -> Reply {
     }
 }
 
-fn rpc_error(e: Error) -> RpcError {
+fn rpc_error(uri: &str, e: Error) -> RpcError {
     let code = match &e {
         Error::UnknownHost { .. } => RESOURCE_NOT_FOUND,
         Error::Remote { message, .. } if message.contains("no such file") => RESOURCE_NOT_FOUND,
         Error::InvalidArgument(_) | Error::Policy(_) => INVALID_PARAMS,
         _ => INTERNAL_ERROR,
     };
+    if code == RESOURCE_NOT_FOUND {
+        return RpcError::not_found(uri, e.to_string());
+    }
     RpcError::new(code, e.to_string())
 }
 

@@ -4,9 +4,11 @@
 //!   lines to the main loop. It is its own thread because a blocked `read` cannot be interrupted
 //!   by a signal (ctrlc installs handlers with `SA_RESTART`).
 //! * **main loop** — waits on input, signals and writer failure at once (`select!`). Parses each
-//!   line, answers what needs no SSH immediately (`initialize`, `ping`, `tools/list`, errors…) —
-//!   so a `ping` is answered even when every worker is busy — and queues `tools/call` as a
-//!   `Job` on an unbounded crossbeam channel, where it waits for a free worker.
+//!   line, answers what needs no SSH immediately (`initialize`, `server/discover`, `ping`,
+//!   `tools/list`, errors…) — so a `ping` is answered even when every worker is busy — and
+//!   queues `tools/call` as a `Job` on an unbounded crossbeam channel, where it waits for a free
+//!   worker. Each job carries the protocol version it is served at: the one `initialize`
+//!   negotiated, or the one its own `_meta` names (the stateless era, [`modern`]).
 //! * **workers** — a fixed number of threads (`SCOUT_WORKERS`) that run jobs through
 //!   [`crate::tool::call`] and send the response.
 //! * **writer** — the only owner of stdout: one JSON message per line, flushed at once, taken
@@ -39,6 +41,7 @@ use serde_json::{json, Value};
 
 use crate::control::{Budget, Control};
 use crate::mcp::jsonrpc::{self, Message, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR};
+use crate::mcp::modern;
 use crate::mcp::outbox::{Intake, Outbox, Permit};
 use crate::mcp::progress;
 use crate::mcp::protocol::{self, Route, SessionState};
@@ -336,6 +339,16 @@ impl MainLoop {
                 INVALID_REQUEST,
                 "Invalid Request: empty batch",
             )),
+            // The stateless era has no batches either: a batch holding one of its requests is
+            // refused whole, whatever the legacy session allows.
+            Value::Array(items) if items.iter().any(modern::carries_envelope) => {
+                self.reply_now(jsonrpc::error(
+                    &Value::Null,
+                    INVALID_REQUEST,
+                    "Invalid Request: protocol version 2026-07-28 has no JSON-RPC batches; send \
+                     one message per line",
+                ))
+            }
             Value::Array(_)
                 if self
                     .state
@@ -385,7 +398,7 @@ impl MainLoop {
                     &params,
                 ) {
                     Route::Now(response) => reply.send(response),
-                    Route::Worker => self.queue(id, method, params, reply, size),
+                    Route::Worker(version) => self.queue(id, method, params, version, reply, size),
                 }
             }
             Message::Notification { method, params } => {
@@ -406,6 +419,7 @@ impl MainLoop {
         id: Value,
         method: String,
         params: Option<Value>,
+        version: &'static str,
         reply: Reply,
         size: usize,
     ) {
@@ -415,7 +429,6 @@ impl MainLoop {
             return reply.send(Some(response));
         };
         let key = jsonrpc::id_key(&id);
-        let version = self.state.version.unwrap_or(protocol::VERSIONS[0]);
         let cancel = match progress::token(&params) {
             Some(token) => progress::control(token, version, self.out.clone()),
             None => Control::new(),
@@ -505,10 +518,14 @@ fn work(
             Some(r) => r,
             None if job.cancel.is_cancelled() && job.method == "tools/call" => jsonrpc::result(
                 &job.id,
-                json!({
-                    "content": [{ "type": "text", "text": "Error: cancelled: the server is shutting down" }],
-                    "isError": true,
-                }),
+                modern::finish(
+                    job.version,
+                    &job.method,
+                    json!({
+                        "content": [{ "type": "text", "text": "Error: cancelled: the server is shutting down" }],
+                        "isError": true,
+                    }),
+                ),
             ),
             None if job.cancel.is_cancelled() => jsonrpc::error(
                 &job.id,
@@ -527,17 +544,19 @@ fn work(
     }
 }
 
-/// The response to one queued request.
+/// The response to one queued request, in the shape of its protocol version.
 fn serve_job(scout: &Scout, job: &Job) -> Value {
-    if job.method == "tools/call" {
+    let result = if job.method == "tools/call" {
         let args = jsonrpc::params_object(&job.params).and_then(|p| p.get("arguments"));
         let out = tool::call(scout, args, &job.cancel);
-        return jsonrpc::result(&job.id, tool_result(job.version, out));
-    }
-    match resources::handle(scout, &job.method, &job.params, &job.cancel) {
-        Ok(result) => jsonrpc::result(&job.id, result),
-        Err(e) => e.response(&job.id),
-    }
+        tool_result(job.version, out)
+    } else {
+        match resources::handle(scout, &job.method, &job.params, &job.cancel) {
+            Ok(result) => result,
+            Err(e) => return e.response(&job.id, job.version),
+        }
+    };
+    jsonrpc::result(&job.id, modern::finish(job.version, &job.method, result))
 }
 
 /// A `tools/call` result in the shape of the negotiated version.

@@ -11,6 +11,10 @@ use crate::ssh::mux::{Conn, Failure, SftpChannel};
 use crate::ssh::sftp::Sftp;
 
 /// Runs `command_line` (already vetted by the command policy) with `dir` as working directory.
+///
+/// The directory is not checked first: that would start the host's SFTP server on every
+/// connection of a command-only broadcast. Only when the shell could not enter it does an SFTP
+/// `stat` explain why ([`explain_cd_failure`]).
 pub fn query(
     conn: &Conn,
     dir: &str,
@@ -18,14 +22,52 @@ pub fn query(
     limits: &ExecLimits,
     cancel: &Control,
 ) -> Result<ExecOutput, Failure> {
-    require_dir(
-        conn,
-        dir,
-        "`query` runs in the target's directory (use its parent)",
-        cancel,
-    )?;
-    let full = format!("cd {} && {}", remote_path::shell_word(dir), command_line);
-    conn.exec(&full, limits, cancel)
+    let out = conn.exec(&in_dir(dir, command_line), limits, cancel)?;
+    if could_not_enter(&out) {
+        return Err(explain_cd_failure(conn, dir, cancel));
+    }
+    Ok(out)
+}
+
+/// What the shell prints on stderr, alone, when it cannot enter the directory of a query.
+const CD_FAILED: &str = "scout-mcp: cannot enter the target directory";
+
+/// `command_line` run in `dir`: when `cd` fails, nothing runs and stderr says [`CD_FAILED`].
+pub fn in_dir(dir: &str, command_line: &str) -> String {
+    format!(
+        "cd {} 2>/dev/null || {{ echo '{CD_FAILED}' >&2; exit 1; }}; {command_line}",
+        remote_path::shell_word(dir),
+    )
+}
+
+/// Whether a query's output is the shell's report that it could not enter the directory (a
+/// command that ran and printed the same line would have entered it: the `stat` then says so).
+pub fn could_not_enter(out: &ExecOutput) -> bool {
+    out.exit_code == Some(1)
+        && out.stdout.is_empty()
+        && out.stderr.strip_suffix(b"\n") == Some(CD_FAILED.as_bytes())
+}
+
+/// The error for a directory the shell could not enter: missing, not a directory, or not
+/// searchable, as an SFTP `stat` tells.
+pub fn explain_cd_failure(conn: &Conn, dir: &str, control: &Control) -> Failure {
+    let sftp = Sftp::new(conn, SftpChannel::Shared, control);
+    match fs::stat(&sftp, dir) {
+        Ok(attrs) => cd_error(dir, attrs.is_dir()).into(),
+        Err(f) => f,
+    }
+}
+
+/// Why a query's directory `dir`, which exists, could not be entered.
+pub fn cd_error(dir: &str, is_dir: bool) -> Error {
+    const WHY: &str = "`query` runs in the target's directory (use its parent)";
+    if is_dir {
+        Error::InvalidArgument(format!(
+            "cannot enter directory '{dir}' (permission denied for the remote user?): {WHY}"
+        ))
+    } else {
+        Error::InvalidArgument(format!("'{dir}' is not a directory: {WHY}"))
+    }
 }
 
 /// Checks through SFTP that `dir` is a directory, so that a missing or non-directory path is a

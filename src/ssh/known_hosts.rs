@@ -45,7 +45,20 @@ pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<String, Error
         .map_err(|e| refuse(format!("cannot use known_hosts: {e}")))?;
     let mut revoked = Vec::new();
     for file in policy.files {
-        load_file(&mut known, file, &mut revoked);
+        // A file that cannot be read is not an empty file: the key it may hold (a changed
+        // one, a revoked one) is unknown, so nothing can be trusted, in any mode.
+        load_file(&mut known, file, &mut revoked).map_err(|e| {
+            refuse(format!(
+                "cannot read known_hosts file {}: {e}. The host key cannot be checked until                  it can be read: fix the file (its permissions, or a directory in its place){}",
+                file.display(),
+                if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE)
+                {
+                    ", or raise the open-file limit (ulimit -n)"
+                } else {
+                    ""
+                }
+            ))
+        })?;
     }
     let key_b64 = base64::encode(key);
     if revoked.iter().any(|r| r == &key_b64) {
@@ -108,14 +121,23 @@ pub fn entry_name(hostname: &str, port: u16) -> String {
     }
 }
 
-fn load_file(known: &mut ssh2::KnownHosts, file: &Path, revoked: &mut Vec<String>) {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
+/// Adds `file`'s entries to `known` and its `@revoked` keys to `revoked`. A file that does not
+/// exist has no entries (as for OpenSSH); any other failure to read it is an error.
+fn load_file(
+    known: &mut ssh2::KnownHosts,
+    file: &Path,
+    revoked: &mut Vec<String>,
+) -> std::io::Result<()> {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             log::debug!("known_hosts {}: {e}", file.display());
-            return;
+            return Ok(());
         }
+        Err(e) => return Err(e),
     };
+    // A line that is not UTF-8 cannot be a valid entry; the others still count.
+    let text = String::from_utf8_lossy(&bytes);
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -144,6 +166,7 @@ fn load_file(known: &mut ssh2::KnownHosts, file: &Path, revoked: &mut Vec<String
             );
         }
     }
+    Ok(())
 }
 
 fn unknown_message(policy: &HostKeyPolicy, entry: &str, fingerprint: &str) -> String {

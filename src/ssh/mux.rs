@@ -47,6 +47,11 @@ use crate::sync::lock;
 pub const DEFAULT_CHANNELS: usize = 10;
 /// How long a closed channel may wait for the server's answer before it is freed anyway.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
+/// A refused channel open this soon after a close may be the server still counting the closed
+/// channel (see `Thread::drive_open`).
+const RECENT_CLOSE: Duration = Duration::from_millis(500);
+/// How long to wait before opening again after such a refusal.
+const RETRY_OPEN: Duration = Duration::from_millis(20);
 /// Receive window of a command's channel: what libssh2 may hold for it unread.
 const EXEC_WINDOW: u32 = 512 << 10;
 /// Receive window of the shared SFTP channel.
@@ -222,8 +227,20 @@ impl State {
     }
 
     fn touch(&self) {
-        let ms = self.opened.elapsed().as_millis() as u64;
+        // Never 0: that means "not used yet".
+        let ms = (self.opened.elapsed().as_millis() as u64).max(1);
         self.last_used_ms.store(ms, Ordering::Release);
+    }
+
+    /// Whether the connection may be closed to make room for another host's: connected,
+    /// nothing to do, and either done with some work or left unused for a while. A connection
+    /// still connecting, or just opened for work about to come (a broadcast opens every
+    /// host's first), is not.
+    pub fn evictable(&self) -> bool {
+        self.is_connected()
+            && self.busy() == 0
+            && (self.last_used_ms.load(Ordering::Acquire) > 0
+                || self.idle_for() >= Duration::from_secs(2))
     }
 
     fn end(&self, why: Error) {
@@ -368,6 +385,8 @@ impl Conn {
                     own: HashMap::new(),
                     spare: None,
                     closing: Vec::new(),
+                    last_closed: None,
+                    open_after: None,
                     next_own: 0,
                     last_heard: Instant::now(),
                     last_keepalive: Instant::now(),
@@ -949,6 +968,10 @@ struct Thread {
     spare: Option<SftpChan>,
     /// Channels being closed (see `free_channel`).
     closing: Vec<(RawChannel, Instant)>,
+    /// When a close last finished: the server may still count that channel for a moment.
+    last_closed: Option<Instant>,
+    /// No channel open is tried before this (after a refusal that was the server catching up).
+    open_after: Option<Instant>,
     next_own: u64,
     last_heard: Instant,
     last_keepalive: Instant,
@@ -1258,6 +1281,10 @@ impl Thread {
             return Ok(false);
         };
         if self.opening.is_none() {
+            if self.open_after.is_some_and(|t| now < t) {
+                return Ok(false);
+            }
+            self.open_after = None;
             let limit = self.state.channel_limit.load(Ordering::Acquire);
             if self.open_channels >= limit && !self.open_queue.is_empty() {
                 // The kept transfer channel gives its place to work that needs one.
@@ -1289,17 +1316,34 @@ impl Thread {
                 Ok(true)
             }
             Err(e) if e.is_open_refused() && self.open_channels > 0 => {
-                // The server's MaxSessions: this many channels is the connection's limit. The
-                // open waits for one to close; the pool moves new work elsewhere.
-                self.state
-                    .channel_limit
-                    .store(self.open_channels, Ordering::Release);
-                log::info!(
-                    "{}: the server refused channel {}; limiting this connection to {}",
-                    self.host.alias,
-                    self.open_channels + 1,
-                    self.open_channels
-                );
+                if self
+                    .last_closed
+                    .is_some_and(|t| now.duration_since(t) < RECENT_CLOSE)
+                {
+                    // sshd frees a closed channel's session only after the packets that came
+                    // with our close, an open among them: its refusal then says nothing about
+                    // its limit. Try again in a moment.
+                    self.open_after = Some(now + RETRY_OPEN);
+                } else {
+                    // The server's MaxSessions: this many channels is the connection's limit.
+                    // The open waits for one to close; the pool moves new work elsewhere.
+                    self.state
+                        .channel_limit
+                        .store(self.open_channels, Ordering::Release);
+                    log::info!(
+                        "{}: the server refused channel {}; limiting this connection to {}",
+                        self.host.alias,
+                        self.open_channels + 1,
+                        self.open_channels
+                    );
+                    if self.open_channels < 2 {
+                        // Only the control channel: the refusal may have outlived
+                        // `RECENT_CLOSE`; keep trying, slowly, rather than wait for a close
+                        // that cannot come.
+                        self.open_after = Some(now + RETRY_OPEN * 5);
+                        self.state.channel_limit.store(2, Ordering::Release);
+                    }
+                }
                 if let Some(purpose) = self.opening.take() {
                     self.open_queue.push_front(purpose);
                 }
@@ -1424,6 +1468,9 @@ impl Thread {
         });
         let freed = before - self.closing.len();
         self.open_channels = self.open_channels.saturating_sub(freed);
+        if freed > 0 {
+            self.last_closed = Some(now);
+        }
         freed > 0
     }
 
@@ -1506,6 +1553,9 @@ impl Thread {
         }
         if let Some(Purpose::Exec(..)) | Some(Purpose::OwnSftp(..)) = &self.opening {
             wake = wake.min(now + TICK);
+        }
+        if let Some(at) = self.open_after {
+            wake = wake.min(at);
         }
         if !self.open_queue.is_empty() {
             wake = wake.min(now + TICK);

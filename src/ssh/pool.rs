@@ -19,8 +19,11 @@
 //! So nothing waits for a remote process but its own caller, and a host's first connect is
 //! shared by everything that arrives meanwhile: a dead host costs one connect timeout, once.
 //!
-//! Across hosts, `SCOUT_MAX_POOL_SIZE` caps the connections; when it is reached, the least
-//! recently used host gives up an idle connection. A connection found dead makes its host's
+//! Across hosts, `SCOUT_MAX_POOL_SIZE` caps the connections (lowered to what the open-file
+//! limit allows); when it is reached, an idle connection of another host gives way — one
+//! beyond a host's first if any, else the only one of the host used longest ago. A host keeps
+//! its last connection for the idle timeout and closes the others after a tenth of it, so a
+//! fleet stays warm across an agent's pauses at one connection per host. A connection found dead makes its host's
 //! idle connections that are older than it suspect: they are closed, so a retry after a host
 //! restarted runs on a newly opened connection, never on another stale one.
 
@@ -176,22 +179,21 @@ impl HostPool {
         {
             return Ok(c.clone());
         }
-        if self.has_room(conns.len(), shared) {
-            if let Some(conn) = shared.spawn(&self.host, None)? {
-                conns.push(conn.clone());
-                return Ok(conn);
-            }
+        let least_loaded = conns.iter().min_by_key(|c| c.state.lanes()).cloned();
+        if let Some(conn) = self.open_another(shared, conns)? {
+            return Ok(conn);
         }
-        conns
-            .iter()
-            .min_by_key(|c| c.state.lanes())
-            .cloned()
-            .ok_or_else(|| shared.full(&self.host.alias))
+        least_loaded.ok_or_else(|| shared.full(&self.host.alias))
     }
 
     /// The connection an SFTP request goes to: a connected one with the least work (newest on
-    /// a tie), else one still connecting, else a new one.
-    fn conn_for_sftp(&self, shared: &Shared, avoid: Option<u64>) -> Result<Arc<Conn>, Error> {
+    /// a tie), else one still connecting, else a new one. `None` when the host has none and
+    /// the pool is full of busy connections of other hosts.
+    fn try_conn_for_sftp(
+        &self,
+        shared: &Shared,
+        avoid: Option<u64>,
+    ) -> Result<Option<Arc<Conn>>, Error> {
         let mut conns = lock(&self.conns);
         conns.retain(|c| c.state.is_open());
         let best = conns
@@ -205,15 +207,44 @@ impl HostPool {
                 )
             });
         if let Some(c) = best {
-            return Ok(c.clone());
+            return Ok(Some(c.clone()));
         }
-        if self.has_room(conns.len(), shared) {
-            if let Some(conn) = shared.spawn(&self.host, None)? {
-                conns.push(conn.clone());
+        self.open_another(shared, conns)
+    }
+
+    /// Opens another connection of the host if it may have one, with the host's connection
+    /// list locked (so that two callers never both open one where one was needed). Taking a
+    /// place in the global cap may retire another host's connection: that only ever *tries*
+    /// the other host's lock (see [`Shared::evict_lru_idle`]), so two hosts doing this at once
+    /// cannot deadlock.
+    fn open_another(
+        &self,
+        shared: &Shared,
+        mut conns: std::sync::MutexGuard<'_, Vec<Arc<Conn>>>,
+    ) -> Result<Option<Arc<Conn>>, Error> {
+        if !self.has_room(conns.len(), shared) {
+            return Ok(None);
+        }
+        let opened = shared.spawn(&self.host, None)?;
+        if let Some(conn) = &opened {
+            conns.push(conn.clone());
+        }
+        Ok(opened)
+    }
+
+    /// [`HostPool::try_conn_for_sftp`], waiting while the pool is full (busy connections of
+    /// other hosts become idle, then give way) until the checkout wait passes.
+    fn conn_for_sftp(&self, shared: &Shared, avoid: Option<u64>) -> Result<Arc<Conn>, Error> {
+        let deadline = Instant::now() + shared.limits.checkout_wait;
+        loop {
+            if let Some(conn) = self.try_conn_for_sftp(shared, avoid)? {
                 return Ok(conn);
             }
+            if Instant::now() >= deadline {
+                return Err(shared.full(&self.host.alias));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        Err(shared.full(&self.host.alias))
     }
 
     fn has_room(&self, conns: usize, shared: &Shared) -> bool {
@@ -292,8 +323,9 @@ impl Shared {
         }
     }
 
-    /// Retires one idle connection of the least recently used other host, giving its place
-    /// in the count back at once. False if there is none.
+    /// Retires one idle connection of another host, giving its place in the count back at
+    /// once: a connection beyond a host's first if there is one (hosts used longest ago
+    /// first), else the only connection of the host used longest ago. False if there is none.
     fn evict_lru_idle(&self, except: &str) -> bool {
         let mut candidates: Vec<(Instant, Arc<HostPool>)> = lock(&self.hosts)
             .iter()
@@ -301,17 +333,33 @@ impl Shared {
             .map(|(_, hp)| (*lock(&hp.last_used), hp.clone()))
             .collect();
         candidates.sort_by_key(|(t, _)| *t);
-        for (_, hp) in candidates {
-            let idle = hp.open_conns().into_iter().find(|c| c.state.busy() == 0);
-            if let Some(conn) = idle {
-                log::debug!(
-                    "evicting an idle connection of {} (SCOUT_MAX_POOL_SIZE reached)",
-                    conn.state.alias
-                );
-                conn.retire();
-                conn.state.release_slot();
-                lock(&hp.conns).retain(|c| c.state.is_open());
-                return true;
+        for extras_only in [true, false] {
+            for (_, hp) in &candidates {
+                // Only tried: the caller holds its own host's list (see `open_another`).
+                let conns = match hp.conns.try_lock() {
+                    Ok(conns) => conns.clone(),
+                    Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().clone(),
+                    Err(std::sync::TryLockError::WouldBlock) => continue,
+                };
+                let conns: Vec<Arc<Conn>> =
+                    conns.into_iter().filter(|c| c.state.is_open()).collect();
+                if extras_only && conns.len() < 2 {
+                    continue;
+                }
+                let idle = conns
+                    .iter()
+                    .filter(|c| c.state.evictable())
+                    .max_by_key(|c| c.state.idle_for());
+                if let Some(conn) = idle {
+                    log::debug!(
+                        "evicting an idle connection of {} (SCOUT_MAX_POOL_SIZE reached)",
+                        conn.state.alias
+                    );
+                    conn.retire();
+                    conn.state.release_slot();
+                    // Its list drops it at its next use (`open_conns`).
+                    return true;
+                }
             }
         }
         false
@@ -321,8 +369,8 @@ impl Shared {
         Error::Connect {
             host: alias.to_string(),
             message: format!(
-                "all {} connections (SCOUT_MAX_POOL_SIZE) are busy; retry shortly or raise \
-                 SCOUT_MAX_POOL_SIZE",
+                "all {} connections (SCOUT_MAX_POOL_SIZE, within the open-file limit) are \
+                 busy; retry shortly, or raise SCOUT_MAX_POOL_SIZE (and ulimit -n)",
                 self.limits.max_total
             ),
         }
@@ -393,10 +441,10 @@ impl Pools {
         if let Some(inner) = hp.lanes.try_get() {
             return Ok(Lane::new(inner));
         }
-        // A host without a connection gets one here, so that r2d2's manager always finds
-        // one to place the lane on (and a full fleet is reported at once).
+        // A host without a connection gets one here, so that r2d2's manager finds one to
+        // place the lane on; when the pool is full, r2d2 retries below until one frees.
         if hp.open_conns().is_empty() {
-            hp.conn_for_sftp(&self.shared, None)?;
+            hp.try_conn_for_sftp(&self.shared, None)?;
         }
         let wait = self.shared.limits.checkout_wait;
         let deadline = Instant::now() + wait;
@@ -430,8 +478,9 @@ impl Pools {
         if let Some(inner) = hp.lanes.try_get() {
             return Ok(Some(Lane::new(inner)));
         }
-        if hp.open_conns().is_empty() {
-            hp.conn_for_sftp(&self.shared, None)?;
+        // A host without a connection gets one here; when the pool is full, later.
+        if hp.open_conns().is_empty() && hp.try_conn_for_sftp(&self.shared, None)?.is_none() {
+            return Ok(None);
         }
         // Asks r2d2 for a new lane without waiting for it.
         Ok(hp.lanes.get_timeout(Duration::ZERO).ok().map(Lane::new))
@@ -441,7 +490,7 @@ impl Pools {
     pub fn prepare(&self, host: &Arc<HostEntry>) {
         let hp = self.host_pool(host);
         if hp.open_conns().is_empty() {
-            let _ = hp.conn_for_sftp(&self.shared, None);
+            let _ = hp.try_conn_for_sftp(&self.shared, None);
         }
     }
 
@@ -597,9 +646,13 @@ impl Pools {
         hp
     }
 
-    /// One pass of the reaper: closes connections idle for the idle timeout, drops lanes of
-    /// closed connections, and forgets host pools with nothing left (keepalives and dead
-    /// connections are each connection thread's own business).
+    /// One pass of the reaper: closes connections idle too long, drops lanes of closed
+    /// connections, and forgets host pools with nothing left (keepalives and dead connections
+    /// are each connection thread's own business).
+    ///
+    /// A host keeps its most recently used connection for the idle timeout, so that the next
+    /// call after an agent's thinking time finds it warm; the others, opened for a burst, are
+    /// closed after a tenth of it ([`extra_idle`]).
     pub fn reap(&self) {
         let hosts: Vec<(String, Arc<HostPool>)> = lock(&self.shared.hosts)
             .iter()
@@ -607,9 +660,17 @@ impl Pools {
             .collect();
         let idle_timeout = self.shared.limits.idle_timeout;
         for (alias, hp) in hosts {
-            for conn in hp.open_conns() {
-                if conn.state.idle_for() >= idle_timeout {
-                    log::debug!("{alias}: closing a connection idle for {idle_timeout:?}");
+            let mut conns = hp.open_conns();
+            // The one used last (least idle) comes first.
+            conns.sort_by_key(|c| c.state.idle_for());
+            for (i, conn) in conns.iter().enumerate() {
+                let limit = if i == 0 {
+                    idle_timeout
+                } else {
+                    extra_idle(idle_timeout)
+                };
+                if conn.state.idle_for() >= limit {
+                    log::debug!("{alias}: closing a connection idle for {limit:?}");
                     conn.retire();
                 }
             }
@@ -663,6 +724,11 @@ impl Drop for Outside {
         self.conn.retire();
         self.host.reserved.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// How long a host's connections other than its most recently used one may stay idle.
+pub fn extra_idle(idle_timeout: Duration) -> Duration {
+    idle_timeout / 10
 }
 
 /// Whether a failed request may run again on another connection.

@@ -45,10 +45,12 @@ pub fn hosts(statuses: &[HostStatus], groups: &[HostGroup]) -> ToolOutput {
         text.push('\n');
         text.push_str(&listed);
     }
-    ToolOutput::ok(
-        text,
-        json!({ "mode": "hosts", "hosts": items, "groups": groups_data }),
-    )
+    let mut structured = json!({ "mode": "hosts", "hosts": items });
+    // Only when there are groups: an answer without them stays what it always was.
+    if !groups_data.is_empty() {
+        structured["groups"] = json!(groups_data);
+    }
+    ToolOutput::ok(text, structured)
 }
 
 pub fn checks(
@@ -88,10 +90,11 @@ pub fn checks(
     for w in warnings {
         text.push_str(&format!("warning: {w}\n"));
     }
-    ToolOutput::ok(
-        text,
-        json!({ "mode": "check", "hosts": items, "group_warnings": warnings }),
-    )
+    let mut structured = json!({ "mode": "check", "hosts": items });
+    if !warnings.is_empty() {
+        structured["group_warnings"] = json!(warnings);
+    }
+    ToolOutput::ok(text, structured)
 }
 
 pub fn file(host: &str, file: &FileContent) -> ToolOutput {

@@ -17,6 +17,48 @@ use std::time::{Duration, Instant};
 
 /// Protocol version sent by `initialize`.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
+/// Protocol version of the stateless era, sent in every request's `_meta`.
+pub const MODERN_VERSION: &str = "2026-07-28";
+
+/// How a client speaks to the server: the `initialize` handshake (up to 2025-11-25), or
+/// stateless requests that each carry the `_meta` envelope (2026-07-28).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Era {
+    /// `initialize` first, then plain requests (protocol 2025-11-25 unless told otherwise).
+    Legacy,
+    /// `server/discover` first, then requests stamped with the 2026-07-28 envelope.
+    Modern,
+}
+
+impl Era {
+    pub const ALL: [Era; 2] = [Era::Legacy, Era::Modern];
+}
+
+/// The `_meta` envelope a 2026-07-28 client stamps on every request.
+pub fn envelope(version: &str) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "scout-mcp-tests", "version": "0.0.0"},
+    })
+}
+
+/// Adds the envelope to `params` (an object, or null), keeping any `_meta` it already has.
+pub fn stamp(params: Value, version: &str) -> Value {
+    let mut params = match params {
+        Value::Null => json!({}),
+        p => p,
+    };
+    if let Some(obj) = params.as_object_mut() {
+        let meta = obj.entry("_meta").or_insert_with(|| json!({}));
+        if let (Some(meta), Value::Object(env)) = (meta.as_object_mut(), envelope(version)) {
+            for (k, v) in env {
+                meta.entry(k).or_insert(v);
+            }
+        }
+    }
+    params
+}
 /// How long `request`, `call_tool` and friends wait for their response.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -28,6 +70,9 @@ enum Line {
 
 #[derive(Default)]
 struct Shared {
+    /// Requests sent by `send_request*` and not answered yet: id → (method, era), so that
+    /// every answer is checked against the era it was asked in.
+    sent: Mutex<std::collections::HashMap<String, (String, Era)>>,
     raw: Mutex<Vec<String>>,
     invalid: Mutex<Vec<String>>,
     stderr: Mutex<Vec<u8>>,
@@ -76,6 +121,7 @@ pub struct McpClient {
     next_id: u64,
     strict: bool,
     bin: PathBuf,
+    era: Era,
 }
 
 impl McpClient {
@@ -163,7 +209,18 @@ impl McpClient {
             next_id: 1,
             strict: true,
             bin: bin.to_path_buf(),
+            era: Era::Legacy,
         }
+    }
+
+    /// Speaks `era` from now on: in [`Era::Modern`], `request`, `send_request` and `notify`
+    /// stamp the 2026-07-28 envelope on what they send, and `initialize` sends `server/discover`.
+    pub fn set_era(&mut self, era: Era) {
+        self.era = era;
+    }
+
+    pub fn era(&self) -> Era {
+        self.era
     }
 
     pub fn pid(&self) -> u32 {
@@ -240,20 +297,36 @@ impl McpClient {
         }
     }
 
-    /// Sends a request without waiting; returns its id (for `recv_response`).
+    /// Sends a request without waiting; returns its id (for `recv_response`). In the modern
+    /// era the request carries the envelope (except `initialize`, which has none).
     pub fn send_request(&mut self, method: &str, params: Value) -> Value {
         let id = json!(self.next_id);
         self.next_id += 1;
+        self.send_request_id(id.clone(), method, params);
+        id
+    }
+
+    /// Like `send_request`, with an id of the caller's choosing.
+    pub fn send_request_id(&mut self, id: Value, method: &str, params: Value) {
+        let params = match self.era {
+            Era::Modern if method != "initialize" => stamp(params, MODERN_VERSION),
+            _ => params,
+        };
         let mut msg = json!({"jsonrpc": "2.0", "id": id, "method": method});
         if !params.is_null() {
             msg["params"] = params;
         }
+        lock(&self.shared.sent).insert(id.to_string(), (method.to_string(), self.era));
         self.send(&msg);
-        id
     }
 
-    /// Sends a notification (`params` omitted when null).
+    /// Sends a notification (`params` omitted when null). In the modern era it carries the
+    /// envelope too, as the official SDKs do.
     pub fn notify(&mut self, method: &str, params: Value) {
+        let params = match self.era {
+            Era::Modern => stamp(params, MODERN_VERSION),
+            Era::Legacy => params,
+        };
         let mut msg = json!({"jsonrpc": "2.0", "method": method});
         if !params.is_null() {
             msg["params"] = params;
@@ -291,9 +364,36 @@ impl McpClient {
         &self.stash
     }
 
-    /// `initialize` (protocol 2025-11-25) + `notifications/initialized`; returns the result.
+    /// Opens the conversation in the client's era and returns the server's answer: legacy,
+    /// `initialize` (protocol 2025-11-25) + `notifications/initialized`; modern,
+    /// `server/discover` (which must name 2026-07-28).
     pub fn initialize(&mut self) -> Value {
-        self.initialize_version(PROTOCOL_VERSION)
+        match self.era {
+            Era::Legacy => self.initialize_version(PROTOCOL_VERSION),
+            Era::Modern => self.discover(),
+        }
+    }
+
+    /// `server/discover` with the 2026-07-28 envelope; returns the result.
+    pub fn discover(&mut self) -> Value {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        self.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": "server/discover",
+            "params": {"_meta": envelope(MODERN_VERSION)}}),
+        );
+        let resp = match self.recv_response(&id, REQUEST_TIMEOUT) {
+            Some(r) => r,
+            None => panic!("no response to server/discover\n{}", self.context()),
+        };
+        let result = self.expect_result(resp, "server/discover");
+        assert!(
+            result["supportedVersions"]
+                .as_array()
+                .is_some_and(|v| v.contains(&json!(MODERN_VERSION))),
+            "server/discover does not offer {MODERN_VERSION}: {result}"
+        );
+        result
     }
 
     pub fn initialize_version(&mut self, protocol_version: &str) -> Value {
@@ -430,6 +530,9 @@ impl McpClient {
         )
     }
 
+    /// The `result` of a response (panics on an error), checked against the client's era:
+    /// a modern result says `resultType: "complete"` and names the server in `_meta`; a legacy
+    /// one carries none of the fields 2026-07-28 added.
     fn expect_result(&self, resp: Value, what: &str) -> Value {
         match resp.get("result") {
             Some(r) if resp.get("error").is_none() => r.clone(),
@@ -441,11 +544,38 @@ impl McpClient {
         }
     }
 
+    /// What every message from the server must be: never a request (the server asks nothing
+    /// of the client), and an answer to one of our requests in the shape of its era.
+    fn check_message(&self, message: &Value) {
+        let items = match message {
+            Value::Array(items) => items.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        for m in items {
+            assert!(
+                !(m.get("method").is_some() && m.get("id").is_some()),
+                "the server sent a request: {}\n{}",
+                preview(&m.to_string()),
+                self.context()
+            );
+            let Some(id) = m.get("id").filter(|_| m.get("method").is_none()) else {
+                continue;
+            };
+            let asked = lock(&self.shared.sent).remove(&id.to_string());
+            if let (Some((method, era)), Some(result)) = (asked, m.get("result")) {
+                check_era_fields(era, &method, result);
+            }
+        }
+    }
+
     fn next_message(&mut self, deadline: Instant) -> Option<Value> {
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(remaining) {
-                Ok(Line::Json(v)) => return Some(v),
+                Ok(Line::Json(v)) => {
+                    self.check_message(&v);
+                    return Some(v);
+                }
                 Ok(Line::Invalid(line)) => {
                     if self.strict {
                         panic!(
@@ -460,6 +590,46 @@ impl McpClient {
                     return None
                 }
             }
+        }
+    }
+}
+
+/// Panics unless `result` has exactly the era's result fields (see `expect_result`); `method`
+/// decides whether cache hints belong.
+pub fn check_era_fields(era: Era, method: &str, result: &Value) {
+    let cacheable = matches!(
+        method,
+        "server/discover"
+            | "tools/list"
+            | "prompts/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+    );
+    let server = &result["_meta"]["io.modelcontextprotocol/serverInfo"];
+    match era {
+        Era::Modern => {
+            assert_eq!(result["resultType"], "complete", "{method}: {result}");
+            assert_eq!(server["name"], "scout-mcp", "{method}: {result}");
+            assert!(server["version"].is_string(), "{method}: {result}");
+            if cacheable {
+                assert!(result["ttlMs"].as_u64().is_some(), "{method}: {result}");
+                assert!(
+                    matches!(result["cacheScope"].as_str(), Some("public" | "private")),
+                    "{method}: {result}"
+                );
+            } else {
+                assert!(
+                    result.get("ttlMs").is_none() && result.get("cacheScope").is_none(),
+                    "{method}: {result}"
+                );
+            }
+        }
+        Era::Legacy => {
+            for field in ["resultType", "ttlMs", "cacheScope"] {
+                assert!(result.get(field).is_none(), "{method}: {field} in {result}");
+            }
+            assert!(server.is_null(), "{method}: {result}");
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod mcp;
 pub mod sshd;
 
 pub use agent::Agent;
-pub use mcp::{tool_text, McpClient};
+pub use mcp::{tool_text, Era, McpClient};
 pub use sshd::{Fleet, Sshd, TempDir};
 
 use std::path::{Path, PathBuf};
@@ -27,8 +27,15 @@ pub fn scout_bin() -> PathBuf {
     }
 }
 
-/// scout-mcp started against `fleet` (its `env()` plus `extra_env`), already initialized.
+/// scout-mcp started against `fleet` (its `env()` plus `extra_env`), already initialized
+/// (the legacy era, protocol 2025-11-25).
 pub fn scout_client(fleet: &Fleet, extra_env: &[(&str, &str)]) -> McpClient {
+    scout_client_in(Era::Legacy, fleet, extra_env)
+}
+
+/// scout-mcp started against `fleet`, opened in `era`: after `initialize`, or after
+/// `server/discover` with every later request carrying the 2026-07-28 envelope.
+pub fn scout_client_in(era: Era, fleet: &Fleet, extra_env: &[(&str, &str)]) -> McpClient {
     let mut env = fleet.env();
     env.extend(
         extra_env
@@ -36,8 +43,29 @@ pub fn scout_client(fleet: &Fleet, extra_env: &[(&str, &str)]) -> McpClient {
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
     let mut client = McpClient::spawn(&scout_bin(), &[], &env);
+    client.set_era(era);
     client.initialize();
     client
+}
+
+/// Runs each named scenario, a `fn NAME(era: Era)` of the test file, once per protocol era:
+/// as the tests `NAME::legacy` and `NAME::modern`.
+#[macro_export]
+macro_rules! in_both_eras {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn legacy() {
+                    super::$name($crate::common::Era::Legacy)
+                }
+                #[test]
+                fn modern() {
+                    super::$name($crate::common::Era::Modern)
+                }
+            }
+        )*
+    };
 }
 
 /// Whether a process whose command line contains `needle` is running on this machine (the

@@ -778,6 +778,33 @@ impl Fleet {
         }
     }
 
+    /// Adds `n` aliases `{prefix}{i:03}` to the ssh_config, spread round-robin over the
+    /// fleet's sshds: many "hosts" (each its own connections, as far as scout can tell) on a
+    /// few servers. Returns them.
+    pub fn add_aliases(&self, prefix: &str, n: usize) -> Vec<String> {
+        let user = &self.user;
+        let mut cfg = String::new();
+        let mut added = Vec::new();
+        for i in 0..n {
+            let alias = format!("{prefix}{i:03}");
+            let (_, sshd) = &self.hosts[i % self.hosts.len()];
+            cfg.push_str(&format!(
+                "Host {alias}\n  HostName 127.0.0.1\n  Port {}\n  User {user}\n  \
+                 IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n\n",
+                sshd.port,
+                cfg_path(&self.client_key),
+                cfg_path(&self.known_hosts),
+            ));
+            added.push(alias);
+        }
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.ssh_config)
+            .expect("open ssh_config");
+        f.write_all(cfg.as_bytes()).expect("append to ssh_config");
+        added
+    }
+
     pub fn port(&self, alias: &str) -> u16 {
         match self.hosts.iter().find(|(a, _)| a == alias) {
             Some((_, s)) => s.port,
