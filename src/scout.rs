@@ -852,7 +852,8 @@ impl Scout {
         // No SFTP unless the shell could not enter the directory: a command-only broadcast
         // does not start an SFTP server on every host (see `run::query`).
         enum Step {
-            Lane,
+            /// Waiting for a channel; when a lane was last asked for.
+            Lane(Option<Instant>),
             Exec(Lane, Pending<ExecOutput>),
             Explain(Lane, Pending<Reply>),
             Done,
@@ -876,7 +877,7 @@ impl Scout {
         let mut steps: Vec<(Step, u32)> = Vec::with_capacity(total);
         for (i, (_, target)) in targets.iter().enumerate() {
             match target {
-                Ok(_) => steps.push((Step::Lane, 0)),
+                Ok(_) => steps.push((Step::Lane(None), 0)),
                 Err(e) => {
                     finish(&mut results, i, Err(e.clone()));
                     steps.push((Step::Done, 0));
@@ -885,6 +886,8 @@ impl Scout {
         }
         let part = control.part();
         let (started, lane_wait) = (Instant::now(), self.pools().limits().checkout_wait);
+        // A target waiting for a channel asks the pool for one this often (see `try_lane`).
+        const ASK_AGAIN: Duration = Duration::from_millis(100);
         let mut done = results.iter().filter(|r| r.is_some()).count();
         while done < total {
             if control.is_cancelled() {
@@ -899,7 +902,10 @@ impl Scout {
                 };
                 let outcome: Option<Result<Outcome>>;
                 (*step, outcome) = match std::mem::replace(step, Step::Done) {
-                    Step::Lane => match self.pools().try_lane(host) {
+                    Step::Lane(asked) => match self
+                        .pools()
+                        .try_lane(host, asked.is_none_or(|t| t.elapsed() >= ASK_AGAIN))
+                    {
                         Ok(Some(lane)) => {
                             let full = run::in_dir(path, command);
                             let exec = lane.exec_async(full, limits.clone(), part.clone());
@@ -915,7 +921,13 @@ impl Scout {
                                 after: lane_wait,
                             })),
                         ),
-                        Ok(None) => (Step::Lane, None),
+                        Ok(None) => (
+                            Step::Lane(match asked {
+                                Some(t) if t.elapsed() < ASK_AGAIN => Some(t),
+                                _ => Some(Instant::now()),
+                            }),
+                            None,
+                        ),
                         Err(e) => (Step::Done, Some(Err(e))),
                     },
                     Step::Exec(lane, exec) => match exec.try_take() {
@@ -928,7 +940,7 @@ impl Scout {
                         Some(Ok(out)) => (Step::Done, Some(Ok(Outcome::Command(out)))),
                         Some(Err(f)) if f.retry && *attempts == 0 => {
                             *attempts += 1;
-                            (Step::Lane, None)
+                            (Step::Lane(None), None)
                         }
                         Some(Err(f)) => (Step::Done, Some(Err(f.error))),
                     },

@@ -201,7 +201,7 @@ fn a_low_open_file_limit_shrinks_the_pool_and_every_host_still_answers() {
     let text = result.to_string();
     assert!(!text.contains("accept-new"), "{text}");
     assert!(
-        c.stderr_text().contains("lowered to 18"),
+        c.wait_stderr("lowered to 18", Duration::from_secs(10)),
         "{}",
         c.stderr_tail()
     );

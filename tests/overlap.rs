@@ -175,8 +175,12 @@ fn a_server_allowing_fewer_channels_is_learned_and_no_call_fails() {
     // Reads go on meanwhile too.
     assert!(!c.call_text(json!({"target": "h:/"})).1);
     // The limit was learned from a refusal, and not below the server's (three channels).
+    assert!(
+        c.wait_stderr("limiting this connection to 3", Duration::from_secs(10)),
+        "{}",
+        c.stderr_text()
+    );
     let log = c.stderr_text();
-    assert!(log.contains("limiting this connection to 3"), "{log}");
     assert!(!log.contains("limiting this connection to 2"), "{log}");
     assert!(!log.contains("limiting this connection to 1"), "{log}");
 }

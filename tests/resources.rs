@@ -7,6 +7,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Duration;
 
 use common::{scout_client_in, Era, Fleet, McpClient, TempDir};
 use serde_json::{json, Value};
@@ -87,9 +88,10 @@ fn lists_resources_and_templates_per_host_skipping_invalid_schemes(era: Era) {
         assert!(names.contains(&want), "{want} missing: {names:?}");
     }
     assert!(!names.iter().any(|u| u.starts_with("odd_one")), "{names:?}");
-    assert!(c
-        .stderr_text()
-        .contains("host 'odd_one' is not a valid URI scheme"));
+    assert!(c.wait_stderr(
+        "host 'odd_one' is not a valid URI scheme",
+        Duration::from_secs(10)
+    ));
 }
 
 fn reads_files_directories_and_binaries_through_both_templates(era: Era) {

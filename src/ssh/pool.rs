@@ -470,9 +470,11 @@ impl Pools {
         }
     }
 
-    /// A channel of `host` if one is free now; else `None` (and, if the host may have more
-    /// lanes, one is being made for a later call). Never waits.
-    pub fn try_lane(&self, host: &Arc<HostEntry>) -> Result<Option<Lane>, Error> {
+    /// A channel of `host` if one is free now; else `None`, and, when `ask`, one is made for
+    /// a later call if the host may have more. Never waits. A caller polling for a lane asks
+    /// only now and then: each ask may make a lane, and lanes past a connection's channels
+    /// open another connection.
+    pub fn try_lane(&self, host: &Arc<HostEntry>, ask: bool) -> Result<Option<Lane>, Error> {
         let hp = self.host_pool(host);
         hp.touch();
         if let Some(inner) = hp.lanes.try_get() {
@@ -480,6 +482,9 @@ impl Pools {
         }
         // A host without a connection gets one here; when the pool is full, later.
         if hp.open_conns().is_empty() && hp.try_conn_for_sftp(&self.shared, None)?.is_none() {
+            return Ok(None);
+        }
+        if !ask {
             return Ok(None);
         }
         // Asks r2d2 for a new lane without waiting for it.

@@ -467,6 +467,21 @@ impl McpClient {
         let _ = child.wait();
     }
 
+    /// Waits until the server's stderr (read by a thread of ours, so a moment behind) contains
+    /// `needle`; false if it does not within `timeout`.
+    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.stderr_text().contains(needle) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&lock(&self.shared.stderr)).into_owned()
     }
