@@ -144,7 +144,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(e) => return fail(&e.to_string()),
     };
     match invocation.command {
-        Command::Hosts => print(&hosts::format(&scout.hosts())),
+        Command::Hosts => print(&format!(
+            "{}{}",
+            hosts::format(&scout.hosts()),
+            groups_text(&scout)
+        )),
         Command::Check(aliases) => check(&scout, &aliases),
         Command::Call { target, query } => call(&scout, target, query),
         _ => serve(scout),
@@ -207,6 +211,20 @@ fn call(scout: &Scout, target: String, query: Option<String>) -> i32 {
     }
 }
 
+/// The host groups (SCOUT_HOST_GROUPS) and what is odd about them, after a blank line; empty
+/// when there are none.
+fn groups_text(scout: &Scout) -> String {
+    let mut text = hosts::format_groups(scout.groups());
+    for warning in scout.group_warnings() {
+        text.push_str(&format!("warning: {warning}\n"));
+    }
+    if text.is_empty() {
+        text
+    } else {
+        format!("\n{text}")
+    }
+}
+
 /// Exit 0 when every host passed, 1 when one failed, 2 for an unknown host.
 fn check(scout: &Scout, aliases: &[String]) -> i32 {
     match scout.check(aliases, &crate::control::Control::new()) {
@@ -215,7 +233,8 @@ fn check(scout: &Scout, aliases: &[String]) -> i32 {
         Ok(checks) => {
             let (Ok(ciphers) | Err(ciphers)) = crate::ssh::ciphers::status();
             let report = crate::ops::check::format(&checks);
-            let code = print(&format!("ciphers: {ciphers}\n\n{report}"));
+            let groups = groups_text(scout);
+            let code = print(&format!("ciphers: {ciphers}\n\n{report}{groups}"));
             if checks.iter().all(|c| c.ok()) {
                 code
             } else {

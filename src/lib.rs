@@ -20,6 +20,8 @@
 //! * [`mcp`] — JSON-RPC framing and the MCP protocol: the server's threads and routing.
 //! * [`tool`] — the `scout` tool: arguments in, text (and structured content) out.
 //! * [`Scout`] — the library facade: every operation as a blocking method.
+//! * [`fold`] — a broadcast's answers folded by output, host names folded into ranges.
+//! * [`jobs`] — background work that outlives a request: ids, progress, output, cancel.
 //! * [`ops`] — the operations themselves: targets, paths, command policy, reads, listings, runs.
 //! * [`ssh`] — ssh_config, sessions (connect, host keys, auth), command execution, the per-host
 //!   pools and the reaper.
@@ -62,6 +64,8 @@ pub mod control;
 pub mod error;
 pub mod fanout;
 mod fdlimit;
+pub mod fold;
+pub mod jobs;
 pub mod local;
 pub mod mcp;
 pub mod ops;

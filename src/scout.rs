@@ -13,11 +13,12 @@ use crossbeam_channel::{unbounded, RecvTimeoutError};
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::fanout::FanOut;
+use crate::jobs::Jobs;
 use crate::ops::check::HostCheck;
 use crate::ops::command::PolicyMode;
 use crate::ops::compare::{self, Comparison};
 use crate::ops::fs::{self, FileContent, Listing, View};
-use crate::ops::hosts::{HostEntry, HostStatus, Inventory, Reachability};
+use crate::ops::hosts::{is_pattern, HostEntry, HostGroup, HostStatus, Inventory, Reachability};
 use crate::ops::remote_path;
 use crate::ops::run::{self, FindResult, Tree};
 use crate::ops::services::Service;
@@ -38,8 +39,10 @@ use crate::ssh::sftp_client::Sftp;
 pub const MAX_ENTRIES: usize = 1000;
 /// Matches shown by `find` before the "more results" marker.
 pub const MAX_FIND_RESULTS: usize = 100;
-/// Targets accepted by one broadcast.
+/// Targets accepted by one broadcast (after host patterns and groups are expanded).
 pub const MAX_TARGETS: usize = 1000;
+/// Distinct host patterns in one broadcast (each is matched against every alias).
+pub const MAX_PATTERNS: usize = 64;
 /// Hosts one `check` takes.
 pub const MAX_CHECKS: usize = 256;
 /// Bytes of file content and command output one broadcast keeps in all, shared evenly by its
@@ -89,6 +92,8 @@ struct Inner {
     jumps: Arc<Jumps>,
     reachability: Reachability,
     fanout: FanOut,
+    /// Background jobs (`background: true`), ended by [`Scout::close`].
+    jobs: Jobs,
     _reaper: Reaper,
 }
 
@@ -113,6 +118,19 @@ pub struct BroadcastItem {
 }
 
 impl BroadcastItem {
+    /// The host alias of the target (before the first `:`, trimmed).
+    pub fn host(&self) -> &str {
+        self.target
+            .split_once(':')
+            .map_or(self.target.as_str(), |(h, _)| h)
+            .trim()
+    }
+
+    /// The path of the target (after the first `:`, trimmed).
+    pub fn path(&self) -> &str {
+        self.target.split_once(':').map_or("", |(_, p)| p).trim()
+    }
+
     /// Read fine, or the command ran to completion with exit code 0.
     pub fn succeeded(&self) -> bool {
         match &self.result {
@@ -146,6 +164,9 @@ impl Scout {
         let inventory = Inventory::load(&settings)?;
         for warning in inventory.warnings() {
             log::warn!("ssh_config: {warning}");
+        }
+        for warning in inventory.group_warnings() {
+            log::warn!("SCOUT_HOST_GROUPS: {warning}");
         }
         if settings.beam == crate::settings::BeamScope::Unrestricted {
             log::warn!(
@@ -198,6 +219,7 @@ impl Scout {
                 jumps,
                 reachability: Reachability::new(REACHABILITY_TTL),
                 fanout,
+                jobs: Jobs::new(),
                 _reaper: reaper,
             }),
         })
@@ -211,6 +233,34 @@ impl Scout {
     /// Configured host aliases, sorted.
     pub fn aliases(&self) -> Vec<String> {
         self.inner.inventory.aliases()
+    }
+
+    /// The operator's host groups (`SCOUT_HOST_GROUPS`), resolved against the hosts.
+    pub fn groups(&self) -> &[HostGroup] {
+        self.inner.inventory.groups()
+    }
+
+    /// What is odd about the groups: a member that is not a host, a group that names none.
+    pub fn group_warnings(&self) -> &[String] {
+        self.inner.inventory.group_warnings()
+    }
+
+    /// The hosts a host pattern names (`web*`, `web[01-40]`, `@group`, `!…`; see
+    /// [`Inventory::select`]), or the one alias given: aliases in natural order.
+    pub fn select(&self, pattern: &str) -> Result<Vec<String>> {
+        Ok(self
+            .inner
+            .inventory
+            .select(pattern)?
+            .iter()
+            .map(|h| h.alias.clone())
+            .collect())
+    }
+
+    /// Background jobs: started by the MCP tool's `background: true`, or by a program with
+    /// [`Jobs::start`]. [`Scout::close`] ends them.
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
     }
 
     /// The resolved configuration of one host.
@@ -237,19 +287,23 @@ impl Scout {
         )
     }
 
-    /// Checks each of `aliases` (every host when empty; each alias once, at most
-    /// [`MAX_CHECKS`]) like `scout-mcp check`: opens a fresh connection stage by stage
-    /// (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec), timing each, and names
-    /// the fix for a failure. Hosts are checked in parallel (`SCOUT_MAX_CONCURRENCY` at once),
+    /// Checks each of `aliases` (every host when empty; host patterns and `@group`s expanded;
+    /// each host once, at most [`MAX_CHECKS`]) like `scout-mcp check`: opens a fresh connection
+    /// stage by stage (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec), timing
+    /// each, and names the fix for a failure. Hosts are checked in parallel (`SCOUT_MAX_CONCURRENCY` at once),
     /// within the session caps; `control` stops it.
     pub fn check(&self, aliases: &[String], control: &Control) -> Result<Vec<HostCheck>> {
         let mut hosts: Vec<Arc<HostEntry>> = if aliases.is_empty() {
             self.inner.inventory.entries().cloned().collect()
         } else {
-            aliases
-                .iter()
-                .map(|a| self.inner.inventory.get(a))
-                .collect::<Result<_>>()?
+            let mut hosts = Vec::new();
+            for a in aliases {
+                hosts.extend(self.inner.inventory.select(a)?);
+                if hosts.len() > MAX_CHECKS {
+                    break;
+                }
+            }
+            hosts
         };
         let mut seen = std::collections::HashSet::new();
         hosts.retain(|h| seen.insert(h.alias.clone()));
@@ -380,12 +434,33 @@ impl Scout {
     /// # Ok::<(), scout_mcp::Error>(())
     /// ```
     pub fn run(&self, host: &str, dir: &str, query: &str, control: &Control) -> Result<ExecOutput> {
+        self.run_for(host, dir, query, self.settings().command_timeout, control)
+    }
+
+    /// [`Scout::run`] with its own timeout instead of `SCOUT_COMMAND_TIMEOUT` (background jobs
+    /// use `SCOUT_JOB_TIMEOUT`).
+    pub fn run_for(
+        &self,
+        host: &str,
+        dir: &str,
+        query: &str,
+        timeout: Duration,
+        control: &Control,
+    ) -> Result<ExecOutput> {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
-        let limits = self.query_limits();
+        let limits = ExecLimits {
+            timeout,
+            ..self.query_limits()
+        };
         self.pools().with_lane(&host, control, |lane| {
             run::query(lane, dir, &command, &limits, control)
         })
+    }
+
+    /// Whether the command policy (and read-only mode) lets `query` run, without running it.
+    pub fn vet_query(&self, query: &str) -> Result<()> {
+        self.vet_command(query).map(drop)
     }
 
     /// Compares two remote files (read with the read rules): identical, a unified diff with
@@ -564,7 +639,9 @@ impl Scout {
     /// Reads (or, with `query`, runs a command in) every `host:path` target concurrently —
     /// at most `SCOUT_MAX_CONCURRENCY` at once — and returns one item per target, in the order
     /// given. A failed target is a failed item, not an error of the whole call; progress is
-    /// reported as targets finish.
+    /// reported as targets finish. The host part of a target may be a pattern
+    /// (`web*:/etc/hostname`, `web[01-40]:/`, `@group:/`, `web*,!web13:/`): see
+    /// [`Scout::expand_targets`]. [`fold`](crate::fold::fold) groups the items by answer.
     ///
     /// ```no_run
     /// // no_run: needs reachable hosts "web1" and "web2".
@@ -585,6 +662,58 @@ impl Scout {
         query: Option<&str>,
         control: &Control,
     ) -> Result<Vec<BroadcastItem>> {
+        let options = BroadcastOptions::default();
+        self.broadcast_with(targets, query, &options, control, &mut |_, _| {})
+    }
+
+    /// [`Scout::broadcast`] with options, handing each item to `on_item` (with its position)
+    /// as soon as it is done, on the calling thread.
+    pub fn broadcast_with(
+        &self,
+        targets: &[String],
+        query: Option<&str>,
+        options: &BroadcastOptions,
+        control: &Control,
+        on_item: &mut dyn FnMut(usize, &BroadcastItem),
+    ) -> Result<Vec<BroadcastItem>> {
+        let targets = self.expand_targets(targets)?;
+        let command = query.map(|q| self.vet_command(q)).transpose()?;
+        let share = Share::of(self.settings(), targets.len());
+        let parsed: Vec<ParsedTarget> = targets
+            .into_iter()
+            .map(|t| {
+                let parsed = self.broadcast_target(&t);
+                (t, parsed)
+            })
+            .collect();
+        // Every host's connection starts now, all at once (within the connect gate), rather
+        // than as each target's turn comes.
+        let mut hosts: Vec<&Arc<HostEntry>> = parsed
+            .iter()
+            .filter_map(|(_, p)| p.as_ref().ok())
+            .map(|(h, _)| h)
+            .collect();
+        hosts.sort_by(|a, b| a.alias.cmp(&b.alias));
+        hosts.dedup_by(|a, b| a.alias == b.alias);
+        for host in hosts {
+            self.pools().prepare(host);
+        }
+        match command {
+            Some(command) => {
+                let timeout = options.timeout.unwrap_or(self.settings().command_timeout);
+                self.run_everywhere(&parsed, &command, timeout, share, control, on_item)
+            }
+            None => self.read_everywhere(&parsed, share, control, on_item),
+        }
+    }
+
+    /// The targets of a broadcast with their host patterns expanded: a target whose host part
+    /// is a pattern (`web*`, `db?`, `web[01-40,42]`, `@group`, lists with `!` exclusions; see
+    /// [`Inventory::select`]) becomes one `alias:path` target per host it names, in natural
+    /// order; other targets stay as given (an unknown alias fails that target only). A pattern
+    /// that names no host is an error naming the known hosts and groups; so is a total over
+    /// [`MAX_TARGETS`], or more than [`MAX_PATTERNS`] distinct patterns.
+    pub fn expand_targets(&self, targets: &[String]) -> Result<Vec<String>> {
         if targets.is_empty() {
             return Err(Error::InvalidArgument(
                 "'targets' is empty: give one or more \"host:/path\" strings".into(),
@@ -596,30 +725,41 @@ impl Scout {
                 targets.len()
             )));
         }
-        let command = query.map(|q| self.vet_command(q)).transpose()?;
-        let share = Share::of(self.settings(), targets.len());
-        let parsed: Vec<Result<(Arc<HostEntry>, String)>> =
-            targets.iter().map(|t| self.broadcast_target(t)).collect();
-        // Every host's connection starts now, all at once (within the connect gate), rather
-        // than as each target's turn comes.
-        let mut hosts: Vec<&Arc<HostEntry>> = parsed.iter().flatten().map(|(h, _)| h).collect();
-        hosts.sort_by(|a, b| a.alias.cmp(&b.alias));
-        hosts.dedup_by(|a, b| a.alias == b.alias);
-        for host in hosts {
-            self.pools().prepare(host);
+        let mut out: Vec<String> = Vec::with_capacity(targets.len());
+        let mut patterns: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for target in targets {
+            // A target that does not parse fails on its own, as does an unknown alias.
+            let Ok(Target::Path { host, path }) = Target::parse(target) else {
+                out.push(target.clone());
+                continue;
+            };
+            if !is_pattern(&host) || self.inner.inventory.get(&host).is_ok() {
+                out.push(target.clone());
+                continue;
+            }
+            if !patterns.contains_key(&host) {
+                if patterns.len() >= MAX_PATTERNS {
+                    return Err(Error::InvalidArgument(format!(
+                        "more than {MAX_PATTERNS} different host patterns in one broadcast; \
+                         combine them into one list (e.g. \"web*,db*:/path\")"
+                    )));
+                }
+                let selected = self.select(&host)?;
+                patterns.insert(host.clone(), selected);
+            }
+            let hosts = patterns.get(&host).map(Vec::as_slice).unwrap_or_default();
+            if out.len() + hosts.len() > MAX_TARGETS {
+                return Err(Error::InvalidArgument(format!(
+                    "the targets name more than {MAX_TARGETS} hosts ('{}' alone names {}); at \
+                     most {MAX_TARGETS} per broadcast: narrow the patterns",
+                    shorten(&host, 200),
+                    hosts.len()
+                )));
+            }
+            out.extend(hosts.iter().map(|alias| format!("{alias}:{path}")));
         }
-        let results = match command {
-            Some(command) => self.run_everywhere(&parsed, &command, share, control)?,
-            None => self.read_everywhere(&parsed, share, control)?,
-        };
-        Ok(targets
-            .iter()
-            .zip(results)
-            .map(|(target, result)| BroadcastItem {
-                target: target.clone(),
-                result,
-            })
-            .collect())
+        Ok(out)
     }
 
     fn broadcast_target(&self, target: &str) -> Result<(Arc<HostEntry>, String)> {
@@ -635,18 +775,28 @@ impl Scout {
     /// is a few quick SFTP round trips.
     fn read_everywhere(
         &self,
-        targets: &[Result<(Arc<HostEntry>, String)>],
+        targets: &[ParsedTarget],
         share: Share,
         control: &Control,
-    ) -> Result<Vec<Result<Outcome>>> {
+        on_item: &mut dyn FnMut(usize, &BroadcastItem),
+    ) -> Result<Vec<BroadcastItem>> {
         let total = targets.len();
-        let mut results: Vec<Option<Result<Outcome>>> = vec![None; total];
+        let mut results: Vec<Option<BroadcastItem>> = vec![None; total];
+        let mut finish =
+            |results: &mut Vec<Option<BroadcastItem>>, i: usize, r: Result<Outcome>| {
+                let item = BroadcastItem {
+                    target: targets[i].0.clone(),
+                    result: r,
+                };
+                on_item(i, &item);
+                results[i] = Some(item);
+            };
         let (tx, rx) = unbounded::<(usize, Result<Outcome>)>();
-        for (i, target) in targets.iter().enumerate() {
+        for (i, (_, target)) in targets.iter().enumerate() {
             let (host, path) = match target {
                 Ok(t) => t.clone(),
                 Err(e) => {
-                    results[i] = Some(Err(e.clone()));
+                    finish(&mut results, i, Err(e.clone()));
                     continue;
                 }
             };
@@ -674,7 +824,7 @@ impl Scout {
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((i, result)) => {
-                    results[i] = Some(result);
+                    finish(&mut results, i, result);
                     done += 1;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -684,7 +834,7 @@ impl Scout {
                 format!("{done}/{total} hosts done")
             });
         }
-        Ok(finish_items(results))
+        Ok(finish_items(targets, results))
     }
 
     /// Runs the command on every target at once, without a thread per target: each target is
@@ -692,11 +842,13 @@ impl Scout {
     /// answers from the connection threads, polled here.
     fn run_everywhere(
         &self,
-        targets: &[Result<(Arc<HostEntry>, String)>],
+        targets: &[ParsedTarget],
         command: &str,
+        timeout: Duration,
         share: Share,
         control: &Control,
-    ) -> Result<Vec<Result<Outcome>>> {
+        on_item: &mut dyn FnMut(usize, &BroadcastItem),
+    ) -> Result<Vec<BroadcastItem>> {
         // No SFTP unless the shell could not enter the directory: a command-only broadcast
         // does not start an SFTP server on every host (see `run::query`).
         enum Step {
@@ -708,16 +860,26 @@ impl Scout {
         }
         let limits = ExecLimits {
             max_output: share.output,
+            timeout,
             ..self.query_limits()
         };
         let total = targets.len();
-        let mut results: Vec<Option<Result<Outcome>>> = vec![None; total];
+        let mut results: Vec<Option<BroadcastItem>> = vec![None; total];
+        let mut finish =
+            |results: &mut Vec<Option<BroadcastItem>>, i: usize, r: Result<Outcome>| {
+                let item = BroadcastItem {
+                    target: targets[i].0.clone(),
+                    result: r,
+                };
+                on_item(i, &item);
+                results[i] = Some(item);
+            };
         let mut steps: Vec<(Step, u32)> = Vec::with_capacity(total);
-        for (i, target) in targets.iter().enumerate() {
+        for (i, (_, target)) in targets.iter().enumerate() {
             match target {
                 Ok(_) => steps.push((Step::Lane(None), 0)),
                 Err(e) => {
-                    results[i] = Some(Err(e.clone()));
+                    finish(&mut results, i, Err(e.clone()));
                     steps.push((Step::Done, 0));
                 }
             }
@@ -735,7 +897,7 @@ impl Scout {
             }
             let mut moved = false;
             for (i, (step, attempts)) in steps.iter_mut().enumerate() {
-                let Ok((host, path)) = &targets[i] else {
+                let Ok((host, path)) = &targets[i].1 else {
                     continue;
                 };
                 let outcome: Option<Result<Outcome>>;
@@ -803,7 +965,7 @@ impl Scout {
                     Step::Done => (Step::Done, None),
                 };
                 if let Some(result) = outcome {
-                    results[i] = Some(result);
+                    finish(&mut results, i, result);
                     done += 1;
                     moved = true;
                 }
@@ -815,7 +977,7 @@ impl Scout {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
-        Ok(finish_items(results))
+        Ok(finish_items(targets, results))
     }
 
     /// A per-host service resource (docker, compose, zfs, syslog): one fixed command, its
@@ -880,10 +1042,12 @@ impl Scout {
         self.pools().host_state(alias)
     }
 
-    /// Closes every connection now (those in use once their calls return; this waits half a
-    /// second at most). Calls after this reconnect as needed. Dropping the last clone does the
-    /// same.
+    /// Ends every background job (their remote commands are stopped) and closes every
+    /// connection now (those in use once their calls return; this waits a second at most).
+    /// Calls after this reconnect as needed. Dropping the last clone closes the connections
+    /// too (a running job holds a clone until it ends).
     pub fn close(&self) {
+        self.inner.jobs.cancel_all(CLOSE_WAIT);
         self.pools().shutdown(CLOSE_WAIT);
         self.inner.jumps.close();
     }
@@ -959,17 +1123,41 @@ pub fn local_is_file(local: &str, scope: &crate::settings::BeamScope) -> bool {
 }
 
 /// The items of a broadcast, every target with a result.
-fn finish_items(results: Vec<Option<Result<Outcome>>>) -> Vec<Result<Outcome>> {
+fn finish_items<T>(
+    targets: &[(String, T)],
+    results: Vec<Option<BroadcastItem>>,
+) -> Vec<BroadcastItem> {
     results
         .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(Error::Io(
+        .zip(targets)
+        .map(|(r, (target, _))| {
+            r.unwrap_or_else(|| BroadcastItem {
+                target: target.clone(),
+                result: Err(Error::Io(
                     "internal error: this target never finished".into(),
-                ))
+                )),
             })
         })
         .collect()
+}
+
+/// Cuts a text for an error message.
+fn shorten(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// A broadcast target as given, and its host and path (or why it cannot run).
+type ParsedTarget = (String, Result<(Arc<HostEntry>, String)>);
+
+/// How a broadcast runs ([`Scout::broadcast_with`]).
+#[derive(Debug, Clone, Default)]
+pub struct BroadcastOptions {
+    /// How long each command may run (default `SCOUT_COMMAND_TIMEOUT`).
+    pub timeout: Option<Duration>,
 }
 
 /// What one target of a broadcast may keep: its share of [`BROADCAST_OUTPUT`].

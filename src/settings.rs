@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ops::command::{CommandPolicy, PolicyMode};
+use crate::ops::hosts::{parse_groups, GroupDef};
 pub use crate::ops::local_files::BeamScope;
 pub use crate::ssh::exec::RemoteLimits;
 
@@ -100,13 +101,19 @@ pub const VARS: &[Var] = &[
         "SCOUT_ALLOWLIST",
         "--allowlist",
         "",
-        "comma-separated glob patterns: only these aliases are hosts",
+        "comma-separated glob patterns, `!` excludes (web*,!web13): only these aliases are hosts",
     ),
     var(
         "SCOUT_BLOCKLIST",
         "--blocklist",
         "",
-        "comma-separated glob patterns: these aliases are hidden",
+        "comma-separated glob patterns, `!` excludes: these aliases are hidden",
+    ),
+    var(
+        "SCOUT_HOST_GROUPS",
+        "--host-groups",
+        "",
+        "named host groups for targets (@name): `web=web*,!web13; db=db[1-3]`, or the path (/… or ~/…) of a file with one `name = patterns` per line",
     ),
     var(
         "SCOUT_COMMAND_POLICY",
@@ -156,6 +163,12 @@ pub const VARS: &[Var] = &[
             "seconds a command may run",
         )
     },
+    var(
+        "SCOUT_JOB_TIMEOUT",
+        "--job-timeout",
+        "600",
+        "seconds a command may run in a background job (`background: true`)",
+    ),
     var(
         "SCOUT_CONNECT_TIMEOUT",
         "--connect-timeout",
@@ -251,6 +264,8 @@ pub struct Settings {
     pub allowlist: Vec<String>,
     /// Glob patterns on aliases that are hidden (`SCOUT_BLOCKLIST`).
     pub blocklist: Vec<String>,
+    /// Named host groups, used as `@name` in targets (`SCOUT_HOST_GROUPS`).
+    pub host_groups: Vec<GroupDef>,
     /// What `query` may run (`SCOUT_COMMAND_POLICY`, `SCOUT_ALLOWED_COMMANDS`).
     pub command_policy: CommandPolicy,
     /// Nothing is written anywhere: uploads, downloads, host-to-host copies and the shell
@@ -268,6 +283,8 @@ pub struct Settings {
     pub remote_limits: RemoteLimits,
     /// How long a command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
     pub command_timeout: Duration,
+    /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`).
+    pub job_timeout: Duration,
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
     pub connect_timeout: Duration,
     /// How long a host's last idle connection is kept (`SCOUT_IDLE_TIMEOUT`); its other
@@ -319,6 +336,7 @@ impl Settings {
             strict_host_key_checking: None,
             allowlist: Vec::new(),
             blocklist: Vec::new(),
+            host_groups: Vec::new(),
             command_policy: CommandPolicy::default(),
             read_only: false,
             beam: BeamScope::default_for(&home),
@@ -330,6 +348,7 @@ impl Settings {
                 file_size: 1 << 30,
             },
             command_timeout: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             keepalive_interval: Duration::from_secs(15),
@@ -407,6 +426,7 @@ impl Settings {
             strict_host_key_checking: strict,
             allowlist: list(&raw.get("SCOUT_ALLOWLIST")),
             blocklist: list(&raw.get("SCOUT_BLOCKLIST")),
+            host_groups: raw.host_groups(&home)?,
             command_policy: CommandPolicy {
                 mode: policy_mode,
                 extra_allowed: crate::ops::command::parse_allowed_commands(
@@ -423,6 +443,7 @@ impl Settings {
                 file_size: raw.size("SCOUT_REMOTE_MAX_FILE_SIZE", 0, u64::MAX)?,
             },
             command_timeout: raw.seconds("SCOUT_COMMAND_TIMEOUT")?,
+            job_timeout: raw.seconds("SCOUT_JOB_TIMEOUT")?,
             connect_timeout: raw.seconds("SCOUT_CONNECT_TIMEOUT")?,
             idle_timeout: raw.seconds("SCOUT_IDLE_TIMEOUT")?,
             keepalive_interval: raw.seconds("SCOUT_KEEPALIVE_INTERVAL")?,
@@ -497,6 +518,13 @@ impl SettingsBuilder {
         self
     }
 
+    /// Named host groups for targets (`SCOUT_HOST_GROUPS`), used as `@name`; see
+    /// [`parse_groups`] for the text form.
+    pub fn host_groups(mut self, groups: impl IntoIterator<Item = GroupDef>) -> Self {
+        self.settings.host_groups = groups.into_iter().collect();
+        self
+    }
+
     /// What `run` and broadcast queries may run (`SCOUT_COMMAND_POLICY`).
     pub fn command_policy(mut self, mode: PolicyMode) -> Self {
         self.settings.command_policy.mode = mode;
@@ -566,6 +594,13 @@ impl SettingsBuilder {
         self
     }
 
+    /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`, more than 0, at
+    /// most a day).
+    pub fn job_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.job_timeout = timeout;
+        self
+    }
+
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings.connect_timeout = timeout;
@@ -616,6 +651,7 @@ impl SettingsBuilder {
         check_count("max_file_size", s.max_file_size, 1, u64::MAX)?;
         check_count("max_output_size", s.max_output_size as u64, 1, u64::MAX)?;
         check_duration("command_timeout", s.command_timeout)?;
+        check_duration("job_timeout", s.job_timeout)?;
         check_duration("connect_timeout", s.connect_timeout)?;
         check_duration("idle_timeout", s.idle_timeout)?;
         check_duration("keepalive_interval", s.keepalive_interval)?;
@@ -700,6 +736,29 @@ impl Raw<'_> {
 
     fn path(&self, env: &str, home: &std::path::Path) -> Option<PathBuf> {
         self.explicit(env).map(|v| expand_tilde(v.trim(), home))
+    }
+
+    /// `SCOUT_HOST_GROUPS`: inline definitions, or the path of a file of them.
+    fn host_groups(&self, home: &std::path::Path) -> Result<Vec<GroupDef>> {
+        const ENV: &str = "SCOUT_HOST_GROUPS";
+        let Some(value) = self.explicit(ENV) else {
+            return Ok(Vec::new());
+        };
+        let value = value.trim();
+        let (text, source) = if value.starts_with('/') || value.starts_with('~') {
+            let path = expand_tilde(value, home);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::Config(format!(
+                    "{ENV} (--host-groups): cannot read the groups file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            (text, format!(" (file {})", path.display()))
+        } else {
+            (value.to_string(), String::new())
+        };
+        parse_groups(&text)
+            .map_err(|why| Error::Config(format!("invalid {ENV} (--host-groups){source}: {why}")))
     }
 
     /// `SCOUT_BEAM_DIR`: unlike other settings, a blank value is an error, not "unset" (a
@@ -876,6 +935,8 @@ mod tests {
         assert_eq!(s.max_file_size, 1_048_576);
         assert_eq!(s.max_output_size, 1_048_576);
         assert_eq!(s.command_timeout, Duration::from_secs(30));
+        assert_eq!(s.job_timeout, Duration::from_secs(600));
+        assert!(s.host_groups.is_empty());
         assert_eq!(s.connect_timeout, Duration::from_secs(10));
         assert_eq!(s.idle_timeout, Duration::from_secs(300));
         assert_eq!(s.keepalive_interval, Duration::from_secs(15));
@@ -903,6 +964,9 @@ mod tests {
             ("SCOUT_CONNECT_TIMEOUT", "-1"),
             ("SCOUT_STRICT_HOST_KEY_CHECKING", "sometimes"),
             ("SCOUT_LOG_LEVEL", "loud"),
+            ("SCOUT_JOB_TIMEOUT", "0"),
+            ("SCOUT_HOST_GROUPS", "web"),
+            ("SCOUT_HOST_GROUPS", "/no/such/groups/file"),
         ] {
             let err = settings(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(k), "{k}: {err}");
@@ -959,6 +1023,8 @@ mod tests {
             .strict_host_key_checking(StrictHostKeyChecking::AcceptNew)
             .allowlist(["web*"])
             .blocklist(vec!["web9".to_string()])
+            .host_groups(parse_groups("w=web*").unwrap())
+            .job_timeout(Duration::from_secs(9))
             .command_policy(PolicyMode::Shell)
             .allowed_commands(["uptime"])
             .read_only(true)
@@ -991,6 +1057,8 @@ mod tests {
         assert_eq!(s.beam.dir(), Some(beam.as_path()));
         assert_eq!((s.max_file_size, s.max_output_size), (10, 20));
         assert_eq!(s.command_timeout, Duration::from_millis(1500));
+        assert_eq!(s.host_groups[0].name, "w");
+        assert_eq!(s.job_timeout, Duration::from_secs(9));
         assert_eq!(s.connect_timeout, Duration::from_secs(2));
         assert_eq!(s.idle_timeout, Duration::from_secs(3));
         assert_eq!(s.keepalive_interval, Duration::from_secs(4));
@@ -1010,6 +1078,10 @@ mod tests {
             (
                 Settings::builder().command_timeout(Duration::ZERO),
                 "SCOUT_COMMAND_TIMEOUT",
+            ),
+            (
+                Settings::builder().job_timeout(Duration::ZERO),
+                "SCOUT_JOB_TIMEOUT",
             ),
             (
                 Settings::builder().connect_timeout(Duration::from_secs(86_401)),
@@ -1070,6 +1142,26 @@ mod tests {
         }
         let open = settings(&[("SCOUT_BEAM_DIR", "unrestricted")]).unwrap();
         assert_eq!(open.beam, BeamScope::Unrestricted);
+    }
+
+    #[test]
+    fn host_groups_come_inline_or_from_a_file() {
+        let s = settings(&[("SCOUT_HOST_GROUPS", "web=web*,!web13; db=db[1-3]")]).unwrap();
+        assert_eq!(s.host_groups.len(), 2);
+        assert_eq!(s.host_groups[0].patterns, ["web*", "!web13"]);
+        let file = std::env::temp_dir().join(format!("scout-groups-{}", std::process::id()));
+        std::fs::write(&file, "# groups\nweb = web*\ndb: db1, db2\n").unwrap();
+        let s = settings(&[("SCOUT_HOST_GROUPS", file.to_str().unwrap())]).unwrap();
+        assert_eq!(s.host_groups[1].patterns, ["db1", "db2"]);
+        std::fs::write(&file, "web = web[\n").unwrap();
+        let err = settings(&[("SCOUT_HOST_GROUPS", file.to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SCOUT_HOST_GROUPS") && err.contains("(file "),
+            "{err}"
+        );
+        let _ = std::fs::remove_file(file);
     }
 
     #[test]

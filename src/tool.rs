@@ -13,6 +13,7 @@ use crate::ops::transfer::Direction;
 use crate::scout::{check_depth, local_is_file, Scout};
 
 pub(crate) mod format;
+mod jobs;
 mod schema;
 
 pub use schema::{description, input_schema, output_schema};
@@ -67,6 +68,16 @@ struct Args {
     overwrite: bool,
     /// `hosts` mode: check these hosts (empty: every host).
     check: Option<Vec<String>>,
+    /// Run `query` or the broadcast as a background job.
+    background: bool,
+    /// A job to look at (or cancel).
+    job: Option<String>,
+    /// With `job`: cancel it.
+    cancel: bool,
+    /// With `job`: output from this byte.
+    offset: Option<u64>,
+    /// Broadcast: fold identical answers (default) or one block per target.
+    fold: Option<bool>,
 }
 
 const PARAMS: &[&str] = &[
@@ -84,6 +95,11 @@ const PARAMS: &[&str] = &[
     "beam_direction",
     "overwrite",
     "check",
+    "background",
+    "job",
+    "cancel",
+    "offset",
+    "fold",
 ];
 
 impl Args {
@@ -120,6 +136,11 @@ impl Args {
             beam_direction: string(map, "beam_direction")?,
             overwrite: boolean(map, "overwrite")?.unwrap_or(false),
             check: check_hosts(map)?,
+            background: boolean(map, "background")?.unwrap_or(false),
+            job: string(map, "job")?,
+            cancel: boolean(map, "cancel")?.unwrap_or(false),
+            offset: offset(map)?,
+            fold: boolean(map, "fold")?,
         })
     }
 }
@@ -186,6 +207,19 @@ fn string_list(map: &Map<String, Value>, name: &str) -> Result<Option<Vec<String
     }
 }
 
+/// `offset`: a byte offset into a job's output.
+fn offset(map: &Map<String, Value>) -> Result<Option<u64>, Error> {
+    match map.get("offset") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "parameter 'offset' must be a whole number of bytes from 0, got {n}"
+            ))
+        }),
+        Some(other) => Err(wrong_type("offset", "a whole number of bytes", other)),
+    }
+}
+
 /// `check`: `true` (every host), a host alias, or an array of aliases; `false` means no check.
 fn check_hosts(map: &Map<String, Value>) -> Result<Option<Vec<String>>, Error> {
     match map.get("check") {
@@ -209,10 +243,36 @@ pub fn call(scout: &Scout, arguments: Option<&Value>, control: &Control) -> Tool
     }
 }
 
-/// SPEC §3 dispatch order: beam checks → remote-to-remote beam → broadcast → target → hosts →
-/// unknown host → beam → find → diff → diff_content → query → read or list.
+/// Dispatch order: job (look, cancel) → beam checks → remote-to-remote beam → broadcast
+/// (foreground or job) → target → jobs → hosts → unknown host → beam → find → diff →
+/// diff_content → query (foreground or job) → read or list.
 fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput, Error> {
+    check_job_args(args)?;
+    if let Some(id) = &args.job {
+        let offset = args.offset.unwrap_or(0);
+        let report = if args.cancel {
+            scout.jobs().cancel(id, offset)?
+        } else {
+            scout.jobs().report(id, offset)?
+        };
+        return Ok(format::job(&report));
+    }
     check_beam_args(args)?;
+    let other_mode = args.find.is_some()
+        || args.diff.is_some()
+        || args.diff_content.is_some()
+        || args.beam.is_some()
+        || args.beam_source.is_some()
+        || args.tree
+        || args.check.is_some()
+        || args.target.trim().eq_ignore_ascii_case("hosts");
+    if args.background && args.targets.is_none() && (args.query.is_none() || other_mode) {
+        return Err(Error::InvalidArgument(
+            "'background' applies to 'query' (with a \"host:/path\" target) and to broadcasts \
+             ('targets'): add \"query\", or use \"targets\""
+                .into(),
+        ));
+    }
     if let (Some(src), Some(dst)) = (&args.beam_source, &args.beam_target) {
         let (src_host, src_path) = remote_target(src, "beam_source")?;
         let (dst_host, dst_path) = remote_target(dst, "beam_target")?;
@@ -232,12 +292,17 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         ));
     }
     if let Some(targets) = &args.targets {
+        let fold = args.fold.unwrap_or(true);
+        if args.background {
+            return jobs::broadcast(scout, targets, args.query.as_deref(), fold);
+        }
         let items = scout.broadcast(targets, args.query.as_deref(), control)?;
-        let share = crate::scout::Share::of(scout.settings(), targets.len());
+        let share = crate::scout::Share::of(scout.settings(), items.len());
         let mut out = format::broadcast(
             &items,
             args.query.as_deref(),
             scout.settings().command_timeout,
+            fold,
         );
         if share.file < scout.settings().max_file_size {
             out.text.push_str(&format!(
@@ -248,16 +313,33 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         }
         return Ok(out);
     }
+    if args.fold.is_some() {
+        return Err(Error::InvalidArgument(
+            "'fold' applies to broadcasts: give 'targets'".into(),
+        ));
+    }
     if args.target.trim().is_empty() {
         return Err(Error::InvalidArgument(
-            "missing 'target': use \"hosts\" to list hosts, or \"host:/path\" to read, list or run in a path".into(),
+            "missing 'target': use \"hosts\" to list hosts, \"jobs\" to list background jobs, or \"host:/path\" to read, list or run in a path".into(),
         ));
+    }
+    if args.target.trim().eq_ignore_ascii_case("jobs") {
+        if args.background || args.query.is_some() {
+            return Err(Error::InvalidArgument(
+                "\"jobs\" lists the background jobs; it takes no other parameter".into(),
+            ));
+        }
+        return Ok(format::jobs(&scout.jobs().list()));
     }
     let (host, path) = match Target::parse(&args.target)? {
         Target::Hosts => {
             return Ok(match &args.check {
-                Some(aliases) => format::checks(&scout.check(aliases, control)?),
-                None => format::hosts(&scout.hosts()),
+                Some(aliases) => format::checks(
+                    &scout.check(aliases, control)?,
+                    scout.groups(),
+                    scout.group_warnings(),
+                ),
+                None => format::hosts(&scout.hosts(), scout.groups()),
             })
         }
         Target::Path { host, path } => (host, path),
@@ -284,6 +366,9 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         return Ok(format::comparison(&c));
     }
     if let Some(query) = &args.query {
+        if args.background {
+            return jobs::query(scout, &host, &path, query);
+        }
         let out = scout.run(&host, &path, query, control)?;
         return Ok(format::command(
             &host,
@@ -305,6 +390,40 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
 
 /// Default depth for `find` and `tree`.
 const DEFAULT_DEPTH: u32 = 5;
+
+/// `job`, `cancel` and `offset` go together and alone.
+fn check_job_args(args: &Args) -> Result<(), Error> {
+    if args.job.is_none() {
+        if args.cancel || args.offset.is_some() {
+            return Err(Error::InvalidArgument(
+                "'cancel' and 'offset' go with 'job': {\"job\": \"ID\", \"offset\": 0} or {\"job\": \"ID\", \"cancel\": true}".into(),
+            ));
+        }
+        return Ok(());
+    }
+    let others = !args.target.is_empty()
+        || args.query.is_some()
+        || args.targets.is_some()
+        || args.tree
+        || args.find.is_some()
+        || args.depth.is_some()
+        || args.diff.is_some()
+        || args.diff_content.is_some()
+        || args.beam.is_some()
+        || args.beam_source.is_some()
+        || args.beam_target.is_some()
+        || args.beam_direction.is_some()
+        || args.overwrite
+        || args.check.is_some()
+        || args.background
+        || args.fold.is_some();
+    if others {
+        return Err(Error::InvalidArgument(
+            "'job' goes alone, with 'offset' (output from that byte) or 'cancel': true".into(),
+        ));
+    }
+    Ok(())
+}
 
 /// Parameters that only make sense together.
 fn check_beam_args(args: &Args) -> Result<(), Error> {
@@ -400,6 +519,46 @@ mod tests {
         let err = Args::parse(Some(&json!([1, 2]))).unwrap_err().to_string();
         assert!(err.contains("must be a JSON object"), "{err}");
         assert!(Args::parse(None).is_ok());
+    }
+
+    /// Every mode's structured content has the `mode` of one output schema and that schema's
+    /// required fields.
+    #[test]
+    fn structured_content_has_what_its_schema_requires() {
+        use crate::jobs::Jobs;
+        use crate::scout::{BroadcastItem, Outcome};
+        let schema = output_schema();
+        let check = |out: &ToolOutput| {
+            let mode = out.structured["mode"].as_str().unwrap();
+            let one = schema["oneOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["properties"]["mode"]["const"] == mode)
+                .unwrap_or_else(|| panic!("no schema for mode {mode}"));
+            for field in one["required"].as_array().unwrap() {
+                let field = field.as_str().unwrap();
+                assert!(out.structured.get(field).is_some(), "{mode} lacks {field}");
+            }
+        };
+        let item = |t: &str| BroadcastItem {
+            target: t.into(),
+            result: Ok(Outcome::Command(ExecOutput {
+                exit_code: Some(0),
+                ..ExecOutput::default()
+            })),
+        };
+        let items = vec![item("a1:/"), item("a2:/")];
+        let timeout = std::time::Duration::from_secs(1);
+        check(&format::broadcast(&items, Some("true"), timeout, true));
+        check(&format::broadcast(&items, Some("true"), timeout, false));
+        let jobs = Jobs::new();
+        let started = jobs.start("x".into(), vec![], |_| Ok(())).unwrap();
+        check(&format::job_started(&started, timeout));
+        check(&format::job(&jobs.wait(&started.id, timeout).unwrap()));
+        check(&format::jobs(&jobs.list()));
+        check(&format::hosts(&[], &[]));
+        check(&ToolOutput::error(&Error::Cancelled));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Small helpers with no better home: base64 and UTF-8-safe truncation.
+//! Small helpers with no better home: base64 and UTF-8-safe truncation. (Patterns on host
+//! aliases are matched by ssh_config's own matcher, in `ssh/config.rs`.)
 
 /// Standard base64 (RFC 4648, with padding): host key fingerprints, known_hosts lines and binary
 /// resource blobs. Fifty lines here instead of a dependency.
@@ -106,53 +107,5 @@ mod tests {
         }
         assert_eq!(utf8_cut(s, 2), 1);
         assert_eq!(utf8_cut(s, 3), 3);
-    }
-}
-
-/// Shell-style glob match of a whole string: `*` any run, `?` one character. Used for the
-/// allow/block lists on host aliases.
-///
-/// ```
-/// use scout_mcp::util::glob_match;
-/// assert!(glob_match("web*", "web12"));
-/// assert!(glob_match("db?", "db1") && !glob_match("db?", "db10"));
-/// ```
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-#[cfg(test)]
-mod glob_tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("web*", "web1"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("w?b", "web"));
-        assert!(glob_match("*b*1", "web01"));
-        assert!(!glob_match("web*", "db1"));
-        assert!(!glob_match("w?b", "wb"));
-        assert!(glob_match("a*b*c", "aXXbYYc"));
-        assert!(!glob_match("a*b*c", "aXXbYY"));
     }
 }

@@ -157,6 +157,11 @@ fn every_parameter_with_the_wrong_type_is_a_clear_error() {
         ("beam_direction", json!("sideways")),
         ("overwrite", json!("true")),
         ("check", json!(3)),
+        ("background", json!("yes")),
+        ("job", json!(7)),
+        ("offset", json!(-1)),
+        ("cancel", json!("true")),
+        ("fold", json!(0)),
         ("bogus", json!(1)),
     ];
     for (name, value) in params {

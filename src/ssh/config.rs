@@ -384,7 +384,10 @@ fn walk(items: &[Item], alias: &str, got: &mut Collected, active: &mut bool, nev
     }
 }
 
-fn host_matches(patterns: &[String], alias: &str) -> bool {
+/// Whether `alias` matches a list of `Host`-line patterns: one positive pattern (`*`, `?`)
+/// matches and no negated one (`!pattern`) does. Also the matcher of the allow/block lists and
+/// of broadcast host patterns.
+pub(crate) fn host_matches(patterns: &[String], alias: &str) -> bool {
     let mut hit = false;
     for pattern in patterns {
         if let Some(negated) = pattern.strip_prefix('!') {

@@ -377,11 +377,15 @@ impl Exec {
         let mut moved = false;
         for stream in [0, STDERR] {
             loop {
-                if self.streams.keeping() && self.headroom < scratch.len() {
-                    if !self.job.control.reserve(scratch.len()) {
+                // Room for what this read may keep, taken ahead: no more than the stream may
+                // still keep under its cap (a broadcast's command keeps a few KiB, and 500 of
+                // them must not each hold a whole read buffer of the call's budget).
+                let want = scratch.len().min(self.streams.room(stream));
+                if want > 0 && self.headroom < want {
+                    if !self.job.control.reserve(want) {
                         return Ok(moved);
                     }
-                    self.headroom += scratch.len();
+                    self.headroom += want;
                 }
                 match self.channel.read(stream, scratch) {
                     Ok(Step::Done(0)) | Ok(Step::Again) => break,
@@ -542,10 +546,6 @@ impl Capped {
         self.keep.extend_from_slice(&bytes[..kept]);
         kept
     }
-
-    fn full(&self) -> bool {
-        self.keep.len() >= self.cap
-    }
 }
 
 /// stdout and stderr of a command, with the pid line still to be split off stdout.
@@ -572,9 +572,14 @@ impl Streams {
         }
     }
 
-    /// Whether more output would be kept (else it is only counted).
-    fn keeping(&self) -> bool {
-        !self.out.full() || !self.err.full()
+    /// Bytes `stream` may still keep under its cap (0: only counted from now on).
+    fn room(&self, stream: i32) -> usize {
+        let capped = if stream == STDERR {
+            &self.err
+        } else {
+            &self.out
+        };
+        capped.cap.saturating_sub(capped.keep.len())
     }
 
     /// Takes stdout bytes (splitting off the pid line first); how many were kept.
