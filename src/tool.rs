@@ -1,4 +1,5 @@
-//! The `scout` tool (SPEC §3): JSON arguments in, readable text (and structured data) out.
+//! The `scout` tool (docs/BEHAVIOUR.md §3): JSON arguments in, readable text (and structured
+//! data) out.
 //!
 //! This module only parses arguments, dispatches to [`Scout`] and formats results. Every
 //! failure becomes an `isError` result with a sentence that says what to do.
@@ -209,8 +210,8 @@ pub fn call(scout: &Scout, arguments: Option<&Value>, control: &Control) -> Tool
     }
 }
 
-/// SPEC §3 dispatch order: beam checks → remote-to-remote beam → broadcast → target → hosts →
-/// unknown host → beam → find → diff → diff_content → query → read or list.
+/// Dispatch order (docs/BEHAVIOUR.md §3): beam checks → remote-to-remote beam → broadcast → target
+/// → hosts → unknown host → beam → find → diff → diff_content → query → read or list.
 fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput, Error> {
     check_beam_args(args)?;
     if let (Some(src), Some(dst)) = (&args.beam_source, &args.beam_target) {

@@ -1,5 +1,6 @@
 //! The host inventory (ssh_config aliases after the allow/block lists) and reachability
-//! (SPEC §3.2): a TCP connect per host, all hosts in parallel (bounded), cached a few seconds.
+//! (docs/BEHAVIOUR.md §3.2): a TCP connect per host, all hosts in parallel (bounded), cached
+//! a few seconds.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{TcpStream, ToSocketAddrs};
