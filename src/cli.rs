@@ -1,5 +1,5 @@
-//! The command line (SPEC §7): serve MCP on stdio, or `hosts`, `check`, `call`, `--help`,
-//! `--version`.
+//! The command line (docs/BEHAVIOUR.md §7): serve MCP on stdio, or `hosts`, `check`, `call`,
+//! `--help`, `--version`.
 //!
 //! Every flag mirrors an environment variable (see [`crate::settings::VARS`]); a flag wins over
 //! its variable. Exit codes: 0 ok, 1 a `call` whose result is an error (or a failed `check`),

@@ -1183,7 +1183,7 @@ impl Share {
     }
 }
 
-/// `depth` must be 1–10 (SPEC §3.6).
+/// `depth` must be 1–10 (docs/BEHAVIOUR.md §3.4, §3.6).
 ///
 /// ```
 /// assert!(scout_mcp::scout::check_depth(10).is_ok());

@@ -930,7 +930,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_spec() {
+    fn defaults_are_the_documented_ones() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.max_file_size, 1_048_576);
         assert_eq!(s.max_output_size, 1_048_576);

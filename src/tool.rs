@@ -1,4 +1,5 @@
-//! The `scout` tool (SPEC §3): JSON arguments in, readable text (and structured data) out.
+//! The `scout` tool (docs/BEHAVIOUR.md §3): JSON arguments in, readable text (and structured
+//! data) out.
 //!
 //! This module only parses arguments, dispatches to [`Scout`] and formats results. Every
 //! failure becomes an `isError` result with a sentence that says what to do.
@@ -243,9 +244,9 @@ pub fn call(scout: &Scout, arguments: Option<&Value>, control: &Control) -> Tool
     }
 }
 
-/// Dispatch order: job (look, cancel) → beam checks → remote-to-remote beam → broadcast
-/// (foreground or job) → target → jobs → hosts → unknown host → beam → find → diff →
-/// diff_content → query (foreground or job) → read or list.
+/// Dispatch order (docs/BEHAVIOUR.md §3): job (look, cancel) → beam checks → remote-to-remote
+/// beam → broadcast (foreground or job) → target → jobs → hosts → unknown host → beam → find →
+/// diff → diff_content → query (foreground or job) → read or list.
 fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput, Error> {
     check_job_args(args)?;
     if let Some(id) = &args.job {

@@ -1,5 +1,5 @@
-//! beam (SPEC §3.8) against real sshd hosts through the binary: downloads, uploads, the
-//! direction rule, no silent overwrite, SCOUT_BEAM_DIR confinement, read-only mode,
+//! beam (docs/BEHAVIOUR.md §3.8) against real sshd hosts through the binary: downloads, uploads,
+//! the direction rule, no silent overwrite, SCOUT_BEAM_DIR confinement, read-only mode,
 //! host-to-host copies, SHA-256 of what was written, and bounded memory.
 
 mod common;

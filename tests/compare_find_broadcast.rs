@@ -1,5 +1,5 @@
-//! find, diff / diff_content and broadcast (SPEC §3.6, §3.7, §3.9) against real sshd hosts,
-//! through the binary.
+//! find, diff / diff_content and broadcast (docs/BEHAVIOUR.md §3.6, §3.7, §3.9) against real sshd
+//! hosts, through the binary.
 
 mod common;
 

@@ -1,5 +1,5 @@
-//! Hostile arguments against real sshd (issue 5, SPEC §3.5/§3.8/§5): shell syntax, NUL,
-//! newlines, `..`, huge and non-UTF-8 names in every place a path or pattern goes, and every
+//! Hostile arguments against real sshd (issue 5, docs/BEHAVIOUR.md §3.1, §3.5, §3.8): shell syntax,
+//! NUL, newlines, `..`, huge and non-UTF-8 names in every place a path or pattern goes, and every
 //! tool parameter with the wrong type. A canary directory on the remote host proves that no
 //! attack ran anything: no `PWNED` file appears and the canary file is intact. The command
 //! policy's own escapes are tried in `tool_modes.rs`.

@@ -1,4 +1,4 @@
-//! MCP resources (SPEC §4) and `completion/complete`, over the library.
+//! MCP resources (docs/BEHAVIOUR.md §4) and `completion/complete`, over the library.
 //!
 //! * `hosts://list` — the host table.
 //! * `scout://{host}/{path*}` — a file (text, or base64 `blob` when binary) or a directory
@@ -297,7 +297,7 @@ fn mime_type(path: &str, binary: Option<&str>) -> &'static str {
     match ext.as_str() {
         "json" => "application/json",
         "md" => "text/markdown",
-        "html" | "htm" => "text/plain", // never served as HTML (SPEC §4)
+        "html" | "htm" => "text/plain", // never served as HTML (docs/BEHAVIOUR.md §4.1)
         "yaml" | "yml" => "application/yaml",
         "toml" => "application/toml",
         "xml" => "application/xml",

@@ -24,8 +24,8 @@
 //!        literally named `*.log`. The message suggests `find . -name '*.log'`;
 //!      - unquoted `$`, and inside double quotes a `$` that would expand (`$x`, `${`, `$(`,
 //!        `$1`, `$?`, ...), and a backtick anywhere: variables and substitutions are not run;
-//!      - a word that contains `$(`, `${` or a backtick *even when quoted*: the spec refuses any
-//!        argument that starts a command substitution, whatever its quoting;
+//!      - a word that contains `$(`, `${` or a backtick *even when quoted*: any argument that
+//!        starts a command substitution is refused, whatever its quoting (docs/BEHAVIOUR.md §3.5);
 //!      - a word that starts with an unquoted `#` (a comment in a shell);
 //!      - a word that starts with an unquoted `~` other than `~` or `~/...`: `~` and `~/x` are
 //!        kept unquoted so the remote shell expands them to the home directory (like

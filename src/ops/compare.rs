@@ -1,4 +1,4 @@
-//! diff / diff_content (SPEC §3.7): turning two file contents into a [`Comparison`].
+//! diff / diff_content (docs/BEHAVIOUR.md §3.7): turning two file contents into a [`Comparison`].
 
 use crate::ops::diff;
 use crate::ops::fs::FileContent;

@@ -1,6 +1,6 @@
 //! The host inventory (ssh_config aliases after the allow/block lists), the operator's host
-//! groups and the host patterns of broadcast targets, and reachability (SPEC §3.2): a TCP
-//! connect per host, all hosts in parallel (bounded), cached a few seconds.
+//! groups and the host patterns of broadcast targets, and reachability (docs/BEHAVIOUR.md
+//! §3.2): a TCP connect per host, all hosts in parallel (bounded), cached a few seconds.
 //!
 //! **Host patterns.** The host part of a broadcast target (`HOSTS:path`) is an alias, or a
 //! comma-separated list of items: an alias, a glob on aliases (`web*`, `db?`, matched like

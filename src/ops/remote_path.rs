@@ -1,4 +1,4 @@
-//! Validating and quoting remote paths from `target` (`host:PATH`, spec §3.1).
+//! Validating and quoting remote paths from `target` (`host:PATH`, docs/BEHAVIOUR.md §3.1).
 //!
 //! The agent's path is used in two places: as a word in a remote shell command (`cd PATH && ...`,
 //! `cat PATH`), and as an SFTP path. Rules:

@@ -81,7 +81,7 @@ pub fn require_dir(conn: &Conn, dir: &str, why: &str, control: &Control) -> Resu
     }
 }
 
-/// What `find` found (SPEC §3.6).
+/// What `find` found (docs/BEHAVIOUR.md §3.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindResult {
     /// The directory searched, as the caller gave it.

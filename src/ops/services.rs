@@ -1,7 +1,7 @@
-//! Per-host service resources (SPEC §4): `{host}://docker`, `{host}://docker/{name}/logs`,
-//! `{host}://compose`, `{host}://compose/{project}`, `{host}://compose/{project}/logs`,
-//! `{host}://zfs`, `{host}://zfs/{pool}`, `{host}://zfs/{pool}/datasets`,
-//! `{host}://zfs/snapshots` and `{host}://syslog`.
+//! Per-host service resources (docs/BEHAVIOUR.md §4.2): `{host}://docker`,
+//! `{host}://docker/{name}/logs`, `{host}://compose`, `{host}://compose/{project}`,
+//! `{host}://compose/{project}/logs`, `{host}://zfs`, `{host}://zfs/{pool}`,
+//! `{host}://zfs/{pool}/datasets`, `{host}://zfs/snapshots` and `{host}://syslog`.
 //!
 //! The module is pure. [`Service::parse`] reads the part of the URI after `{host}://`,
 //! [`Service::command`] builds the one POSIX `sh` command line to run over SSH (one round trip per
@@ -11,7 +11,7 @@
 //! - A missing tool ends the command with [`EXIT_NOT_INSTALLED`] (69, sysexits' EX_UNAVAILABLE)
 //!   after a `scout-mcp: not installed: TOOL` line on stderr. An installed tool that fails keeps
 //!   its own exit status and message. A missing tool is not an error: the resource says so in
-//!   text (SPEC §4: "a host without docker/zfs says so in text").
+//!   text (docs/BEHAVIOUR.md §4.2).
 //! - A compose project without containers ends with [`EXIT_NO_SUCH_PROJECT`] (66, EX_NOINPUT)
 //!   after a `scout-mcp: no such compose project` line on stderr.
 //! - `syslog` names the file it fell back to with a `scout-mcp: source: PATH` line on stderr.
@@ -34,7 +34,7 @@ const NO_SUCH_PROJECT: &str = "scout-mcp: no such compose project";
 const SOURCE: &str = "scout-mcp: source: ";
 const RECORD: char = '\u{1e}';
 
-/// The spec's "last 100 lines" for every log resource.
+/// Lines of every log resource (docs/BEHAVIOUR.md §4.2).
 const LOG_LINES: usize = 100;
 /// Snapshots listed by `zfs/snapshots`, newest first; hosts with sanoid keep thousands.
 const MAX_SNAPSHOTS: usize = 100;
@@ -400,8 +400,8 @@ impl Service {
 // ---------------------------------------------------------------------------------------------
 // Names and commands
 
-/// Checks a name against `[A-Za-z0-9_.-]+` (SPEC §4), and refuses what would still mislead a
-/// tool: a leading `-` (read as an option), `.` and `..`, an absurd length.
+/// Checks a name against `[A-Za-z0-9_.-]+` (docs/BEHAVIOUR.md §4.2), and refuses what would still
+/// mislead a tool: a leading `-` (read as an option), `.` and `..`, an absurd length.
 fn validate_name(name: &str, what: &str) -> Result<String, String> {
     let shown = shorten(name, 64);
     if name.is_empty() {

@@ -1,4 +1,4 @@
-//! Parsing `target` strings: `hosts` or `host:path` (SPEC §3.1).
+//! Parsing `target` strings: `hosts` or `host:path` (docs/BEHAVIOUR.md §3.1).
 
 use crate::error::Error;
 use crate::ops::remote_path;

@@ -1,4 +1,4 @@
-//! Public-key authentication: ssh-agent first, then identity files (SPEC §5).
+//! Public-key authentication: ssh-agent first, then identity files (docs/BEHAVIOUR.md §5.3).
 //!
 //! Every attempt is recorded so that a failure can say exactly what was tried and what to do.
 

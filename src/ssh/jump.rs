@@ -1,4 +1,4 @@
-//! `ProxyJump`: reaching a host through one or more jump hosts (SPEC §5).
+//! `ProxyJump`: reaching a host through one or more jump hosts (docs/BEHAVIOUR.md §5.5).
 //!
 //! libssh2 has no jump support, so a jumped session runs over one end of a Unix socket pair; the
 //! other end is relayed into a `direct-tcpip` channel of the jump host's session. One **hub**

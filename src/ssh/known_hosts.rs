@@ -1,4 +1,4 @@
-//! Host key verification against OpenSSH known_hosts files (SPEC §5).
+//! Host key verification against OpenSSH known_hosts files (docs/BEHAVIOUR.md §5.4).
 //!
 //! libssh2 stops reading a known_hosts file at the first line it cannot parse and ignores
 //! `@revoked`, so the files are read here line by line: markers are handled by us, comments and

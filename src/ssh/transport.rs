@@ -102,7 +102,7 @@ fn connect_any(
         match TcpStream::connect_timeout(addr, timeout) {
             Ok(stream) => {
                 // Without TCP_NODELAY every small request/response pair stalls on delayed ACKs
-                // (44 ms instead of 1.7 ms per exec on loopback; see NOTES-ssh2-r2d2.md).
+                // (≈40 ms each on Linux; docs/PERFORMANCE.md, "Where the time goes: single calls").
                 stream.set_nodelay(true).map_err(|e| (Some(*addr), e))?;
                 set_tcp_keepalive(&stream);
                 return Ok(stream);
