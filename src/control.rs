@@ -26,6 +26,8 @@ pub struct Progress {
 }
 
 type Sink = Arc<dyn Fn(&Progress) + Send + Sync>;
+/// Receives a command's output as it is read: `(is_stderr, bytes)`.
+type Tap = Arc<dyn Fn(bool, &[u8]) + Send + Sync>;
 
 /// A cancellation flag plus an optional progress sink. Cloning shares both.
 ///
@@ -55,6 +57,7 @@ pub struct Control {
     cancelled: Arc<AtomicBool>,
     sink: Option<Sink>,
     share: Option<Arc<Share>>,
+    tap: Option<Tap>,
 }
 
 /// Bytes of output that all the calls of one server may hold at once (file contents, command
@@ -169,6 +172,24 @@ impl Control {
             cancelled: self.cancelled.clone(),
             sink: None,
             share: self.share.clone(),
+            tap: None,
+        }
+    }
+
+    /// The same control with `tap` receiving a command's output as it is read, `(is_stderr,
+    /// bytes)`, whatever the output caps keep (a background job shows output so far this
+    /// way). It runs on the connection's thread: it must be quick and must not block.
+    pub fn with_output_tap(mut self, tap: impl Fn(bool, &[u8]) + Send + Sync + 'static) -> Control {
+        self.tap = Some(Arc::new(tap));
+        self
+    }
+
+    /// Hands output to the tap, if any.
+    pub fn tap_output(&self, stderr: bool, bytes: &[u8]) {
+        if let Some(tap) = &self.tap {
+            if !bytes.is_empty() {
+                tap(stderr, bytes);
+            }
         }
     }
 

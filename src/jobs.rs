@@ -158,6 +158,24 @@ impl JobContext {
         lock(&self.job.inner).append(text, JOB_OUTPUT + JOB_SUMMARY);
     }
 
+    /// A tap for [`Control::with_output_tap`]: a command's output goes to the job's output as it
+    /// is read (so `{"job": ID}` shows output so far), stdout and stderr each decoded as UTF-8
+    /// across chunk boundaries.
+    pub fn output_tap(&self) -> impl Fn(bool, &[u8]) + Send + Sync + 'static {
+        let job = self.job.clone();
+        let pending: Mutex<[Vec<u8>; 2]> = Mutex::new([Vec::new(), Vec::new()]);
+        move |stderr: bool, bytes: &[u8]| {
+            let mut pending = lock(&pending);
+            let buf = &mut pending[usize::from(stderr)];
+            buf.extend_from_slice(bytes);
+            let text = take_utf8(buf);
+            drop(pending);
+            if !text.is_empty() {
+                lock(&job.inner).append(&text, JOB_OUTPUT);
+            }
+        }
+    }
+
     /// Records that target `index` finished, and whether it succeeded.
     pub fn target_done(&self, index: usize, ok: bool) {
         if let Some(t) = lock(&self.job.inner).targets.get_mut(index) {
@@ -209,6 +227,37 @@ impl JobInner {
         }
         self.output.push_str(&text[..cut]);
         self.dropped += (text.len() - cut) as u64;
+    }
+}
+
+/// The text at the start of `buf` that is complete, taken out of it: valid UTF-8 as is,
+/// invalid bytes as U+FFFD; an incomplete character at the end waits for the next chunk.
+fn take_utf8(buf: &mut Vec<u8>) -> String {
+    let mut text = String::new();
+    loop {
+        match std::str::from_utf8(buf) {
+            Ok(all) => {
+                text.push_str(all);
+                buf.clear();
+                return text;
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                text.push_str(&String::from_utf8_lossy(&buf[..good]));
+                match e.error_len() {
+                    // Invalid bytes: replaced, and decoding goes on after them.
+                    Some(bad) => {
+                        text.push(char::REPLACEMENT_CHARACTER);
+                        buf.drain(..good + bad);
+                    }
+                    // A character cut by the chunk's end: kept for the next one.
+                    None => {
+                        buf.drain(..good);
+                        return text;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -500,6 +549,16 @@ fn shorten(mut text: String, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_decodes_characters_cut_between_chunks_and_replaces_invalid_bytes() {
+        let mut buf = "é".as_bytes()[..1].to_vec();
+        assert_eq!(take_utf8(&mut buf), "");
+        buf.extend_from_slice(&"é".as_bytes()[1..]);
+        buf.extend_from_slice(b"x\xffy");
+        assert_eq!(take_utf8(&mut buf), "éx\u{fffd}y");
+        assert!(buf.is_empty());
+    }
 
     #[test]
     fn output_is_capped_read_in_slices_and_ends_with_its_summary() {

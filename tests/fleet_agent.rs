@@ -415,6 +415,14 @@ fn a_background_query_outlives_the_command_timeout() {
         json!({"target": "alpha:/", "query": query, "background": true}),
     );
     assert!(id.starts_with('j'), "{id}");
+    // The output so far shows while the command still runs.
+    let r = poll_job(&mut c, &id, |s| {
+        s["state"] != "running" || s["output"] == "started\n"
+    });
+    assert_eq!(
+        r["structuredContent"]["state"], "running",
+        "the output came only at the end: {r}"
+    );
     let r = poll_job(&mut c, &id, |s| s["state"] != "running");
     let s = &r["structuredContent"];
     assert_eq!(s["state"], "done", "{r}");

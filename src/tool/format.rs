@@ -179,23 +179,9 @@ pub fn tree(host: &str, tree: &Tree) -> ToolOutput {
     ToolOutput::ok(text, structured)
 }
 
-pub fn command(
-    host: &str,
-    dir: &str,
-    query: &str,
-    out: &ExecOutput,
-    timeout: std::time::Duration,
-) -> ToolOutput {
-    let stdout = out.stdout_lossy();
-    let stderr = out.stderr_lossy();
-    let mut text = stdout.clone();
-    if !stderr.is_empty() {
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push_str("[stderr]\n");
-        text.push_str(&stderr);
-    }
+/// What a command's end adds below its output: truncation, timeout, cancellation, signal,
+/// remote limit, a non-zero exit code.
+pub fn command_markers(out: &ExecOutput, timeout: std::time::Duration) -> Vec<String> {
     let mut markers = Vec::new();
     if out.truncated() {
         markers.push(format!(
@@ -221,6 +207,27 @@ pub fn command(
     if let Some(code) = out.exit_code.filter(|c| *c != 0) {
         markers.push(format!("[exit code: {code}]"));
     }
+    markers
+}
+
+pub fn command(
+    host: &str,
+    dir: &str,
+    query: &str,
+    out: &ExecOutput,
+    timeout: std::time::Duration,
+) -> ToolOutput {
+    let stdout = out.stdout_lossy();
+    let stderr = out.stderr_lossy();
+    let mut text = stdout.clone();
+    if !stderr.is_empty() {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("[stderr]\n");
+        text.push_str(&stderr);
+    }
+    let markers = command_markers(out, timeout);
     if text.is_empty() && markers.is_empty() {
         text.push_str("(no output)");
     }

@@ -27,11 +27,16 @@ pub fn query(scout: &Scout, host: &str, path: &str, query: &str) -> Result<ToolO
     let report = scout
         .jobs()
         .start(what, vec![host.clone()], move |ctx: &JobContext| {
-            let result = worker.run_for(&host, &path, &query, timeout, ctx.control());
+            // The output goes to the job as it is read; the end adds what happened.
+            let control = ctx.control().clone().with_output_tap(ctx.output_tap());
+            let result = worker.run_for(&host, &path, &query, timeout, &control);
             drop(worker);
             let out = result.inspect_err(|_| ctx.target_done(0, false))?;
             ctx.target_done(0, out.success() && !out.timed_out);
-            ctx.append(&format::command(&host, &path, &query, &out, timeout).text);
+            let markers = format::command_markers(&out, timeout);
+            if !markers.is_empty() {
+                ctx.append_summary(&format!("\n{}\n", markers.join("\n")));
+            }
             Ok(())
         })?;
     Ok(format::job_started(&report, timeout))
