@@ -146,8 +146,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match invocation.command {
         Command::Hosts => print(&format!(
             "{}{}",
-            hosts::format(&scout.hosts()),
-            groups_text(&scout)
+            hosts::format_with_groups(&scout.hosts(), scout.groups()),
+            group_warnings(&scout)
         )),
         Command::Check(aliases) => check(&scout, &aliases),
         Command::Call { target, query } => call(&scout, target, query),
@@ -213,16 +213,12 @@ fn call(scout: &Scout, target: String, query: Option<String>) -> i32 {
 
 /// The host groups (SCOUT_HOST_GROUPS) and what is odd about them, after a blank line; empty
 /// when there are none.
-fn groups_text(scout: &Scout) -> String {
-    let mut text = hosts::format_groups(scout.groups());
-    for warning in scout.group_warnings() {
-        text.push_str(&format!("warning: {warning}\n"));
-    }
-    if text.is_empty() {
-        text
-    } else {
-        format!("\n{text}")
-    }
+fn group_warnings(scout: &Scout) -> String {
+    scout
+        .group_warnings()
+        .iter()
+        .map(|w| format!("warning: {w}\n"))
+        .collect()
 }
 
 /// Exit 0 when every host passed, 1 when one failed, 2 for an unknown host.
@@ -233,7 +229,10 @@ fn check(scout: &Scout, aliases: &[String]) -> i32 {
         Ok(checks) => {
             let (Ok(ciphers) | Err(ciphers)) = crate::ssh::ciphers::status();
             let report = crate::ops::check::format(&checks);
-            let groups = groups_text(scout);
+            let groups = match hosts::format_groups(scout.groups()) {
+                listed if listed.is_empty() => String::new(),
+                listed => format!("\n{listed}"),
+            } + &group_warnings(scout);
             let code = print(&format!("ciphers: {ciphers}\n\n{report}{groups}"));
             if checks.iter().all(|c| c.ok()) {
                 code

@@ -315,6 +315,15 @@ fn patterns_and_groups_expand_within_the_lists_and_the_cap() {
         text.contains("@web = web[01-02,04-05] (4 hosts)  [web*,!web03]"),
         "{text}"
     );
+    // The hosts://list resource shows the same table and groups.
+    let read = c.request("resources/read", json!({"uri": "hosts://list"}));
+    let listing = read["result"]["contents"][0]["text"].as_str().unwrap_or("");
+    let web_line = "@web = web[01-02,04-05] (4 hosts)  [web*,!web03]";
+    assert!(
+        listing.contains(web_line) && listing.contains("db1 "),
+        "hosts://list lacks the groups: {}",
+        &listing[listing.len().saturating_sub(400)..]
+    );
     let listed = r["structuredContent"]["groups"].as_array().unwrap().clone();
     let all_group = listed.iter().find(|g| g["name"] == "all").unwrap();
     assert_eq!(
@@ -348,7 +357,11 @@ fn patterns_and_groups_expand_within_the_lists_and_the_cap() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("@db = db[1-2] (2 hosts)"), "{stdout}");
 }
 

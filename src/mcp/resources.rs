@@ -235,7 +235,10 @@ fn read(scout: &Scout, uri: &str, control: &Control) -> Reply {
         Ok(json!({ "contents": [{ "uri": uri, "mimeType": "text/plain", "text": t }] }))
     };
     match locate(scout, uri)? {
-        Location::Hosts => text(crate::ops::hosts::format(&scout.hosts())),
+        Location::Hosts => text(crate::ops::hosts::format_with_groups(
+            &scout.hosts(),
+            scout.groups(),
+        )),
         Location::Service { host, service } => {
             text(scout.service(&host, &service, control).map_err(|e| rpc_error(uri, e))?)
         }

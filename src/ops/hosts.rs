@@ -691,6 +691,18 @@ pub fn format(statuses: &[HostStatus]) -> String {
     out
 }
 
+/// The host table, then the groups when there are any: what the `hosts` mode, the
+/// `hosts://list` resource and `scout-mcp hosts` show.
+pub fn format_with_groups(statuses: &[HostStatus], groups: &[HostGroup]) -> String {
+    let mut text = format(statuses);
+    let listed = format_groups(groups);
+    if !listed.is_empty() {
+        text.push('\n');
+        text.push_str(&listed);
+    }
+    text
+}
+
 /// The groups as text: one line each, `@name = members (n hosts)  [patterns]`, members folded.
 pub fn format_groups(groups: &[HostGroup]) -> String {
     if groups.is_empty() {

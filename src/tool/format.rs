@@ -39,12 +39,7 @@ pub fn hosts(statuses: &[HostStatus], groups: &[HostGroup]) -> ToolOutput {
             })
         })
         .collect();
-    let mut text = crate::ops::hosts::format(statuses);
-    let listed = crate::ops::hosts::format_groups(groups);
-    if !listed.is_empty() {
-        text.push('\n');
-        text.push_str(&listed);
-    }
+    let text = crate::ops::hosts::format_with_groups(statuses, groups);
     let mut structured = json!({ "mode": "hosts", "hosts": items });
     // Only when there are groups: an answer without them stays what it always was.
     if !groups_data.is_empty() {
