@@ -13,7 +13,7 @@
 //!   same one item at a time, for answers that arrive over a long time (background jobs).
 //!
 //! ```
-//! use scout_mcp::fold::{expand_ranges, fold_hosts};
+//! use scout_mcp::{expand_ranges, fold_hosts};
 //! let names = ["web01", "web02", "web03", "web07", "db1", "web10"];
 //! assert_eq!(fold_hosts(names), "db1,web[01-03,07,10]");
 //! assert_eq!(expand_ranges("web[09-11]", 100).unwrap(), ["web09", "web10", "web11"]);
@@ -36,7 +36,7 @@ const MAX_DIGITS: usize = 18;
 ///
 /// ```
 /// use std::cmp::Ordering;
-/// assert_eq!(scout_mcp::fold::natural_cmp("web2", "web10"), Ordering::Less);
+/// assert_eq!(scout_mcp::natural_cmp("web2", "web10"), Ordering::Less);
 /// ```
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -90,7 +90,7 @@ fn split_number(name: &str) -> Option<(&str, &str)> {
 /// stay apart), other names as they are; duplicates once; in natural order, comma-separated.
 ///
 /// ```
-/// use scout_mcp::fold::fold_hosts;
+/// use scout_mcp::fold_hosts;
 /// assert_eq!(fold_hosts(["n1", "n2", "n3", "n10", "n9"]), "n[1-3,9-10]");
 /// assert_eq!(fold_hosts(["web01", "web02", "web1"]), "web1,web[01-02]");
 /// assert_eq!(fold_hosts(["db", "db"]), "db");
@@ -198,7 +198,7 @@ fn render(prefix: &str, width: usize, numbers: &BTreeSet<u64>) -> (String, Strin
 /// made). A text without brackets is itself.
 ///
 /// ```
-/// use scout_mcp::fold::expand_ranges;
+/// use scout_mcp::expand_ranges;
 /// assert_eq!(expand_ranges("n[1-2,5]", 10).unwrap(), ["n1", "n2", "n5"]);
 /// assert!(expand_ranges("n[1-100000000]", 1000).is_err());
 /// ```
@@ -316,36 +316,19 @@ fn parse_set(text: &str, inside: &str) -> Result<Vec<(u64, u64, usize)>, String>
 
 /// One distinct answer of a broadcast and the targets that gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
+pub struct AnswerGroup {
     /// Positions (in the broadcast's items) of the targets with this answer, ascending.
     pub members: Vec<usize>,
     /// Whether this answer is a success ([`BroadcastItem::succeeded`]).
     pub succeeded: bool,
 }
 
-/// Groups `items` by answer ([`same_answer`]), in the order to show them: failed answers
+/// Groups `items` by answer (`same_answer`), in the order to show them: failed answers
 /// first, then the others from the rarest to the most common (what differs comes before what
 /// most hosts say); ties in order of first appearance.
-///
-/// ```
-/// use scout_mcp::{fold, BroadcastItem, Error, Outcome, ExecOutput};
-/// let ok = |t: &str| BroadcastItem {
-///     target: t.into(),
-///     result: Ok(Outcome::Command(ExecOutput { stdout: b"up\n".to_vec(), stdout_total: 3, exit_code: Some(0), ..Default::default() })),
-/// };
-/// let down = BroadcastItem {
-///     target: "w3:/".into(),
-///     result: Err(Error::Connect { host: "w3".into(), message: "refused".into() }),
-/// };
-/// let items = vec![ok("w1:/"), ok("w2:/"), down];
-/// let groups = fold::fold(&items);
-/// assert_eq!(groups.len(), 2);
-/// assert_eq!((groups[0].members.clone(), groups[0].succeeded), (vec![2], false));
-/// assert_eq!(fold::label(&items, &groups[1].members), "w[1-2]:/");
-/// ```
-pub fn fold(items: &[BroadcastItem]) -> Vec<Group> {
+pub fn fold(items: &[BroadcastItem]) -> Vec<AnswerGroup> {
     let mut buckets: HashMap<u64, Vec<usize>> = HashMap::new();
-    let mut groups: Vec<Group> = Vec::new();
+    let mut groups: Vec<AnswerGroup> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let bucket = buckets.entry(answer_hash(item)).or_default();
         match bucket
@@ -355,7 +338,7 @@ pub fn fold(items: &[BroadcastItem]) -> Vec<Group> {
             Some(&g) => groups[g].members.push(i),
             None => {
                 bucket.push(groups.len());
-                groups.push(Group {
+                groups.push(AnswerGroup {
                     members: vec![i],
                     succeeded: item.succeeded(),
                 });
@@ -367,7 +350,7 @@ pub fn fold(items: &[BroadcastItem]) -> Vec<Group> {
 }
 
 /// Group numbers in the order to show them (see [`fold`]).
-fn display_order(groups: &[Group]) -> Vec<usize> {
+fn display_order(groups: &[AnswerGroup]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by_key(|&g| {
         (
@@ -384,7 +367,7 @@ fn display_order(groups: &[Group]) -> Vec<usize> {
 #[derive(Debug, Default)]
 pub struct Folder {
     representatives: Vec<BroadcastItem>,
-    groups: Vec<Group>,
+    groups: Vec<AnswerGroup>,
     buckets: HashMap<u64, Vec<usize>>,
 }
 
@@ -410,7 +393,7 @@ impl Folder {
         let g = self.groups.len();
         bucket.push(g);
         self.representatives.push(item.clone());
-        self.groups.push(Group {
+        self.groups.push(AnswerGroup {
             members: vec![index],
             succeeded: item.succeeded(),
         });
@@ -418,18 +401,13 @@ impl Folder {
     }
 
     /// The groups by number (order of first appearance).
-    pub fn groups(&self) -> &[Group] {
+    pub fn groups(&self) -> &[AnswerGroup] {
         &self.groups
     }
 
     /// Group numbers in the order to show them: failures first, then rarest first.
     pub fn display_order(&self) -> Vec<usize> {
         display_order(&self.groups)
-    }
-
-    /// The first item seen of group `g`.
-    pub fn representative(&self, g: usize) -> Option<&BroadcastItem> {
-        self.representatives.get(g)
     }
 }
 
@@ -517,11 +495,6 @@ pub fn by_path(items: &[BroadcastItem], members: &[usize]) -> Vec<(String, Strin
 }
 
 /// `host:path` targets as [`label`] writes them: hosts folded per path.
-///
-/// ```
-/// let targets = ["w1:/etc", "w2:/etc", "db:/var"].map(String::from);
-/// assert_eq!(scout_mcp::fold::label_targets(&targets), "w[1-2]:/etc, db:/var");
-/// ```
 pub fn label_targets(targets: &[String]) -> String {
     group_by_path(targets.iter().map(|t| match t.split_once(':') {
         Some((h, p)) => (h.trim(), p.trim()),
@@ -694,7 +667,7 @@ mod tests {
         for (i, item) in items.iter().enumerate().rev() {
             folder.add(i, item);
         }
-        let again: Vec<Group> = folder
+        let again: Vec<AnswerGroup> = folder
             .display_order()
             .into_iter()
             .map(|g| folder.groups()[g].clone())
@@ -714,5 +687,47 @@ mod tests {
             command("a3:/y", "", 0),
         ];
         assert_eq!(label(&items, &[0, 1, 2]), "a[1-2]:/x, a3:/y");
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_fold() {
+        use crate::{fold, BroadcastItem, Error, ExecOutput, Outcome};
+        let ok = |t: &str| BroadcastItem {
+            target: t.into(),
+            result: Ok(Outcome::Command(ExecOutput {
+                stdout: b"up\n".to_vec(),
+                stdout_total: 3,
+                exit_code: Some(0),
+                ..Default::default()
+            })),
+        };
+        let down = BroadcastItem {
+            target: "w3:/".into(),
+            result: Err(Error::Connect {
+                host: "w3".into(),
+                message: "refused".into(),
+            }),
+        };
+        let items = vec![ok("w1:/"), ok("w2:/"), down];
+        let groups = fold::fold(&items);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            (groups[0].members.clone(), groups[0].succeeded),
+            (vec![2], false)
+        );
+        assert_eq!(fold::label(&items, &groups[1].members), "w[1-2]:/");
+    }
+
+    #[test]
+    fn example_label_targets() {
+        let targets = ["w1:/etc", "w2:/etc", "db:/var"].map(String::from);
+        assert_eq!(crate::fold::label_targets(&targets), "w[1-2]:/etc, db:/var");
     }
 }

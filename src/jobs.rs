@@ -111,7 +111,7 @@ pub struct JobReport {
     pub failures: usize,
     /// The work's latest progress report, if any.
     pub progress: Option<Progress>,
-    /// Output from `offset` (at most [`JOB_READ`] bytes).
+    /// Output from `offset` (at most `JOB_READ` bytes).
     pub output: String,
     /// Where `output` starts in the job's output.
     pub offset: u64,
@@ -147,12 +147,12 @@ impl JobContext {
         &self.job.id
     }
 
-    /// Adds text to the job's output (up to [`JOB_OUTPUT`] bytes in all; the rest is counted).
+    /// Adds text to the job's output (up to `JOB_OUTPUT` bytes in all; the rest is counted).
     pub fn append(&self, text: &str) {
         lock(&self.job.inner).append(text, JOB_OUTPUT);
     }
 
-    /// Adds the closing summary: it may use [`JOB_SUMMARY`] bytes past the cap, so a job whose
+    /// Adds the closing summary: it may use `JOB_SUMMARY` bytes past the cap, so a job whose
     /// output filled up still ends with its summary.
     pub fn append_summary(&self, text: &str) {
         lock(&self.job.inner).append(text, JOB_OUTPUT + JOB_SUMMARY);
@@ -289,10 +289,10 @@ impl Jobs {
     /// targets, in the order the work numbers them for [`JobContext::target_done`].
     ///
     /// The work's `Ok` ends the job `done`, its `Err` `failed` (or `cancelled`, when the job
-    /// was cancelled). Refused when [`MAX_JOBS`] jobs are running.
+    /// was cancelled). Refused when `MAX_JOBS` jobs are running.
     ///
     /// ```
-    /// use scout_mcp::jobs::{JobState, Jobs};
+    /// use scout_mcp::{JobState, Jobs};
     /// let jobs = Jobs::new();
     /// let started = jobs
     ///     .start("count to three".into(), vec!["local".into()], |ctx| {
@@ -368,7 +368,7 @@ impl Jobs {
         Ok(report(&job, u64::MAX))
     }
 
-    /// The job's state, progress and output from byte `offset` (at most [`JOB_READ`] bytes).
+    /// The job's state, progress and output from byte `offset` (at most `JOB_READ` bytes).
     pub fn report(&self, id: &str, offset: u64) -> Result<JobReport> {
         Ok(report(&*self.find(id)?, offset))
     }

@@ -246,7 +246,7 @@ impl Scout {
     }
 
     /// The hosts a host pattern names (`web*`, `web[01-40]`, `@group`, `!…`; see
-    /// [`Inventory::select`]), or the one alias given: aliases in natural order.
+    /// `Inventory::select`), or the one alias given: aliases in natural order.
     pub fn select(&self, pattern: &str) -> Result<Vec<String>> {
         Ok(self
             .inner
@@ -288,7 +288,7 @@ impl Scout {
     }
 
     /// Checks each of `aliases` (every host when empty; host patterns and `@group`s expanded;
-    /// each host once, at most [`MAX_CHECKS`]) like `scout-mcp check`: opens a fresh connection
+    /// each host once, at most `MAX_CHECKS`) like `scout-mcp check`: opens a fresh connection
     /// stage by stage (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec), timing
     /// each, and names the fix for a failure. Hosts are checked in parallel (`SCOUT_MAX_CONCURRENCY` at once),
     /// within the session caps; `control` stops it.
@@ -375,7 +375,7 @@ impl Scout {
         self.view_file(host, path, &Control::new())
     }
 
-    /// Lists a directory (at most [`MAX_ENTRIES`] entries, sorted by name).
+    /// Lists a directory (at most `MAX_ENTRIES` entries, sorted by name).
     pub fn list(&self, host: &str, path: &str) -> Result<Listing> {
         self.with_sftp(host, path, &Control::new(), |sftp| {
             fs::list_dir(sftp, path, MAX_ENTRIES)
@@ -393,7 +393,7 @@ impl Scout {
     }
 
     /// Files and directories under `path` whose name matches the glob `pattern`, to `depth`
-    /// levels (1–10), at most [`MAX_FIND_RESULTS`] (sorted; `total` tells how many matched).
+    /// levels (1–10), at most `MAX_FIND_RESULTS` (sorted; `total` tells how many matched).
     pub fn find(
         &self,
         host: &str,
@@ -439,7 +439,7 @@ impl Scout {
 
     /// [`Scout::run`] with its own timeout instead of `SCOUT_COMMAND_TIMEOUT` (background jobs
     /// use `SCOUT_JOB_TIMEOUT`).
-    pub fn run_for(
+    pub(crate) fn run_for(
         &self,
         host: &str,
         dir: &str,
@@ -459,7 +459,7 @@ impl Scout {
     }
 
     /// Whether the command policy (and read-only mode) lets `query` run, without running it.
-    pub fn vet_query(&self, query: &str) -> Result<()> {
+    pub(crate) fn vet_query(&self, query: &str) -> Result<()> {
         self.vet_command(query).map(drop)
     }
 
@@ -641,7 +641,7 @@ impl Scout {
     /// given. A failed target is a failed item, not an error of the whole call; progress is
     /// reported as targets finish. The host part of a target may be a pattern
     /// (`web*:/etc/hostname`, `web[01-40]:/`, `@group:/`, `web*,!web13:/`): see
-    /// [`Scout::expand_targets`]. [`fold`](crate::fold::fold) groups the items by answer.
+    /// `Scout::expand_targets`. [`fold`](crate::fold::fold) groups the items by answer.
     ///
     /// ```no_run
     /// // no_run: needs reachable hosts "web1" and "web2".
@@ -713,7 +713,7 @@ impl Scout {
     /// order; other targets stay as given (an unknown alias fails that target only). A pattern
     /// that names no host is an error naming the known hosts and groups; so is a total over
     /// [`MAX_TARGETS`], or more than [`MAX_PATTERNS`] distinct patterns.
-    pub fn expand_targets(&self, targets: &[String]) -> Result<Vec<String>> {
+    pub(crate) fn expand_targets(&self, targets: &[String]) -> Result<Vec<String>> {
         if targets.is_empty() {
             return Err(Error::InvalidArgument(
                 "'targets' is empty: give one or more \"host:/path\" strings".into(),
@@ -982,7 +982,12 @@ impl Scout {
 
     /// A per-host service resource (docker, compose, zfs, syslog): one fixed command, its
     /// output rendered as text. A host without the tool answers with a sentence saying so.
-    pub fn service(&self, host: &str, service: &Service, control: &Control) -> Result<String> {
+    pub(crate) fn service(
+        &self,
+        host: &str,
+        service: &Service,
+        control: &Control,
+    ) -> Result<String> {
         let entry = self.host(host)?;
         let limits = self.service_limits();
         let command = service.command();
@@ -1009,7 +1014,12 @@ impl Scout {
 
     /// Completions for a partly typed remote path: the entries of its directory whose names
     /// start with what follows the last `/` (directories end in `/`), sorted, at most `max`.
-    pub fn complete_path(&self, host: &str, partial: &str, max: usize) -> Result<Vec<String>> {
+    pub(crate) fn complete_path(
+        &self,
+        host: &str,
+        partial: &str,
+        max: usize,
+    ) -> Result<Vec<String>> {
         let (dir, prefix) = match partial.rfind('/') {
             Some(i) => (&partial[..=i], &partial[i + 1..]),
             None => ("", partial),
@@ -1054,7 +1064,7 @@ impl Scout {
 
     /// The session pools: for programs that need a raw session (`Pools::checkout`) and for
     /// the pool benchmarks.
-    pub fn pools(&self) -> &Pools {
+    pub(crate) fn pools(&self) -> &Pools {
         &self.inner.pools
     }
 
@@ -1184,11 +1194,6 @@ impl Share {
 }
 
 /// `depth` must be 1–10 (docs/BEHAVIOUR.md §3.4, §3.6).
-///
-/// ```
-/// assert!(scout_mcp::scout::check_depth(10).is_ok());
-/// assert!(scout_mcp::scout::check_depth(0).is_err());
-/// ```
 pub fn check_depth(depth: u32) -> Result<()> {
     if (1..=10).contains(&depth) {
         Ok(())
@@ -1266,5 +1271,18 @@ mod tests {
     fn depth_must_be_one_to_ten() {
         assert!(check_depth(1).is_ok() && check_depth(10).is_ok());
         assert!(check_depth(0).is_err() && check_depth(11).is_err());
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_check_depth() {
+        assert!(crate::scout::check_depth(10).is_ok());
+        assert!(crate::scout::check_depth(0).is_err());
     }
 }

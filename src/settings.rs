@@ -519,7 +519,7 @@ impl SettingsBuilder {
     }
 
     /// Named host groups for targets (`SCOUT_HOST_GROUPS`), used as `@name`; see
-    /// [`parse_groups`] for the text form.
+    /// `parse_groups` for the text form.
     pub fn host_groups(mut self, groups: impl IntoIterator<Item = GroupDef>) -> Self {
         self.settings.host_groups = groups.into_iter().collect();
         self
@@ -841,14 +841,6 @@ fn bad(env: &str, value: &str, expected: &str) -> Error {
 }
 
 /// A byte count with an optional binary suffix: `1048576`, `1M`, `1MiB`, `512k`, `2G`.
-///
-/// ```
-/// use scout_mcp::settings::parse_size;
-/// assert_eq!(parse_size("256M"), Some(256 << 20));
-/// assert_eq!(parse_size("1048576"), Some(1 << 20));
-/// assert_eq!(parse_size("2 GiB"), Some(2 << 30));
-/// assert_eq!(parse_size("1.5G"), None);
-/// ```
 pub fn parse_size(value: &str) -> Option<u64> {
     let v = value.trim();
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
@@ -1173,5 +1165,21 @@ mod tests {
         .unwrap();
         assert_eq!(s.allowlist, vec!["web*", "db"]);
         assert_eq!(s.command_timeout, Duration::from_millis(500));
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_parse_size() {
+        use crate::settings::parse_size;
+        assert_eq!(parse_size("256M"), Some(256 << 20));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("2 GiB"), Some(2 << 30));
+        assert_eq!(parse_size("1.5G"), None);
     }
 }

@@ -7,12 +7,6 @@ pub mod base64 {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     /// Encodes `data` with padding.
-    ///
-    /// ```
-    /// use scout_mcp::util::base64;
-    /// assert_eq!(base64::encode(b"scout"), "c2NvdXQ=");
-    /// assert_eq!(base64::decode("c2NvdXQ").as_deref(), Some(&b"scout"[..]));
-    /// ```
     pub fn encode(data: &[u8]) -> String {
         let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
         for chunk in data.chunks(3) {
@@ -55,11 +49,6 @@ pub mod base64 {
 
 /// Cuts `bytes` to at most `max` bytes without splitting a UTF-8 sequence, when the bytes are
 /// valid UTF-8 up to the cut. Returns the length to keep.
-///
-/// ```
-/// // "é" is two bytes: a cut after 2 bytes would split it, so 1 byte is kept.
-/// assert_eq!(scout_mcp::util::utf8_cut("aé".as_bytes(), 2), 1);
-/// ```
 pub fn utf8_cut(bytes: &[u8], max: usize) -> usize {
     if bytes.len() <= max {
         return bytes.len();
@@ -107,5 +96,25 @@ mod tests {
         }
         assert_eq!(utf8_cut(s, 2), 1);
         assert_eq!(utf8_cut(s, 3), 3);
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_encode() {
+        use crate::util::base64;
+        assert_eq!(base64::encode(b"scout"), "c2NvdXQ=");
+        assert_eq!(base64::decode("c2NvdXQ").as_deref(), Some(&b"scout"[..]));
+    }
+
+    #[test]
+    fn example_utf8_cut() {
+        // "é" is two bytes: a cut after 2 bytes would split it, so 1 byte is kept.
+        assert_eq!(crate::util::utf8_cut("aé".as_bytes(), 2), 1);
     }
 }

@@ -28,7 +28,8 @@
 //! `stricthostkeychecking` is normalised by ssh: `yes`/`true` print `true`, `no`/`false`/`off`
 //! print `false`, `ask` prints `ask`, `accept-new` prints `accept-new`.
 
-use scout_mcp::ssh::config::{HostEntry, ParseContext, SshConfig, StrictHostKeyChecking};
+use scout_mcp::__private::{HostEntry, ParseContext, SshConfig};
+use scout_mcp::StrictHostKeyChecking;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

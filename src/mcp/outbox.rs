@@ -125,6 +125,7 @@ impl Outbox {
     }
 
     /// Bytes queued now (for tests and diagnostics).
+    #[cfg(test)]
     pub fn queued_bytes(&self) -> usize {
         lock(&self.state).bytes
     }
@@ -190,6 +191,7 @@ impl Intake {
     }
 
     /// Requests and bytes admitted now.
+    #[cfg(test)]
     pub fn load(&self) -> (usize, usize) {
         *lock(&self.state)
     }

@@ -106,7 +106,7 @@ impl std::str::FromStr for PolicyMode {
 pub struct CommandPolicy {
     /// What `query` may run: one allowlisted command, anything through the shell, or nothing.
     pub mode: PolicyMode,
-    /// From `SCOUT_ALLOWED_COMMANDS`; see [`parse_allowed_commands`].
+    /// From `SCOUT_ALLOWED_COMMANDS`; see `parse_allowed_commands`.
     pub extra_allowed: Vec<String>,
 }
 
@@ -233,10 +233,6 @@ impl CommandPolicy {
 }
 
 /// POSIX single-quote quoting: `abc` → `'abc'`, `'` → `'\''`, empty → `''`.
-///
-/// ```
-/// assert_eq!(scout_mcp::ops::command::shell_quote("it's"), r"'it'\''s'");
-/// ```
 pub fn shell_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
@@ -1283,5 +1279,17 @@ mod tests {
             }
             let _ = tokenize(&query);
         }
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_shell_quote() {
+        assert_eq!(crate::ops::command::shell_quote("it's"), r"'it'\''s'");
     }
 }

@@ -58,14 +58,6 @@ pub struct HostGroup {
 /// Parses group definitions: `name=items; name2=items` (the items as in a target's host part,
 /// comma-separated), or one definition per line (`name = items` or `name: items`, `#`
 /// comments), as in a groups file.
-///
-/// ```
-/// use scout_mcp::ops::hosts::parse_groups;
-/// let groups = parse_groups("web = web*,!web13; db: db[1-3]").unwrap();
-/// assert_eq!(groups[0].name, "web");
-/// assert_eq!(groups[0].patterns, ["web*", "!web13"]);
-/// assert!(parse_groups("bad name = x").is_err());
-/// ```
 pub fn parse_groups(text: &str) -> Result<Vec<GroupDef>, String> {
     let mut groups: Vec<GroupDef> = Vec::new();
     for (n, line) in text.split(['\n', ';']).enumerate() {
@@ -329,21 +321,6 @@ impl Inventory {
     /// module documentation), in natural order, each once. An alias that is not a host is
     /// [`Error::UnknownHost`]; a pattern that names no host, or names an alias that is not a
     /// host, is an [`Error::InvalidArgument`] that names the known hosts and groups.
-    ///
-    /// ```
-    /// use scout_mcp::ops::hosts::{GroupDef, Inventory};
-    /// use scout_mcp::ssh::config::{ParseContext, SshConfig};
-    /// let text = "Host web01 web02 web03 db1\n  HostName 127.0.0.1\n";
-    /// let config = SshConfig::parse_str(text, std::path::Path::new("cfg"), &ParseContext::from_env()).unwrap();
-    /// let groups = [GroupDef { name: "db".into(), patterns: vec!["db*".into()] }];
-    /// let inv = Inventory::from_config(&config, &[], &[]).with_groups(&groups).unwrap();
-    /// let names = |spec: &str| -> Vec<String> {
-    ///     inv.select(spec).unwrap().iter().map(|h| h.alias.clone()).collect()
-    /// };
-    /// assert_eq!(names("web*,!web02"), ["web01", "web03"]);
-    /// assert_eq!(names("web[01-02],@db"), ["db1", "web01", "web02"]);
-    /// assert!(inv.select("mail*").unwrap_err().to_string().contains("Known hosts: db1,web[01-03]"));
-    /// ```
     pub fn select(&self, spec: &str) -> Result<Vec<Arc<HostEntry>>, Error> {
         let spec = spec.trim();
         if let Some(host) = self.hosts.get(spec) {
@@ -870,5 +847,52 @@ mod tests {
             .with_groups(&parse_groups("e=nothing*").unwrap())
             .unwrap();
         assert_eq!(inv.group_warnings(), ["group 'e' names no host"]);
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_parse_groups() {
+        use crate::ops::hosts::parse_groups;
+        let groups = parse_groups("web = web*,!web13; db: db[1-3]").unwrap();
+        assert_eq!(groups[0].name, "web");
+        assert_eq!(groups[0].patterns, ["web*", "!web13"]);
+        assert!(parse_groups("bad name = x").is_err());
+    }
+
+    #[test]
+    fn example_select() {
+        use crate::ops::hosts::{GroupDef, Inventory};
+        use crate::ssh::config::{ParseContext, SshConfig};
+        let text = "Host web01 web02 web03 db1\n  HostName 127.0.0.1\n";
+        let config =
+            SshConfig::parse_str(text, std::path::Path::new("cfg"), &ParseContext::from_env())
+                .unwrap();
+        let groups = [GroupDef {
+            name: "db".into(),
+            patterns: vec!["db*".into()],
+        }];
+        let inv = Inventory::from_config(&config, &[], &[])
+            .with_groups(&groups)
+            .unwrap();
+        let names = |spec: &str| -> Vec<String> {
+            inv.select(spec)
+                .unwrap()
+                .iter()
+                .map(|h| h.alias.clone())
+                .collect()
+        };
+        assert_eq!(names("web*,!web02"), ["web01", "web03"]);
+        assert_eq!(names("web[01-02],@db"), ["db1", "web01", "web02"]);
+        assert!(inv
+            .select("mail*")
+            .unwrap_err()
+            .to_string()
+            .contains("Known hosts: db1,web[01-03]"));
     }
 }

@@ -114,7 +114,7 @@ impl BeamScope {
     }
 
     /// Whether this scope is usable: an explicit directory must be absolute, exist, and hold
-    /// no secrets (see [`SENSITIVE`]); the default directory may not exist yet.
+    /// no secrets (see `SENSITIVE`); the default directory may not exist yet.
     pub fn check(&self, home: &Path) -> Result<(), String> {
         let BeamScope::Dir { path, default } = self else {
             return Ok(());

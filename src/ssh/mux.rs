@@ -102,8 +102,6 @@ enum Request {
     CloseSftp(u64),
     /// Finish what runs, take nothing new, then disconnect.
     Retire,
-    /// Stop at once (socket shut down).
-    Abandon(String),
 }
 
 /// What the pool and callers see of a connection: shared with its thread.
@@ -502,12 +500,6 @@ impl Conn {
     pub fn retire(&self) {
         self.state.retiring.store(true, Ordering::Release);
         self.send(Request::Retire);
-    }
-
-    /// Ends the connection at once: its calls fail with `why`.
-    pub fn abandon(&self, why: &str) {
-        self.state.retiring.store(true, Ordering::Release);
-        self.send(Request::Abandon(why.to_string()));
     }
 }
 
@@ -1090,12 +1082,6 @@ impl Thread {
                     }
                 }
                 Request::Retire => self.retiring = true,
-                Request::Abandon(why) => {
-                    return Some(Error::Session {
-                        host: self.host.alias.clone(),
-                        message: why,
-                    })
-                }
             }
         }
         None
@@ -1659,7 +1645,7 @@ impl Thread {
                 Request::OpenSftp(reply) => {
                     let _ = reply.try_send(Err(unsent.clone()));
                 }
-                Request::CloseSftp(_) | Request::Retire | Request::Abandon(_) => {}
+                Request::CloseSftp(_) | Request::Retire => {}
             }
         }
     }

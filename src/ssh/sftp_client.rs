@@ -46,11 +46,6 @@ impl Data {
         self.len
     }
 
-    /// Whether there are none (never, for an answer: end of file is not data).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The packet and where the bytes are in it, to pass on without a copy (give the packet
     /// back to [`buffers`] when done).
     pub fn into_parts(mut self) -> (Vec<u8>, usize, usize) {
@@ -79,11 +74,6 @@ impl<'a> Sftp<'a> {
     /// The connection's host alias.
     pub fn host(&self) -> &str {
         &self.conn.state.alias
-    }
-
-    /// The channel requests go to.
-    pub fn channel(&self) -> SftpChannel {
-        self.channel
     }
 
     fn call(&self, request: Request) -> Result<Reply, Failure> {
@@ -236,21 +226,6 @@ impl<'a> Sftp<'a> {
                 .into(),
             after: self.conn.request_timeout(),
         }))
-    }
-
-    /// Where a symlink points.
-    pub fn readlink(&self, path: &str) -> Result<String, Failure> {
-        let doing = format!("read the link '{path}'");
-        self.simple(&doing, Request::readlink(path), |r| {
-            Ok(match r.names()? {
-                Ok(Some(names)) => match names.into_iter().next() {
-                    Some((name, _)) => Ok(String::from_utf8_lossy(&name).into_owned()),
-                    None => return Err(Garbled("an empty READLINK answer".into())),
-                },
-                Ok(None) => return Err(Garbled("READLINK answered with EOF".into())),
-                Err(s) => Err(s),
-            })
-        })
     }
 
     /// Removes a file.

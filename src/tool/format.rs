@@ -287,9 +287,9 @@ pub fn comparison(c: &Comparison) -> ToolOutput {
         "truncated": c.truncated,
     });
     match &c.outcome {
-        compare::Outcome::Identical => {}
-        compare::Outcome::Differ { unified } => structured["diff"] = json!(unified),
-        compare::Outcome::Binary {
+        compare::DiffOutcome::Identical => {}
+        compare::DiffOutcome::Differ { unified } => structured["diff"] = json!(unified),
+        compare::DiffOutcome::Binary {
             left_size,
             left_sha256,
             right_size,
