@@ -139,7 +139,7 @@ fn pool_figures(quick: bool) {
     println!(
         "    sessions opened: {} (SCOUT_MAX_SESSIONS_PER_HOST = {})",
         logins(&fleet, "p1") - before,
-        scout.settings().max_sessions_per_host
+        scout.settings().max_sessions_per_host()
     );
     drop(scout);
 

@@ -455,19 +455,13 @@ fn answer_hash(item: &BroadcastItem) -> u64 {
 /// `cannot connect: …`): what the same failure on several hosts has in common.
 pub fn error_text(e: &Error) -> String {
     let text = e.to_string();
-    let host = match e {
-        Error::Connect { host, .. }
-        | Error::HostKey { host, .. }
-        | Error::Auth { host, .. }
-        | Error::Timeout { host, .. }
-        | Error::Remote { host, .. }
-        | Error::Session { host, .. } => host,
-        _ => return text,
+    let Some(host) = e
+        .host()
+        .filter(|_| e.kind() != crate::error::ErrorKind::UnknownHost)
+    else {
+        return text;
     };
-    match text
-        .strip_prefix(host.as_str())
-        .and_then(|t| t.strip_prefix(": "))
-    {
+    match text.strip_prefix(host).and_then(|t| t.strip_prefix(": ")) {
         Some(rest) => rest.to_string(),
         None => text,
     }
@@ -636,17 +630,11 @@ mod tests {
         items.push(command("h8:/", "same\n", 1));
         items.push(BroadcastItem {
             target: "h9:/".into(),
-            result: Err(Error::Connect {
-                host: "h9".into(),
-                message: "refused".into(),
-            }),
+            result: Err(Error::connect("h9", "refused")),
         });
         items.push(BroadcastItem {
             target: "h10:/".into(),
-            result: Err(Error::Connect {
-                host: "h10".into(),
-                message: "refused".into(),
-            }),
+            result: Err(Error::connect("h10", "refused")),
         });
         let groups = fold(&items);
         let shown: Vec<(String, bool)> = groups
@@ -710,10 +698,7 @@ mod examples {
         };
         let down = BroadcastItem {
             target: "w3:/".into(),
-            result: Err(Error::Connect {
-                host: "w3".into(),
-                message: "refused".into(),
-            }),
+            result: Err(Error::connect("w3", "refused")),
         };
         let items = vec![ok("w1:/"), ok("w2:/"), down];
         let groups = fold::fold(&items);

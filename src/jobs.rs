@@ -318,7 +318,7 @@ impl Jobs {
                     table.remove(oldest);
                 }
                 None => {
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(Error::invalid_argument(format!(
                         "{MAX_JOBS} jobs are running, the most at once: wait for one to end, or \
                          cancel one with {{\"job\": \"ID\", \"cancel\": true}} (list them with \
                          {{\"target\": \"jobs\"}})"
@@ -362,7 +362,9 @@ impl Jobs {
         std::thread::Builder::new()
             .name(format!("scout-job-{n}"))
             .spawn(move || run(ctx, work))
-            .map_err(|e| Error::Io(format!("cannot start a thread for the job: {e}")))?;
+            .map_err(|e| {
+                Error::io(format!("cannot start a thread for the job: {e}")).with_source(e)
+            })?;
         table.push(job.clone());
         drop(table);
         Ok(report(&job, u64::MAX))
@@ -421,7 +423,7 @@ impl Jobs {
         sweep(&mut table);
         let id = id.trim();
         table.iter().find(|j| j.id == id).cloned().ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            Error::invalid_argument(format!(
                 "no job '{}': finished jobs are kept {} minutes; list the jobs with \
                      {{\"target\": \"jobs\"}}",
                 shorten(id.to_string(), 100),
@@ -614,7 +616,7 @@ mod tests {
                     while !ctx.control().is_cancelled() {
                         std::thread::sleep(Duration::from_millis(5));
                     }
-                    Err(Error::Cancelled)
+                    Err(Error::cancelled())
                 })
                 .unwrap();
             ids.push(r.id);
@@ -649,7 +651,7 @@ mod tests {
                     ctx.control().report(1, Some(2), || "1/2 hosts done".into());
                     ctx.target_done(1, false);
                     ctx.target_done(0, true);
-                    Err(Error::Io("it broke".into()))
+                    Err(Error::io("it broke"))
                 },
             )
             .unwrap()

@@ -80,7 +80,7 @@ mod tool;
 mod util;
 
 pub use control::{Budget, Control, Progress};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use fold::{expand_ranges, fold, fold_hosts, natural_cmp, AnswerGroup};
 pub use jobs::{JobContext, JobReport, JobState, Jobs};
 pub use ops::check::HostCheck;

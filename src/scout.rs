@@ -158,7 +158,7 @@ impl Scout {
     }
 
     /// A `Scout` with explicit settings (see [`Settings::builder`]). Reads the ssh_config and
-    /// starts the reaper thread; connects to nothing yet. Fails with [`Error::Config`] when the
+    /// starts the reaper thread; connects to nothing yet. Fails with an error of kind [`ErrorKind::Config`](crate::ErrorKind::Config) when the
     /// ssh_config cannot be read.
     pub fn new(settings: Settings) -> Result<Scout> {
         let inventory = Inventory::load(&settings)?;
@@ -208,8 +208,9 @@ impl Scout {
             jumps: Some(jumps.clone()),
         };
         let pools = Arc::new(Pools::new(limits, connector));
-        let reaper = Reaper::start(pools.clone())
-            .map_err(|e| Error::Io(format!("cannot start the reaper thread: {e}")))?;
+        let reaper = Reaper::start(pools.clone()).map_err(|e| {
+            Error::io(format!("cannot start the reaper thread: {e}")).with_source(e)
+        })?;
         let fanout = FanOut::new(settings.max_concurrency);
         Ok(Scout {
             inner: Arc::new(Inner {
@@ -308,7 +309,7 @@ impl Scout {
         let mut seen = std::collections::HashSet::new();
         hosts.retain(|h| seen.insert(h.alias.clone()));
         if hosts.len() > MAX_CHECKS {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "{} hosts to check; at most {MAX_CHECKS} at a time",
                 hosts.len()
             )));
@@ -328,7 +329,7 @@ impl Scout {
         let mut done = 0;
         while done < hosts.len() {
             if control.is_cancelled() {
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((i, check)) => {
@@ -715,12 +716,12 @@ impl Scout {
     /// [`MAX_TARGETS`], or more than [`MAX_PATTERNS`] distinct patterns.
     pub(crate) fn expand_targets(&self, targets: &[String]) -> Result<Vec<String>> {
         if targets.is_empty() {
-            return Err(Error::InvalidArgument(
-                "'targets' is empty: give one or more \"host:/path\" strings".into(),
+            return Err(Error::invalid_argument(
+                "'targets' is empty: give one or more \"host:/path\" strings",
             ));
         }
         if targets.len() > MAX_TARGETS {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "{} targets given; at most {MAX_TARGETS} per broadcast",
                 targets.len()
             )));
@@ -740,7 +741,7 @@ impl Scout {
             }
             if !patterns.contains_key(&host) {
                 if patterns.len() >= MAX_PATTERNS {
-                    return Err(Error::InvalidArgument(format!(
+                    return Err(Error::invalid_argument(format!(
                         "more than {MAX_PATTERNS} different host patterns in one broadcast; \
                          combine them into one list (e.g. \"web*,db*:/path\")"
                     )));
@@ -750,7 +751,7 @@ impl Scout {
             }
             let hosts = patterns.get(&host).map(Vec::as_slice).unwrap_or_default();
             if out.len() + hosts.len() > MAX_TARGETS {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::invalid_argument(format!(
                     "the targets name more than {MAX_TARGETS} hosts ('{}' alone names {}); at \
                      most {MAX_TARGETS} per broadcast: narrow the patterns",
                     shorten(&host, 200),
@@ -764,8 +765,8 @@ impl Scout {
 
     fn broadcast_target(&self, target: &str) -> Result<(Arc<HostEntry>, String)> {
         match Target::parse(target)? {
-            Target::Hosts => Err(Error::InvalidArgument(
-                "'hosts' cannot be a broadcast target; use \"host:/path\"".into(),
+            Target::Hosts => Err(Error::invalid_argument(
+                "'hosts' cannot be a broadcast target; use \"host:/path\"",
             )),
             Target::Path { host, path } => Ok((self.target_host(&host, &path)?, path)),
         }
@@ -820,7 +821,7 @@ impl Scout {
         let mut done = results.iter().filter(|r| r.is_some()).count();
         while done < total {
             if control.is_cancelled() {
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((i, result)) => {
@@ -893,7 +894,7 @@ impl Scout {
             if control.is_cancelled() {
                 // Dropping the steps lets go of the lanes; the connection threads stop the
                 // commands (they watch the same cancel flag).
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             let mut moved = false;
             for (i, (step, attempts)) in steps.iter_mut().enumerate() {
@@ -913,13 +914,12 @@ impl Scout {
                         }
                         Ok(None) if started.elapsed() >= lane_wait => (
                             Step::Done,
-                            Some(Err(Error::Timeout {
-                                host: host.alias.clone(),
-                                what: "waiting for a free channel or connection (the host's \
-                                       channels, or SCOUT_MAX_POOL_SIZE, are in use)"
-                                    .into(),
-                                after: lane_wait,
-                            })),
+                            Some(Err(Error::timeout(
+                                host.alias.clone(),
+                                "waiting for a free channel or connection (the host's \
+                                       channels, or SCOUT_MAX_POOL_SIZE, are in use)",
+                                lane_wait,
+                            ))),
                         ),
                         Ok(None) => (
                             Step::Lane(match asked {
@@ -951,10 +951,10 @@ impl Scout {
                             let why = match answer.and_then(|r| match r.attrs() {
                                 Ok(Ok(a)) => Ok(a),
                                 Ok(Err(s)) => Err(sftp.refused(&format!("stat '{path}'"), &s)),
-                                Err(g) => Err(Failure::from(Error::Session {
-                                    host: host.alias.clone(),
-                                    message: g.to_string(),
-                                })),
+                                Err(g) => Err(Failure::from(Error::session(
+                                    host.alias.clone(),
+                                    g.to_string(),
+                                ))),
                             }) {
                                 Ok(a) => run::cd_error(path, a.is_dir()),
                                 Err(f) => f.error,
@@ -995,20 +995,19 @@ impl Scout {
             lane.exec(&command, &limits, control)
         })?;
         if out.cancelled {
-            return Err(Error::Cancelled);
+            return Err(Error::cancelled());
         }
         if out.timed_out {
-            return Err(Error::Timeout {
-                host: host.to_string(),
-                what: format!("reading {host}://{}", service.uri()),
-                after: limits.timeout,
-            });
+            return Err(Error::timeout(
+                host.to_string(),
+                format!("reading {host}://{}", service.uri()),
+                limits.timeout,
+            ));
         }
         service
             .render(host, &out.stdout, &out.stderr, out.exit_code)
-            .map_err(|message| Error::Remote {
-                host: host.to_string(),
-                message,
+            .map_err(|message| {
+                Error::remote(host.to_string(), crate::error::ErrorKind::Remote, message)
             })
     }
 
@@ -1098,7 +1097,7 @@ impl Scout {
 
     fn check_writable(&self, what: &str) -> Result<()> {
         if self.settings().read_only {
-            return Err(Error::Policy(format!(
+            return Err(Error::policy(format!(
                 "{what} is refused: SCOUT_READ_ONLY=true, so nothing is written anywhere. Reads, \
                  listings and allowlisted commands still work"
             )));
@@ -1110,18 +1109,17 @@ impl Scout {
     fn vet_command(&self, query: &str) -> Result<String> {
         let policy = &self.settings().command_policy;
         if self.settings().read_only && policy.mode == PolicyMode::Shell {
-            return Err(Error::Policy(
+            return Err(Error::policy(
                 "query is refused: SCOUT_READ_ONLY=true forbids the shell command policy. Use \
-                 SCOUT_COMMAND_POLICY=allowlist or turn read-only mode off"
-                    .into(),
+                 SCOUT_COMMAND_POLICY=allowlist or turn read-only mode off",
             ));
         }
-        policy.build(query).map_err(|r| Error::Policy(r.0))
+        policy.build(query).map_err(|r| Error::policy(r.0))
     }
 
     fn target_host(&self, alias: &str, path: &str) -> Result<Arc<HostEntry>> {
         crate::ops::remote_path::validate(path)
-            .map_err(|e| Error::InvalidArgument(format!("invalid path: {e}")))?;
+            .map_err(|e| Error::invalid_argument(format!("invalid path: {e}")))?;
         self.inner.inventory.get(alias)
     }
 }
@@ -1143,9 +1141,7 @@ fn finish_items<T>(
         .map(|(r, (target, _))| {
             r.unwrap_or_else(|| BroadcastItem {
                 target: target.clone(),
-                result: Err(Error::Io(
-                    "internal error: this target never finished".into(),
-                )),
+                result: Err(Error::io("internal error: this target never finished")),
             })
         })
         .collect()
@@ -1198,7 +1194,7 @@ pub fn check_depth(depth: u32) -> Result<()> {
     if (1..=10).contains(&depth) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!(
+        Err(Error::invalid_argument(format!(
             "depth must be from 1 to 10 (got {depth})"
         )))
     }

@@ -22,15 +22,15 @@
 //!     .command_timeout(Duration::from_secs(10))
 //!     .max_sessions_per_host(2)
 //!     .build()?;
-//! assert_eq!(settings.max_sessions_per_host, 2);
-//! assert!(settings.read_only);
+//! assert_eq!(settings.max_sessions_per_host(), 2);
+//! assert!(settings.read_only());
 //! // Whatever was not set keeps its documented default.
-//! assert_eq!(settings.max_file_size, 1024 * 1024);
+//! assert_eq!(settings.max_file_size(), 1024 * 1024);
 //! # Ok::<(), scout_mcp::Error>(())
 //! ```
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -245,72 +245,209 @@ pub use crate::ssh::config::StrictHostKeyChecking;
 /// All runtime settings, validated.
 ///
 /// Build them from the environment ([`Settings::from_env`]), from any lookup plus flag
-/// overrides ([`Settings::from_lookup`]), or in code ([`Settings::builder`]). The fields are
-/// public for reading; a program that changes them directly skips the bounds check that
-/// [`SettingsBuilder::build`] does, so prefer [`Settings::into_builder`].
+/// overrides ([`Settings::from_lookup`]), or in code ([`Settings::builder`]); read them with
+/// the methods of the same names. They change only through a builder
+/// ([`Settings::into_builder`]), whose [`SettingsBuilder::build`] checks every bound: a
+/// `Settings` is always a valid one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The OpenSSH client config listing the hosts (`SCOUT_SSH_CONFIG`, default
     /// `~/.ssh/config`).
-    pub ssh_config: PathBuf,
+    pub(crate) ssh_config: PathBuf,
     /// The known_hosts file (`SCOUT_KNOWN_HOSTS`); `None`: each host's `UserKnownHostsFile`,
     /// else `~/.ssh/known_hosts`.
-    pub known_hosts: Option<PathBuf>,
+    pub(crate) known_hosts: Option<PathBuf>,
     /// `None` when SCOUT_STRICT_HOST_KEY_CHECKING is unset: the host's ssh_config value decides,
     /// else `yes`.
-    pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    pub(crate) strict_host_key_checking: Option<StrictHostKeyChecking>,
     /// Glob patterns on aliases: when not empty, only matching aliases are hosts
     /// (`SCOUT_ALLOWLIST`).
-    pub allowlist: Vec<String>,
+    pub(crate) allowlist: Vec<String>,
     /// Glob patterns on aliases that are hidden (`SCOUT_BLOCKLIST`).
-    pub blocklist: Vec<String>,
+    pub(crate) blocklist: Vec<String>,
     /// Named host groups, used as `@name` in targets (`SCOUT_HOST_GROUPS`).
-    pub host_groups: Vec<GroupDef>,
+    pub(crate) host_groups: Vec<GroupDef>,
     /// What `query` may run (`SCOUT_COMMAND_POLICY`, `SCOUT_ALLOWED_COMMANDS`).
-    pub command_policy: CommandPolicy,
+    pub(crate) command_policy: CommandPolicy,
     /// Nothing is written anywhere: uploads, downloads, host-to-host copies and the shell
     /// policy are refused (`SCOUT_READ_ONLY`).
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     /// Where transfers may read and write local files (`SCOUT_BEAM_DIR`).
-    pub beam: BeamScope,
+    pub(crate) beam: BeamScope,
     /// Bytes of a file read before it is cut (`SCOUT_MAX_FILE_SIZE`).
-    pub max_file_size: u64,
+    pub(crate) max_file_size: u64,
     /// Bytes kept of a command's stdout, and of its stderr (`SCOUT_MAX_OUTPUT_SIZE`).
-    pub max_output_size: usize,
+    pub(crate) max_output_size: usize,
     /// What an agent's command may take on the host (`SCOUT_REMOTE_MAX_MEMORY`,
     /// `SCOUT_REMOTE_MAX_CPU`, `SCOUT_REMOTE_MAX_FILE_SIZE`): set for allowlisted commands,
     /// `find` and `tree`; not for the shell policy, whose agent is trusted.
-    pub remote_limits: RemoteLimits,
+    pub(crate) remote_limits: RemoteLimits,
     /// How long a command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
-    pub command_timeout: Duration,
+    pub(crate) command_timeout: Duration,
     /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`).
-    pub job_timeout: Duration,
+    pub(crate) job_timeout: Duration,
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// How long a host's last idle connection is kept (`SCOUT_IDLE_TIMEOUT`); its other
     /// connections are closed after a tenth of it.
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// Time between keepalives on idle sessions (`SCOUT_KEEPALIVE_INTERVAL`).
-    pub keepalive_interval: Duration,
+    pub(crate) keepalive_interval: Duration,
     /// SSH connections open at once across all hosts (`SCOUT_MAX_POOL_SIZE`); `Scout` lowers
     /// it to what the process's open-file limit allows.
-    pub max_pool_size: usize,
+    pub(crate) max_pool_size: usize,
     /// SSH connections open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`); each carries
     /// up to the server's `MaxSessions` channels (commands, transfers) at once.
-    pub max_sessions_per_host: u32,
+    pub(crate) max_sessions_per_host: u32,
     /// Requests the MCP server serves at once (`SCOUT_WORKERS`; threads started when needed);
     /// the library itself does not use it.
-    pub workers: usize,
+    pub(crate) workers: usize,
     /// Hosts checked at once by [`Scout::hosts`](crate::Scout::hosts) and targets handled at
     /// once by a broadcast (`SCOUT_MAX_CONCURRENCY`).
-    pub max_concurrency: usize,
+    pub(crate) max_concurrency: usize,
     /// The binary's log level (`SCOUT_LOG_LEVEL`). The library never installs a logger: it
     /// logs through the `log` crate to whatever logger the program set up.
-    pub log_level: String,
+    pub(crate) log_level: String,
     /// The local home directory (for `~` in local paths and ssh_config).
-    pub home: PathBuf,
+    pub(crate) home: PathBuf,
     /// The local user name (default remote user, `%u`).
-    pub local_user: String,
+    pub(crate) local_user: String,
+}
+
+/// Reading the settings (they change only through [`SettingsBuilder`], which checks them).
+impl Settings {
+    /// The OpenSSH client config listing the hosts (`SCOUT_SSH_CONFIG`, default
+    /// `~/.ssh/config`).
+    pub fn ssh_config(&self) -> &Path {
+        &self.ssh_config
+    }
+
+    /// The known_hosts file (`SCOUT_KNOWN_HOSTS`); `None`: each host's `UserKnownHostsFile`,
+    /// else `~/.ssh/known_hosts`.
+    pub fn known_hosts(&self) -> Option<&Path> {
+        self.known_hosts.as_deref()
+    }
+
+    /// `None` when SCOUT_STRICT_HOST_KEY_CHECKING is unset: the host's ssh_config value decides,
+    /// else `yes`.
+    pub fn strict_host_key_checking(&self) -> Option<StrictHostKeyChecking> {
+        self.strict_host_key_checking
+    }
+
+    /// Glob patterns on aliases: when not empty, only matching aliases are hosts
+    /// (`SCOUT_ALLOWLIST`).
+    pub fn allowlist(&self) -> &[String] {
+        &self.allowlist
+    }
+
+    /// Glob patterns on aliases that are hidden (`SCOUT_BLOCKLIST`).
+    pub fn blocklist(&self) -> &[String] {
+        &self.blocklist
+    }
+
+    /// Named host groups, used as `@name` in targets (`SCOUT_HOST_GROUPS`).
+    pub fn host_groups(&self) -> &[GroupDef] {
+        &self.host_groups
+    }
+
+    /// What `query` may run (`SCOUT_COMMAND_POLICY`, `SCOUT_ALLOWED_COMMANDS`).
+    pub fn command_policy(&self) -> &CommandPolicy {
+        &self.command_policy
+    }
+
+    /// Nothing is written anywhere: uploads, downloads, host-to-host copies and the shell
+    /// policy are refused (`SCOUT_READ_ONLY`).
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Where transfers may read and write local files (`SCOUT_BEAM_DIR`).
+    pub fn beam(&self) -> &BeamScope {
+        &self.beam
+    }
+
+    /// Bytes of a file read before it is cut (`SCOUT_MAX_FILE_SIZE`).
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
+    }
+
+    /// Bytes kept of a command's stdout, and of its stderr (`SCOUT_MAX_OUTPUT_SIZE`).
+    pub fn max_output_size(&self) -> usize {
+        self.max_output_size
+    }
+
+    /// What an agent's command may take on the host (`SCOUT_REMOTE_MAX_MEMORY`,
+    /// `SCOUT_REMOTE_MAX_CPU`, `SCOUT_REMOTE_MAX_FILE_SIZE`): set for allowlisted commands,
+    /// `find` and `tree`; not for the shell policy, whose agent is trusted.
+    pub fn remote_limits(&self) -> RemoteLimits {
+        self.remote_limits
+    }
+
+    /// How long a command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
+    pub fn command_timeout(&self) -> Duration {
+        self.command_timeout
+    }
+
+    /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`).
+    pub fn job_timeout(&self) -> Duration {
+        self.job_timeout
+    }
+
+    /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// How long a host's last idle connection is kept (`SCOUT_IDLE_TIMEOUT`); its other
+    /// connections are closed after a tenth of it.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// Time between keepalives on idle sessions (`SCOUT_KEEPALIVE_INTERVAL`).
+    pub fn keepalive_interval(&self) -> Duration {
+        self.keepalive_interval
+    }
+
+    /// SSH connections open at once across all hosts (`SCOUT_MAX_POOL_SIZE`); `Scout` lowers
+    /// it to what the process's open-file limit allows.
+    pub fn max_pool_size(&self) -> usize {
+        self.max_pool_size
+    }
+
+    /// SSH connections open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`); each carries
+    /// up to the server's `MaxSessions` channels (commands, transfers) at once.
+    pub fn max_sessions_per_host(&self) -> u32 {
+        self.max_sessions_per_host
+    }
+
+    /// Requests the MCP server serves at once (`SCOUT_WORKERS`; threads started when needed);
+    /// the library itself does not use it.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Hosts checked at once by [`Scout::hosts`](crate::Scout::hosts) and targets handled at
+    /// once by a broadcast (`SCOUT_MAX_CONCURRENCY`).
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency
+    }
+
+    /// The binary's log level (`SCOUT_LOG_LEVEL`). The library never installs a logger: it
+    /// logs through the `log` crate to whatever logger the program set up.
+    pub fn log_level(&self) -> &str {
+        &self.log_level
+    }
+
+    /// The local home directory (for `~` in local paths and ssh_config).
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The local user name (default remote user, `%u`).
+    pub fn local_user(&self) -> &str {
+        &self.local_user
+    }
 }
 
 impl Settings {
@@ -324,9 +461,9 @@ impl Settings {
     ///
     /// ```
     /// let s = scout_mcp::Settings::defaults();
-    /// assert_eq!(s.max_sessions_per_host, 6);
-    /// assert_eq!(s.command_timeout, std::time::Duration::from_secs(30));
-    /// assert!(s.ssh_config.ends_with(".ssh/config"));
+    /// assert_eq!(s.max_sessions_per_host(), 6);
+    /// assert_eq!(s.command_timeout(), std::time::Duration::from_secs(30));
+    /// assert!(s.ssh_config().ends_with(".ssh/config"));
     /// ```
     pub fn defaults() -> Settings {
         let home = crate::local::home_dir();
@@ -376,7 +513,7 @@ impl Settings {
     /// # fn main() -> scout_mcp::Result<()> {
     /// let base = scout_mcp::Settings::defaults(); // or Settings::from_env()?
     /// let strict = base.into_builder().read_only(true).build()?;
-    /// assert!(strict.read_only);
+    /// assert!(strict.read_only());
     /// # Ok(()) }
     /// ```
     pub fn into_builder(self) -> SettingsBuilder {
@@ -472,7 +609,7 @@ impl Settings {
 ///     .connect_timeout(Duration::from_secs(3))
 ///     .max_pool_size(20)
 ///     .build()?;
-/// assert_eq!(scout_settings.max_pool_size, 20);
+/// assert_eq!(scout_settings.max_pool_size(), 20);
 ///
 /// // Out-of-range values are refused when building, naming the setting and its variable.
 /// let err = scout_mcp::Settings::builder().max_sessions_per_host(0).build().unwrap_err();
@@ -645,7 +782,7 @@ impl SettingsBuilder {
         self
     }
 
-    /// The settings, or [`Error::Config`] naming the first value out of bounds.
+    /// The settings, or an error of kind [`ErrorKind::Config`](crate::ErrorKind::Config) naming the first value out of bounds.
     pub fn build(self) -> Result<Settings> {
         let s = &self.settings;
         check_count("max_file_size", s.max_file_size, 1, u64::MAX)?;
@@ -662,7 +799,7 @@ impl SettingsBuilder {
         check_count("max_concurrency", s.max_concurrency as u64, 1, MAX_THREADS)?;
         s.beam
             .check(&s.home)
-            .map_err(|why| Error::Config(format!("invalid beam_dir (SCOUT_BEAM_DIR): {why}")))?;
+            .map_err(|why| Error::config(format!("invalid beam_dir (SCOUT_BEAM_DIR): {why}")))?;
         Ok(self.settings)
     }
 
@@ -700,7 +837,7 @@ fn check_duration(name: &str, value: Duration) -> Result<()> {
 
 fn out_of_bounds(name: &str, value: &str, expected: &str) -> Error {
     let env = format!("SCOUT_{}", name.to_ascii_uppercase());
-    Error::Config(format!(
+    Error::config(format!(
         "invalid {name} ({env}): {value}; expected {expected}"
     ))
 }
@@ -748,7 +885,7 @@ impl Raw<'_> {
         let (text, source) = if value.starts_with('/') || value.starts_with('~') {
             let path = expand_tilde(value, home);
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                Error::Config(format!(
+                Error::config(format!(
                     "{ENV} (--host-groups): cannot read the groups file {}: {e}",
                     path.display()
                 ))
@@ -758,7 +895,7 @@ impl Raw<'_> {
             (value.to_string(), String::new())
         };
         parse_groups(&text)
-            .map_err(|why| Error::Config(format!("invalid {ENV} (--host-groups){source}: {why}")))
+            .map_err(|why| Error::config(format!("invalid {ENV} (--host-groups){source}: {why}")))
     }
 
     /// `SCOUT_BEAM_DIR`: unlike other settings, a blank value is an error, not "unset" (a
@@ -772,7 +909,7 @@ impl Raw<'_> {
         match value {
             None => Ok(BeamScope::default_for(home)),
             Some(v) => BeamScope::parse(&v, home).map_err(|why| {
-                Error::Config(format!("invalid value '{v}' for {ENV} (--beam-dir): {why}"))
+                Error::config(format!("invalid value '{v}' for {ENV} (--beam-dir): {why}"))
             }),
         }
     }
@@ -835,7 +972,7 @@ fn bad(env: &str, value: &str, expected: &str) -> Error {
         .find(|v| v.env == env)
         .map(|v| v.flag)
         .unwrap_or("");
-    Error::Config(format!(
+    Error::config(format!(
         "invalid value '{value}' for {env} ({flag}): expected {expected}"
     ))
 }

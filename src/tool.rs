@@ -110,14 +110,14 @@ impl Args {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(m)) => m,
             Some(other) => {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::invalid_argument(format!(
                     "arguments must be a JSON object, got {}",
                     type_name(other)
                 )))
             }
         };
         if let Some(unknown) = map.keys().find(|k| !PARAMS.contains(&k.as_str())) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "unknown parameter '{unknown}'. Parameters: {}",
                 PARAMS.join(", ")
             )));
@@ -158,7 +158,7 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn wrong_type(name: &str, expected: &str, got: &Value) -> Error {
-    Error::InvalidArgument(format!(
+    Error::invalid_argument(format!(
         "parameter '{name}' must be {expected}, got {}",
         type_name(got)
     ))
@@ -185,7 +185,7 @@ fn integer(map: &Map<String, Value>, name: &str) -> Result<Option<u32>, Error> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(v) if v <= u64::from(u32::MAX) => Ok(Some(v as u32)),
-            _ => Err(Error::InvalidArgument(format!(
+            _ => Err(Error::invalid_argument(format!(
                 "parameter '{name}' must be a whole number from 1 to 10, got {n}"
             ))),
         },
@@ -213,7 +213,7 @@ fn offset(map: &Map<String, Value>) -> Result<Option<u64>, Error> {
     match map.get("offset") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
-            Error::InvalidArgument(format!(
+            Error::invalid_argument(format!(
                 "parameter 'offset' must be a whole number of bytes from 0, got {n}"
             ))
         }),
@@ -268,10 +268,9 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         || args.check.is_some()
         || args.target.trim().eq_ignore_ascii_case("hosts");
     if args.background && args.targets.is_none() && (args.query.is_none() || other_mode) {
-        return Err(Error::InvalidArgument(
+        return Err(Error::invalid_argument(
             "'background' applies to 'query' (with a \"host:/path\" target) and to broadcasts \
-             ('targets'): add \"query\", or use \"targets\""
-                .into(),
+             ('targets'): add \"query\", or use \"targets\"",
         ));
     }
     if let (Some(src), Some(dst)) = (&args.beam_source, &args.beam_target) {
@@ -288,8 +287,8 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         return Ok(format::transfer("Copied", &t));
     }
     if args.check.is_some() && args.target != "hosts" {
-        return Err(Error::InvalidArgument(
-            "'check' goes with target \"hosts\": {\"target\": \"hosts\", \"check\": true}".into(),
+        return Err(Error::invalid_argument(
+            "'check' goes with target \"hosts\": {\"target\": \"hosts\", \"check\": true}",
         ));
     }
     if let Some(targets) = &args.targets {
@@ -315,19 +314,19 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         return Ok(out);
     }
     if args.fold.is_some() {
-        return Err(Error::InvalidArgument(
-            "'fold' applies to broadcasts: give 'targets'".into(),
+        return Err(Error::invalid_argument(
+            "'fold' applies to broadcasts: give 'targets'",
         ));
     }
     if args.target.trim().is_empty() {
-        return Err(Error::InvalidArgument(
-            "missing 'target': use \"hosts\" to list hosts, \"jobs\" to list background jobs, or \"host:/path\" to read, list or run in a path".into(),
+        return Err(Error::invalid_argument(
+            "missing 'target': use \"hosts\" to list hosts, \"jobs\" to list background jobs, or \"host:/path\" to read, list or run in a path",
         ));
     }
     if args.target.trim().eq_ignore_ascii_case("jobs") {
         if args.background || args.query.is_some() {
-            return Err(Error::InvalidArgument(
-                "\"jobs\" lists the background jobs; it takes no other parameter".into(),
+            return Err(Error::invalid_argument(
+                "\"jobs\" lists the background jobs; it takes no other parameter",
             ));
         }
         return Ok(format::jobs(&scout.jobs().list()));
@@ -396,8 +395,8 @@ const DEFAULT_DEPTH: u32 = 5;
 fn check_job_args(args: &Args) -> Result<(), Error> {
     if args.job.is_none() {
         if args.cancel || args.offset.is_some() {
-            return Err(Error::InvalidArgument(
-                "'cancel' and 'offset' go with 'job': {\"job\": \"ID\", \"offset\": 0} or {\"job\": \"ID\", \"cancel\": true}".into(),
+            return Err(Error::invalid_argument(
+                "'cancel' and 'offset' go with 'job': {\"job\": \"ID\", \"offset\": 0} or {\"job\": \"ID\", \"cancel\": true}",
             ));
         }
         return Ok(());
@@ -419,8 +418,8 @@ fn check_job_args(args: &Args) -> Result<(), Error> {
         || args.background
         || args.fold.is_some();
     if others {
-        return Err(Error::InvalidArgument(
-            "'job' goes alone, with 'offset' (output from that byte) or 'cancel': true".into(),
+        return Err(Error::invalid_argument(
+            "'job' goes alone, with 'offset' (output from that byte) or 'cancel': true",
         ));
     }
     Ok(())
@@ -430,24 +429,23 @@ fn check_job_args(args: &Args) -> Result<(), Error> {
 fn check_beam_args(args: &Args) -> Result<(), Error> {
     let remote = args.beam_source.is_some() || args.beam_target.is_some();
     if remote && (args.beam_source.is_none() || args.beam_target.is_none()) {
-        return Err(Error::InvalidArgument(
-            "a host-to-host copy needs both 'beam_source' and 'beam_target' (\"host:/path\" each)"
-                .into(),
+        return Err(Error::invalid_argument(
+            "a host-to-host copy needs both 'beam_source' and 'beam_target' (\"host:/path\" each)",
         ));
     }
     if remote && args.beam.is_some() {
-        return Err(Error::InvalidArgument(
-            "give either 'beam' (with target) or 'beam_source' + 'beam_target', not both".into(),
+        return Err(Error::invalid_argument(
+            "give either 'beam' (with target) or 'beam_source' + 'beam_target', not both",
         ));
     }
     if args.beam_direction.is_some() && args.beam.is_none() {
-        return Err(Error::InvalidArgument(
-            "'beam_direction' needs 'beam' (the local path) and 'target' (the remote path)".into(),
+        return Err(Error::invalid_argument(
+            "'beam_direction' needs 'beam' (the local path) and 'target' (the remote path)",
         ));
     }
     if args.overwrite && args.beam.is_none() && !remote {
-        return Err(Error::InvalidArgument(
-            "'overwrite' only applies to beam transfers".into(),
+        return Err(Error::invalid_argument(
+            "'overwrite' only applies to beam transfers",
         ));
     }
     Ok(())
@@ -457,10 +455,10 @@ fn check_beam_args(args: &Args) -> Result<(), Error> {
 fn remote_target(value: &str, param: &str) -> Result<(String, String), Error> {
     match Target::parse(value) {
         Ok(Target::Path { host, path }) => Ok((host, path)),
-        Ok(Target::Hosts) => Err(Error::InvalidArgument(format!(
+        Ok(Target::Hosts) => Err(Error::invalid_argument(format!(
             "'{param}' must be \"host:/path\", not 'hosts'"
         ))),
-        Err(e) => Err(Error::InvalidArgument(format!("'{param}': {e}"))),
+        Err(e) => Err(Error::invalid_argument(format!("'{param}': {e}"))),
     }
 }
 
@@ -559,7 +557,7 @@ mod tests {
         check(&format::job(&jobs.wait(&started.id, timeout).unwrap()));
         check(&format::jobs(&jobs.list()));
         check(&format::hosts(&[], &[]));
-        check(&ToolOutput::error(&Error::Cancelled));
+        check(&ToolOutput::error(&Error::cancelled()));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use serde_json::{json, Value};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND};
 use crate::mcp::modern;
 use crate::ops::fs::View;
@@ -266,10 +266,9 @@ fn read(scout: &Scout, uri: &str, control: &Control) -> Reply {
 }
 
 fn rpc_error(uri: &str, e: Error) -> RpcError {
-    let code = match &e {
-        Error::UnknownHost { .. } => RESOURCE_NOT_FOUND,
-        Error::Remote { message, .. } if message.contains("no such file") => RESOURCE_NOT_FOUND,
-        Error::InvalidArgument(_) | Error::Policy(_) => INVALID_PARAMS,
+    let code = match e.kind() {
+        ErrorKind::UnknownHost | ErrorKind::NotFound => RESOURCE_NOT_FOUND,
+        ErrorKind::InvalidArgument | ErrorKind::Policy => INVALID_PARAMS,
         _ => INTERNAL_ERROR,
     };
     if code == RESOURCE_NOT_FOUND {

@@ -194,7 +194,7 @@ impl Inventory {
             local_user: settings.local_user.clone(),
         };
         let config = SshConfig::load(&settings.ssh_config, &ctx).map_err(|e| {
-            Error::Config(format!(
+            Error::config(format!(
                 "cannot use ssh_config: {e}. Fix the file or point SCOUT_SSH_CONFIG elsewhere"
             ))
         })?;
@@ -258,7 +258,7 @@ impl Inventory {
         if let Some(members) = done.get(name) {
             return Ok(members.clone());
         }
-        let config_error = |m: String| Error::Config(format!("SCOUT_HOST_GROUPS: {m}"));
+        let config_error = |m: String| Error::config(format!("SCOUT_HOST_GROUPS: {m}"));
         if stack.iter().any(|s| s == name) {
             stack.push(name.to_string());
             return Err(config_error(format!(
@@ -319,8 +319,8 @@ impl Inventory {
 
     /// The hosts named by the host part of a target: one alias, or a pattern list (see the
     /// module documentation), in natural order, each once. An alias that is not a host is
-    /// [`Error::UnknownHost`]; a pattern that names no host, or names an alias that is not a
-    /// host, is an [`Error::InvalidArgument`] that names the known hosts and groups.
+    /// an error of kind `UnknownHost`; a pattern that names no host, or names an alias that is not a
+    /// host, is an error of kind `InvalidArgument` that names the known hosts and groups.
     pub fn select(&self, spec: &str) -> Result<Vec<Arc<HostEntry>>, Error> {
         let spec = spec.trim();
         if let Some(host) = self.hosts.get(spec) {
@@ -329,9 +329,9 @@ impl Inventory {
         if !is_pattern(spec) {
             return self.get(spec).map(|h| vec![h]);
         }
-        let bad = |m: String| Error::InvalidArgument(format!("host pattern '{spec}': {m}"));
+        let bad = |m: String| Error::invalid_argument(format!("host pattern '{spec}': {m}"));
         if spec.len() > MAX_PATTERN_LEN {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "a host pattern of {} bytes; at most {MAX_PATTERN_LEN}",
                 spec.len()
             )));
@@ -354,7 +354,7 @@ impl Inventory {
         let mut group = |name: &str| -> Result<Vec<String>, Error> {
             match self.groups.iter().find(|g| g.name == name) {
                 Some(g) => Ok(g.members.clone()),
-                None => Err(Error::InvalidArgument(format!(
+                None => Err(Error::invalid_argument(format!(
                     "'@{name}' is not a group. {}",
                     self.known_groups()
                 ))),
@@ -402,10 +402,10 @@ impl Inventory {
                 None => (false, *raw),
             };
             let named: Vec<String> =
-                match classify(item).map_err(|e| Error::InvalidArgument(e.clone()))? {
+                match classify(item).map_err(|e| Error::invalid_argument(e.clone()))? {
                     Item::Group(g) => group(g)?,
                     Item::Range(r) => {
-                        let names = expand_ranges(r, MAX_NAMES).map_err(Error::InvalidArgument)?;
+                        let names = expand_ranges(r, MAX_NAMES).map_err(Error::invalid_argument)?;
                         let (known, missing): (Vec<String>, Vec<String>) =
                             names.into_iter().partition(|n| self.hosts.contains_key(n));
                         if !negated {
@@ -496,10 +496,7 @@ impl Inventory {
         self.hosts
             .get(alias)
             .cloned()
-            .ok_or_else(|| Error::UnknownHost {
-                alias: alias.to_string(),
-                available: self.aliases(),
-            })
+            .ok_or_else(|| Error::unknown_host(alias.to_string(), self.aliases()))
     }
 }
 
@@ -780,10 +777,10 @@ mod tests {
         assert!(err.contains("Known hosts: db1,web[1-2]"), "{err}");
         assert!(err.contains("Groups: @g"), "{err}");
         // A plain unknown alias is the usual unknown-host error.
-        assert!(matches!(
-            inv.select("ghost"),
-            Err(Error::UnknownHost { .. })
-        ));
+        assert_eq!(
+            inv.select("ghost").map_err(|e| e.kind()),
+            Err(crate::ErrorKind::UnknownHost)
+        );
         // Expansion is bounded before anything is made.
         let err = inv.select("h[1-100000]").unwrap_err().to_string();
         assert!(err.contains("more than 1000"), "{err}");

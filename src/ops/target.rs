@@ -26,26 +26,26 @@ impl Target {
             return Ok(Target::Hosts);
         }
         let Some((host, path)) = target.split_once(':') else {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "invalid target '{}': expected 'hosts' or 'host:/path' (e.g. 'web1:/var/log' or 'web1:~')",
                 shorten(target)
             )));
         };
         let (host, path) = (host.trim(), path.trim());
         if host.is_empty() {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "invalid target '{}': the host before ':' is empty",
                 shorten(target)
             )));
         }
         if path.is_empty() {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "invalid target '{}': the path after ':' is empty (use '{host}:~' for the home directory)",
                 shorten(target)
             )));
         }
         remote_path::validate(path)
-            .map_err(|e| Error::InvalidArgument(format!("invalid path in target: {e}")))?;
+            .map_err(|e| Error::invalid_argument(format!("invalid path in target: {e}")))?;
         Ok(Target::Path {
             host: host.to_string(),
             path: path.to_string(),

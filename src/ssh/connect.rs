@@ -31,7 +31,7 @@ impl Connector {
             None => tcp_connect(host, limit, trace)?,
             Some(hops) => {
                 let jumps = self.jumps.as_ref().ok_or_else(|| {
-                    Error::Config(format!(
+                    Error::config(format!(
                         "{}: ProxyJump {hops} is not available in this context",
                         host.alias
                     ))

@@ -524,10 +524,10 @@ impl Exec {
     }
 
     fn session_error(&self, e: &RawError, doing: &str) -> Error {
-        Error::Session {
-            host: self.host.to_string(),
-            message: format!("cannot {doing}: {}", e.message),
-        }
+        Error::session(
+            self.host.to_string(),
+            format!("cannot {doing}: {}", e.message),
+        )
     }
 }
 

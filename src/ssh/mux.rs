@@ -194,10 +194,8 @@ impl State {
 
     /// The error for a request on a connection that ended.
     fn gone(&self) -> Error {
-        self.why().unwrap_or_else(|| Error::Session {
-            host: self.alias.to_string(),
-            message: "the connection closed".into(),
-        })
+        self.why()
+            .unwrap_or_else(|| Error::session(self.alias.to_string(), "the connection closed"))
     }
 
     fn touch(&self) {
@@ -310,8 +308,10 @@ impl Conn {
     /// Starts the connection's thread, which connects at once; requests queue until then.
     pub fn spawn(spawn: Spawn) -> Result<Arc<Conn>, Error> {
         let (requests, rx) = crossbeam_channel::unbounded();
-        let wake =
-            Arc::new(Wake::new().map_err(|e| Error::Io(format!("cannot make an eventfd: {e}")))?);
+        let wake = Arc::new(
+            Wake::new()
+                .map_err(|e| Error::io(format!("cannot make an eventfd: {e}")).with_source(e))?,
+        );
         let state = Arc::new(State {
             alias: Arc::from(spawn.host.alias.as_str()),
             id: spawn.id,
@@ -372,7 +372,9 @@ impl Conn {
                 }
                 .run()
             })
-            .map_err(|e| Error::Io(format!("cannot start a connection thread: {e}")))?;
+            .map_err(|e| {
+                Error::io(format!("cannot start a connection thread: {e}")).with_source(e)
+            })?;
         Ok(Arc::new(Conn {
             requests,
             wake,
@@ -423,7 +425,7 @@ impl Conn {
         })
     }
 
-    /// Runs a command and waits for its output (or a cancel: then `Error::Cancelled` at once,
+    /// Runs a command and waits for its output (or a cancel: then `Error::cancelled()` at once,
     /// while the connection thread stops the command).
     pub fn exec(
         &self,
@@ -529,15 +531,15 @@ impl<T> Pending<T> {
         let deadline = Instant::now() + wait;
         loop {
             if control.is_cancelled() {
-                return Err(Failure::from(Error::Cancelled));
+                return Err(Failure::from(Error::cancelled()));
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Failure::from(Error::Timeout {
-                    host: self.state.alias.to_string(),
-                    what: format!("{what} (no answer on the connection)"),
-                    after: wait,
-                }));
+                return Err(Failure::from(Error::timeout(
+                    self.state.alias.to_string(),
+                    format!("{what} (no answer on the connection)"),
+                    wait,
+                )));
             }
             match self.rx.recv_timeout((deadline - now).min(TICK)) {
                 Ok(result) => return result,
@@ -973,24 +975,22 @@ impl Thread {
             Trace::off()
         };
         let result = match self.gate.enter(deadline) {
-            None => Err(Error::Timeout {
-                host: self.host.alias.clone(),
-                what: format!(
+            None => Err(Error::timeout(
+                self.host.alias.clone(),
+                format!(
                     "waiting to connect (too many connects under way; {})",
                     self.host.connect_limit_name()
                 ),
-                after: limit,
-            }),
+                limit,
+            )),
             Some(_pass) => self.connector.establish(&self.host, &mut trace),
         };
         if let Some(to) = self.trace.take() {
             let _ = to.send(trace);
         }
         let established = result?;
-        let raw = SessionPtr::of(&established.session).ok_or_else(|| Error::Session {
-            host: self.host.alias.clone(),
-            message: "libssh2 gave no session".into(),
-        })?;
+        let raw = SessionPtr::of(&established.session)
+            .ok_or_else(|| Error::session(self.host.alias.clone(), "libssh2 gave no session"))?;
         established.session.set_blocking(false);
         // want-reply: the server answers, so silence can be told from an idle connection.
         established
@@ -1088,10 +1088,7 @@ impl Thread {
     }
 
     fn closing_error(&self) -> Error {
-        Error::Session {
-            host: self.host.alias.clone(),
-            message: "the connection is closing".into(),
-        }
+        Error::session(self.host.alias.clone(), "the connection is closing")
     }
 
     fn sftp_request(
@@ -1124,10 +1121,10 @@ impl Thread {
     }
 
     fn no_channel(&self, channel: SftpChannel) -> Failure {
-        Failure::retryable(Error::Session {
-            host: self.host.alias.clone(),
-            message: format!("no SFTP channel {channel:?} on this connection"),
-        })
+        Failure::retryable(Error::session(
+            self.host.alias.clone(),
+            format!("no SFTP channel {channel:?} on this connection"),
+        ))
     }
 
     /// The SFTP channel a request goes to; for the shared one, opening a new control channel
@@ -1219,10 +1216,7 @@ impl Thread {
             ChanError::Closed => "the server closed the SFTP channel".into(),
         };
         log::info!("{}: {message}", self.host.alias);
-        let error = Error::Session {
-            host: self.host.alias.clone(),
-            message: message.clone(),
-        };
+        let error = Error::session(self.host.alias.clone(), message.clone());
         if let Some(mut chan) = chan {
             chan.fail_all(&Failure::from(error.clone()), false);
             self.free_channel(chan.channel.take());
@@ -1313,10 +1307,10 @@ impl Thread {
                 Ok(true)
             }
             Err(e) => {
-                let error = Error::Session {
-                    host: self.host.alias.clone(),
-                    message: format!("cannot open a channel: {}", e.message),
-                };
+                let error = Error::session(
+                    self.host.alias.clone(),
+                    format!("cannot open a channel: {}", e.message),
+                );
                 if let Some(purpose) = self.opening.take() {
                     if matches!(purpose, Purpose::Control) {
                         if let Some(mut chan) = self.control.take() {
@@ -1395,10 +1389,10 @@ impl Thread {
                     let exec = self.execs.swap_remove(i);
                     if let Turn::Failed(e) = &turn {
                         if is_transport_error(e) {
-                            dead = Some(Error::Session {
-                                host: self.host.alias.clone(),
-                                message: format!("connection lost: {}", e.message),
-                            });
+                            dead = Some(Error::session(
+                                self.host.alias.clone(),
+                                format!("connection lost: {}", e.message),
+                            ));
                         }
                     }
                     self.free_channel(Some(exec.into_channel()));
@@ -1461,16 +1455,16 @@ impl Thread {
     fn liveness(&mut self, now: Instant) -> Option<Error> {
         let silent = now.saturating_duration_since(self.last_heard);
         if silent >= self.silence_limit {
-            return Some(Error::Session {
-                host: self.host.alias.clone(),
-                message: format!(
+            return Some(Error::session(
+                self.host.alias.clone(),
+                format!(
                     "no answer from the server for {} s (ServerAliveInterval {} s × \
                      ServerAliveCountMax {}): the host or the network is down",
                     silent.as_secs(),
                     self.keepalive.as_secs(),
                     (self.silence_limit.as_secs() / self.keepalive.as_secs().max(1)).max(1)
                 ),
-            });
+            ));
         }
         if silent >= self.keepalive && now.duration_since(self.last_keepalive) >= self.keepalive {
             self.last_keepalive = now;
@@ -1564,10 +1558,10 @@ impl Thread {
         if revents & (libc::POLLERR | libc::POLLNVAL) != 0
             || (revents & libc::POLLHUP != 0 && revents & libc::POLLIN == 0)
         {
-            return Err(Error::Session {
-                host: self.host.alias.clone(),
-                message: "the connection was closed by the server or the network".into(),
-            });
+            return Err(Error::session(
+                self.host.alias.clone(),
+                "the connection was closed by the server or the network",
+            ));
         }
         Ok(())
     }

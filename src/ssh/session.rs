@@ -122,10 +122,7 @@ fn handshake(
     deadline: Instant,
     limit: Duration,
 ) -> Result<Session, Error> {
-    let fail = |message: String| Error::Connect {
-        host: host.alias.clone(),
-        message,
-    };
+    let fail = |message: String| Error::connect(host.alias.clone(), message);
     let mut session =
         Session::new().map_err(|e| fail(format!("cannot create an SSH session: {e}")))?;
     let stream = socket
@@ -150,11 +147,11 @@ fn timeout_or(e: Error, host: &HostEntry, deadline: Instant, limit: Duration, wh
     // libssh2's timer counts whole milliseconds (rounded down by `remaining_ms`) and may fire
     // a little before our deadline: a failure that close to it is the timeout.
     if Instant::now() + Duration::from_millis(50) >= deadline {
-        Error::Timeout {
-            host: host.alias.clone(),
-            what: format!("{what} ({})", host.connect_limit_name()),
-            after: limit,
-        }
+        Error::timeout(
+            host.alias.clone(),
+            format!("{what} ({})", host.connect_limit_name()),
+            limit,
+        )
     } else {
         e
     }

@@ -92,17 +92,25 @@ impl<'a> Sftp<'a> {
 
     /// The server said no: `cannot DOING: no such file or directory (SFTP status 2)`.
     pub fn refused(&self, doing: &str, status: &Status) -> Failure {
-        Failure::from(Error::Remote {
-            host: self.host().to_string(),
-            message: format!("cannot {doing}: {status}"),
-        })
+        use crate::error::ErrorKind;
+        use crate::ssh::sftp::wire::status::{NO_SUCH_FILE, PERMISSION_DENIED};
+        let kind = match status.code {
+            NO_SUCH_FILE => ErrorKind::NotFound,
+            PERMISSION_DENIED => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Remote,
+        };
+        Failure::from(Error::remote(
+            self.host().to_string(),
+            kind,
+            format!("cannot {doing}: {status}"),
+        ))
     }
 
     fn garbled(&self, doing: &str, g: Garbled) -> Failure {
-        Failure::from(Error::Session {
-            host: self.host().to_string(),
-            message: format!("cannot {doing}: {g}"),
-        })
+        Failure::from(Error::session(
+            self.host().to_string(),
+            format!("cannot {doing}: {g}"),
+        ))
     }
 
     /// Reads a reply with `read`, turning its status and protocol errors into failures.
@@ -217,15 +225,14 @@ impl<'a> Sftp<'a> {
             return Ok(());
         }
         if self.control.is_cancelled() {
-            return Err(Error::Cancelled.into());
+            return Err(Error::cancelled().into());
         }
-        Err(Failure::from(Error::Timeout {
-            host: self.host().to_string(),
-            what: "waiting for output memory (the answers of other calls hold the server's \
-                   output budget; read the answers, or retry)"
-                .into(),
-            after: self.conn.request_timeout(),
-        }))
+        Err(Failure::from(Error::timeout(
+            self.host().to_string(),
+            "waiting for output memory (the answers of other calls hold the server's \
+                   output budget; read the answers, or retry)",
+            self.conn.request_timeout(),
+        )))
     }
 
     /// Removes a file.

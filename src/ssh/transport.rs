@@ -56,10 +56,7 @@ pub fn tcp_connect(
     timeout: Duration,
     trace: &mut Trace,
 ) -> Result<Transport, Error> {
-    let fail = |message: String| Error::Connect {
-        host: host.alias.clone(),
-        message,
-    };
+    let fail = |message: String| Error::connect(host.alias.clone(), message);
     let addrs = trace.step("resolve", || {
         let addrs: Vec<SocketAddr> = (host.hostname.as_str(), host.port)
             .to_socket_addrs()
