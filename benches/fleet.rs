@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use common::load::rss_and_threads;
 use common::{scout_bin, scout_client, Fleet, McpClient};
-use scout_mcp::ops::command::PolicyMode;
-use scout_mcp::ssh::config::{ParseContext, SshConfig};
+use scout_mcp::__private::{ParseContext, SshConfig};
+use scout_mcp::PolicyMode;
 use scout_mcp::{Control, Scout, Settings};
 use serde_json::{json, Value};
 
@@ -94,14 +94,11 @@ fn pool_figures(quick: bool) {
     // Warm checkout: the pools of a warm host, no network (check out, give back).
     let scout = library(&fleet, |b| b);
     scout.read("p0", &path).expect("warm up");
-    let pools = scout.pools();
-    let host = scout.host("p0").expect("host");
     let n = if quick { 20_000 } else { 200_000 };
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let conn = pools.lane(&host, &Control::new()).expect("lane");
-        drop(conn);
+        scout_mcp::__private::checkout_lane(&scout, "p0").expect("lane");
         samples.push(t.elapsed());
     }
     show("warm lane checkout + check-in (library)", &samples);
@@ -111,12 +108,10 @@ fn pool_figures(quick: bool) {
     // sessions out too, so a checkout may meet it.
     let scout = library(&fleet, |b| b.idle_timeout(Duration::from_millis(20)));
     scout.read("p0", &path).expect("warm up");
-    let pools = scout.pools();
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let conn = pools.lane(&host, &Control::new()).expect("lane");
-        drop(conn);
+        scout_mcp::__private::checkout_lane(&scout, "p0").expect("lane");
         samples.push(t.elapsed());
     }
     show("warm checkout while the reaper runs every 10 ms", &samples);
@@ -144,7 +139,7 @@ fn pool_figures(quick: bool) {
     println!(
         "    sessions opened: {} (SCOUT_MAX_SESSIONS_PER_HOST = {})",
         logins(&fleet, "p1") - before,
-        scout.settings().max_sessions_per_host
+        scout.settings().max_sessions_per_host()
     );
     drop(scout);
 

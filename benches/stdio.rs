@@ -763,7 +763,7 @@ fn main() {
         );
     }
     // 4. 64 MiB transfers, against OpenSSH with its default cipher and with scout's.
-    let cipher = scout_mcp::ssh::ciphers::preference().remove(0);
+    let cipher = scout_mcp::__private::ciphers::preference().remove(0);
     let same_cipher = Multiplexer::start(
         &fleet,
         &fleet.dir.join("cm-cipher-%C"),

@@ -69,7 +69,7 @@ fn threads() -> Result<usize, scout_mcp::Error> {
     println!(
         "live sessions: {} (at most {} per host)",
         scout.live_sessions(),
-        scout.settings().max_sessions_per_host
+        scout.settings().max_sessions_per_host()
     );
     Ok(failures)
 }

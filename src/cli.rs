@@ -1,5 +1,5 @@
-//! The command line (SPEC §7): serve MCP on stdio or streamable HTTP (`--transport http`),
-//! or `hosts`, `check`, `call`, `--help`, `--version`.
+//! The command line (docs/BEHAVIOUR.md §7): serve MCP on stdio or streamable HTTP
+//! (`--transport http`), or `hosts`, `check`, `call`, `--help`, `--version`.
 //!
 //! Every flag mirrors an environment variable (see [`crate::settings::VARS`]); a flag wins over
 //! its variable. Exit codes: 0 ok, 1 a `call` whose result is an error (or a failed `check`),
@@ -156,7 +156,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Err(e) => return fail(&e.to_string()),
     };
     match invocation.command {
-        Command::Hosts => print(&hosts::format(&scout.hosts())),
+        Command::Hosts => print(&format!(
+            "{}{}",
+            hosts::format_with_groups(&scout.hosts(), scout.groups()),
+            group_warnings(&scout)
+        )),
         Command::Check(aliases) => check(&scout, &aliases),
         Command::Call { target, query } => call(&scout, target, query),
         _ => serve(scout, transport),
@@ -227,6 +231,16 @@ fn call(scout: &Scout, target: String, query: Option<String>) -> i32 {
     }
 }
 
+/// The host groups (SCOUT_HOST_GROUPS) and what is odd about them, after a blank line; empty
+/// when there are none.
+fn group_warnings(scout: &Scout) -> String {
+    scout
+        .group_warnings()
+        .iter()
+        .map(|w| format!("warning: {w}\n"))
+        .collect()
+}
+
 /// Exit 0 when every host passed, 1 when one failed, 2 for an unknown host.
 fn check(scout: &Scout, aliases: &[String]) -> i32 {
     match scout.check(aliases, &crate::control::Control::new()) {
@@ -235,7 +249,11 @@ fn check(scout: &Scout, aliases: &[String]) -> i32 {
         Ok(checks) => {
             let (Ok(ciphers) | Err(ciphers)) = crate::ssh::ciphers::status();
             let report = crate::ops::check::format(&checks);
-            let code = print(&format!("ciphers: {ciphers}\n\n{report}"));
+            let groups = match hosts::format_groups(scout.groups()) {
+                listed if listed.is_empty() => String::new(),
+                listed => format!("\n{listed}"),
+            } + &group_warnings(scout);
+            let code = print(&format!("ciphers: {ciphers}\n\n{report}{groups}"));
             if checks.iter().all(|c| c.ok()) {
                 code
             } else {

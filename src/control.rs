@@ -26,6 +26,8 @@ pub struct Progress {
 }
 
 type Sink = Arc<dyn Fn(&Progress) + Send + Sync>;
+/// Receives a command's output as it is read: `(is_stderr, bytes)`.
+type Tap = Arc<dyn Fn(bool, &[u8]) + Send + Sync>;
 
 /// A cancellation flag plus an optional progress sink. Cloning shares both.
 ///
@@ -55,6 +57,7 @@ pub struct Control {
     cancelled: Arc<AtomicBool>,
     sink: Option<Sink>,
     share: Option<Arc<Share>>,
+    tap: Option<Tap>,
 }
 
 /// Bytes of output that all the calls of one server may hold at once (file contents, command
@@ -169,6 +172,24 @@ impl Control {
             cancelled: self.cancelled.clone(),
             sink: None,
             share: self.share.clone(),
+            tap: None,
+        }
+    }
+
+    /// The same control with `tap` receiving a command's output as it is read, `(is_stderr,
+    /// bytes)`, whatever the output caps keep (a background job shows output so far this
+    /// way). It runs on the connection's thread: it must be quick and must not block.
+    pub fn with_output_tap(mut self, tap: impl Fn(bool, &[u8]) + Send + Sync + 'static) -> Control {
+        self.tap = Some(Arc::new(tap));
+        self
+    }
+
+    /// Hands output to the tap, if any.
+    pub fn tap_output(&self, stderr: bool, bytes: &[u8]) {
+        if let Some(tap) = &self.tap {
+            if !bytes.is_empty() {
+                tap(stderr, bytes);
+            }
         }
     }
 
@@ -224,10 +245,6 @@ impl Control {
 }
 
 /// Formats a byte count for progress messages and results (`1.5 MiB`).
-///
-/// ```
-/// assert_eq!(scout_mcp::control::human_bytes(1536), "1.5 KiB");
-/// ```
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
@@ -291,5 +308,17 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(64 << 20), "64.0 MiB");
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_human_bytes() {
+        assert_eq!(crate::control::human_bytes(1536), "1.5 KiB");
     }
 }

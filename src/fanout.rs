@@ -31,10 +31,10 @@ impl FanOut {
             .queue
             .get_or_init(|| self.start())
             .as_ref()
-            .map_err(|e| Error::Io(format!("cannot start the fan-out threads: {e}")))?;
+            .map_err(|e| Error::io(format!("cannot start the fan-out threads: {e}")))?;
         queue
             .send(Box::new(task))
-            .map_err(|_| Error::Io("the fan-out threads are gone".into()))
+            .map_err(|_| Error::io("the fan-out threads are gone"))
     }
 
     fn start(&self) -> Result<Sender<Task>, String> {

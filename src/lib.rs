@@ -17,11 +17,13 @@
 //!                                               (sole owner of stdout)          ◄── reaper thread
 //! ```
 //!
-//! * [`mcp`] — JSON-RPC framing and the MCP protocol: the server's threads and routing.
-//! * [`tool`] — the `scout` tool: arguments in, text (and structured content) out.
+//! * `mcp` — JSON-RPC framing and the MCP protocol: the server's threads and routing.
+//! * `tool` — the `scout` tool: arguments in, text (and structured content) out.
 //! * [`Scout`] — the library facade: every operation as a blocking method.
-//! * [`ops`] — the operations themselves: targets, paths, command policy, reads, listings, runs.
-//! * [`ssh`] — ssh_config, sessions (connect, host keys, auth), command execution, the per-host
+//! * [`fold`] — a broadcast's answers folded by output, host names folded into ranges.
+//! * `jobs` — background work that outlives a request: ids, progress, output, cancel.
+//! * `ops` — the operations themselves: targets, paths, command policy, reads, listings, runs.
+//! * `ssh` — ssh_config, sessions (connect, host keys, auth), command execution, the per-host
 //!   pools and the reaper.
 //!
 //! `docs/ARCHITECTURE.md` tells how a request flows through these pieces.
@@ -55,33 +57,73 @@
 //! # Ok::<(), scout_mcp::Error>(())
 //! ```
 #![deny(clippy::print_stdout)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+// Every type a public item mentions can be named by a user of the crate.
+#![warn(unnameable_types)]
 
-pub mod cli;
-pub mod control;
-pub mod error;
-pub mod fanout;
+mod cli;
+mod control;
+mod error;
+mod fanout;
 mod fdlimit;
-pub mod local;
-pub mod mcp;
-pub mod ops;
-pub mod scout;
-pub mod settings;
-pub mod sha256;
-pub mod ssh;
+mod fold;
+mod jobs;
+mod local;
+mod mcp;
+mod ops;
+mod scout;
+mod settings;
+mod sha256;
+mod ssh;
 mod sync;
-pub mod tool;
-pub mod util;
+mod tool;
+mod util;
 
-pub use control::{Control, Progress};
-pub use error::{Error, Result};
+pub use control::{Budget, Control, Progress};
+pub use error::{Error, ErrorKind, Result};
+pub use fold::{expand_ranges, fold, fold_hosts, natural_cmp, AnswerGroup};
+pub use jobs::{JobContext, JobReport, JobState, Jobs};
 pub use ops::check::HostCheck;
-pub use ops::command::{CommandPolicy, PolicyMode};
-pub use ops::compare::Comparison;
+pub use ops::command::{CommandPolicy, PolicyMode, Refusal};
+pub use ops::compare::{Comparison, DiffOutcome};
 pub use ops::fs::{Entry, EntryKind, FileContent, Listing, View};
-pub use ops::hosts::{HostEntry, HostStatus};
+pub use ops::hosts::{GroupDef, HostEntry, HostGroup, HostStatus};
+pub use ops::local_files::BeamScope;
 pub use ops::run::{FindResult, Tree};
 pub use ops::transfer::{Direction, Transfer};
-pub use scout::{BroadcastItem, Outcome, Scout};
+pub use scout::{BroadcastItem, BroadcastOptions, Outcome, Scout};
 pub use settings::{Settings, SettingsBuilder, StrictHostKeyChecking};
-pub use ssh::exec::ExecOutput;
+pub use ssh::exec::{ExecOutput, RemoteLimits};
+pub use ssh::pool::HostPoolState;
+pub use ssh::trace::Stage;
+
+/// Internals this crate's own binary, tests and benches reach: not API, and may change in any
+/// release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::cli::run;
+    pub use crate::mcp::server::serve;
+    pub use crate::ops::target::Target;
+    pub use crate::ops::transfer::moved;
+    pub use crate::ssh::config::{ConfigError, HostEntry, ParseContext, SshConfig};
+    pub use crate::ssh::mux::sftp_requests;
+
+    /// Checks a channel of `alias`'s pool out and gives it back (the pool's own latency, for
+    /// the benches).
+    pub fn checkout_lane(scout: &crate::Scout, alias: &str) -> crate::Result<()> {
+        let host = scout.host(alias)?;
+        scout.pools().lane(&host, &crate::Control::new()).map(drop)
+    }
+
+    /// The cipher table's counters and checks.
+    pub mod ciphers {
+        pub use crate::ssh::ciphers::{
+            chacha_calls, gcm_packets, hardware_aes, preference, status, table_in_effect,
+        };
+    }
+
+    /// Remote path checks and quoting.
+    pub mod remote_path {
+        pub use crate::ops::remote_path::{shell_word, validate, PathError};
+    }
+}

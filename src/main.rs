@@ -1,5 +1,5 @@
-//! The `scout-mcp` binary: everything lives in the library; see `scout_mcp::cli`.
+//! The `scout-mcp` binary: everything lives in the library; see `src/cli.rs`.
 
 fn main() {
-    std::process::exit(scout_mcp::cli::run(std::env::args_os()));
+    std::process::exit(scout_mcp::__private::run(std::env::args_os()));
 }

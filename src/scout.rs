@@ -13,17 +13,19 @@ use crossbeam_channel::{unbounded, RecvTimeoutError};
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::fanout::FanOut;
+use crate::jobs::Jobs;
 use crate::ops::check::HostCheck;
 use crate::ops::command::PolicyMode;
 use crate::ops::compare::{self, Comparison};
 use crate::ops::fs::{self, FileContent, Listing, View};
-use crate::ops::hosts::{HostEntry, HostStatus, Inventory, Reachability};
+use crate::ops::hosts::{is_pattern, HostEntry, HostGroup, HostStatus, Inventory, Reachability};
 use crate::ops::remote_path;
 use crate::ops::run::{self, FindResult, Tree};
 use crate::ops::services::Service;
 use crate::ops::target::Target;
 use crate::ops::transfer::{self, LocalPath, Transfer};
 use crate::settings::Settings;
+use crate::ssh::connect::Connector;
 use crate::ssh::exec::{ExecLimits, ExecOutput, RemoteLimits};
 use crate::ssh::jump::Jumps;
 use crate::ssh::mux::{Failure, Pending, SftpChannel};
@@ -31,14 +33,16 @@ use crate::ssh::pool::{HostPoolState, Lane, PoolLimits, Pools};
 use crate::ssh::reaper::Reaper;
 use crate::ssh::session::ConnectOptions;
 use crate::ssh::sftp::wire::{Reply, Request};
-use crate::ssh::sftp::Sftp;
+use crate::ssh::sftp_client::Sftp;
 
 /// Entries shown by a listing or a tree before the "more entries" marker.
 pub const MAX_ENTRIES: usize = 1000;
 /// Matches shown by `find` before the "more results" marker.
 pub const MAX_FIND_RESULTS: usize = 100;
-/// Targets accepted by one broadcast.
+/// Targets accepted by one broadcast (after host patterns and groups are expanded).
 pub const MAX_TARGETS: usize = 1000;
+/// Distinct host patterns in one broadcast (each is matched against every alias).
+pub const MAX_PATTERNS: usize = 64;
 /// Hosts one `check` takes.
 pub const MAX_CHECKS: usize = 256;
 /// Bytes of file content and command output one broadcast keeps in all, shared evenly by its
@@ -82,20 +86,31 @@ const _: () = {
 struct Inner {
     settings: Settings,
     inventory: Inventory,
+    /// Shared with the `Scout`s narrowed from this one (an HTTP key's).
+    connections: Arc<Connections>,
+    fanout: FanOut,
+    /// Background jobs (`background: true`), ended by [`Scout::close`].
+    jobs: Jobs,
+}
+
+/// The connections to the hosts, and what keeps them: one set per [`Scout::new`], shared by
+/// the `Scout`s narrowed from it, so a restricted caller reuses the same sessions and the pool's
+/// per-host limits hold across all callers.
+struct Connections {
     pools: Arc<Pools>,
     /// Jump hubs for hosts behind `ProxyJump`; closed after the pools (their sessions ride on
     /// the hubs' tunnels).
     jumps: Arc<Jumps>,
     reachability: Reachability,
-    fanout: FanOut,
     _reaper: Reaper,
 }
 
-impl Drop for Inner {
-    // Runs when the last `Scout` clone goes. Idle sessions are disconnected here; the fields
-    // then drop: `FanOut` lets its threads exit (not joined: this may run on one of them, when a
-    // broadcast task held the last clone), and `Reaper` stops and joins its thread, which holds
-    // the other reference to the pools, so they are freed before this returns.
+impl Drop for Connections {
+    // Runs when the last `Scout` sharing them goes. Idle sessions are disconnected here; the
+    // fields then drop: `Reaper` stops and joins its thread, which holds the other reference to
+    // the pools, so they are freed before this returns. (A `Scout`'s `FanOut` lets its threads
+    // exit without joining them: this may run on one of them, when a broadcast task held the
+    // last clone.)
     fn drop(&mut self) {
         self.pools.shutdown(CLOSE_WAIT);
         self.jumps.close();
@@ -112,6 +127,19 @@ pub struct BroadcastItem {
 }
 
 impl BroadcastItem {
+    /// The host alias of the target (before the first `:`, trimmed).
+    pub fn host(&self) -> &str {
+        self.target
+            .split_once(':')
+            .map_or(self.target.as_str(), |(h, _)| h)
+            .trim()
+    }
+
+    /// The path of the target (after the first `:`, trimmed).
+    pub fn path(&self) -> &str {
+        self.target.split_once(':').map_or("", |(_, p)| p).trim()
+    }
+
     /// Read fine, or the command ran to completion with exit code 0.
     pub fn succeeded(&self) -> bool {
         match &self.result {
@@ -139,12 +167,15 @@ impl Scout {
     }
 
     /// A `Scout` with explicit settings (see [`Settings::builder`]). Reads the ssh_config and
-    /// starts the reaper thread; connects to nothing yet. Fails with [`Error::Config`] when the
+    /// starts the reaper thread; connects to nothing yet. Fails with an error of kind [`ErrorKind::Config`](crate::ErrorKind::Config) when the
     /// ssh_config cannot be read.
     pub fn new(settings: Settings) -> Result<Scout> {
         let inventory = Inventory::load(&settings)?;
         for warning in inventory.warnings() {
             log::warn!("ssh_config: {warning}");
+        }
+        for warning in inventory.group_warnings() {
+            log::warn!("SCOUT_HOST_GROUPS: {warning}");
         }
         if settings.beam == crate::settings::BeamScope::Unrestricted {
             log::warn!(
@@ -175,30 +206,51 @@ impl Scout {
             known_hosts: settings.known_hosts.clone(),
             strict: settings.strict_host_key_checking,
             home: settings.home.clone(),
-            jumps: None,
         };
         let jumps = Arc::new(Jumps::new(
             inventory.config(),
             opts.clone(),
             settings.idle_timeout,
         ));
-        let opts = ConnectOptions {
+        let connector = Connector {
+            opts,
             jumps: Some(jumps.clone()),
-            ..opts
         };
-        let pools = Arc::new(Pools::new(limits, opts));
-        let reaper = Reaper::start(pools.clone())
-            .map_err(|e| Error::Io(format!("cannot start the reaper thread: {e}")))?;
+        let pools = Arc::new(Pools::new(limits, connector));
+        let reaper = Reaper::start(pools.clone()).map_err(|e| {
+            Error::io(format!("cannot start the reaper thread: {e}")).with_source(e)
+        })?;
         let fanout = FanOut::new(settings.max_concurrency);
         Ok(Scout {
             inner: Arc::new(Inner {
                 settings,
                 inventory,
-                pools,
-                jumps,
-                reachability: Reachability::new(REACHABILITY_TTL),
+                connections: Arc::new(Connections {
+                    pools,
+                    jumps,
+                    reachability: Reachability::new(REACHABILITY_TTL),
+                    _reaper: reaper,
+                }),
                 fanout,
-                _reaper: reaper,
+                jobs: Jobs::new(),
+            }),
+        })
+    }
+
+    /// A `Scout` with `settings` that shares this one's connections: for a caller allowed less
+    /// (an HTTP key that is read-only, confined to some hosts, or to a narrower command
+    /// policy). `settings` must be this `Scout`'s narrowed in what they allow — the connection
+    /// settings (timeouts, known_hosts, pool limits) are this `Scout`'s. Its own background jobs
+    /// and fan-out threads; [`Scout::close`] on either closes the shared connections.
+    pub(crate) fn narrowed(&self, settings: Settings) -> Result<Scout> {
+        let inventory = Inventory::load(&settings)?;
+        Ok(Scout {
+            inner: Arc::new(Inner {
+                fanout: FanOut::new(settings.max_concurrency),
+                settings,
+                inventory,
+                connections: self.inner.connections.clone(),
+                jobs: Jobs::new(),
             }),
         })
     }
@@ -213,6 +265,42 @@ impl Scout {
         self.inner.inventory.aliases()
     }
 
+    /// The aliases matching `patterns` as an ssh_config `Host` line does (`*`, `?`, `!` to
+    /// exclude), sorted.
+    pub(crate) fn aliases_matching(&self, patterns: &[String]) -> Vec<String> {
+        let mut aliases = self.aliases();
+        aliases.retain(|alias| crate::ssh::config::host_matches(patterns, alias));
+        aliases
+    }
+
+    /// The operator's host groups (`SCOUT_HOST_GROUPS`), resolved against the hosts.
+    pub fn groups(&self) -> &[HostGroup] {
+        self.inner.inventory.groups()
+    }
+
+    /// What is odd about the groups: a member that is not a host, a group that names none.
+    pub fn group_warnings(&self) -> &[String] {
+        self.inner.inventory.group_warnings()
+    }
+
+    /// The hosts a host pattern names (`web*`, `web[01-40]`, `@group`, `!…`; see
+    /// `Inventory::select`), or the one alias given: aliases in natural order.
+    pub fn select(&self, pattern: &str) -> Result<Vec<String>> {
+        Ok(self
+            .inner
+            .inventory
+            .select(pattern)?
+            .iter()
+            .map(|h| h.alias.clone())
+            .collect())
+    }
+
+    /// Background jobs: started by the MCP tool's `background: true`, or by a program with
+    /// [`Jobs::start`]. [`Scout::close`] ends them.
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
+    }
+
     /// The resolved configuration of one host.
     pub fn host(&self, alias: &str) -> Result<Arc<HostEntry>> {
         self.inner.inventory.get(alias)
@@ -223,13 +311,18 @@ impl Scout {
         let entries: Vec<Arc<HostEntry>> = self.inner.inventory.entries().cloned().collect();
         let timeout = self.settings().connect_timeout.min(Duration::from_secs(2));
         let first_hop = |h: &HostEntry| {
-            let chain = self.inner.jumps.chain(h).map_err(|e| e.to_string())?;
+            let chain = self
+                .inner
+                .connections
+                .jumps
+                .chain(h)
+                .map_err(|e| e.to_string())?;
             Ok(chain
                 .into_iter()
                 .next()
                 .map(|first| (first.alias, first.hostname, first.port)))
         };
-        self.inner.reachability.check(
+        self.inner.connections.reachability.check(
             &entries,
             &first_hop,
             timeout,
@@ -237,24 +330,28 @@ impl Scout {
         )
     }
 
-    /// Checks each of `aliases` (every host when empty; each alias once, at most
-    /// [`MAX_CHECKS`]) like `scout-mcp check`: opens a fresh connection stage by stage
-    /// (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec), timing each, and names
-    /// the fix for a failure. Hosts are checked in parallel (`SCOUT_MAX_CONCURRENCY` at once),
+    /// Checks each of `aliases` (every host when empty; host patterns and `@group`s expanded;
+    /// each host once, at most `MAX_CHECKS`) like `scout-mcp check`: opens a fresh connection
+    /// stage by stage (resolve, TCP or tunnel, handshake, host key, auth, SFTP, exec), timing
+    /// each, and names the fix for a failure. Hosts are checked in parallel (`SCOUT_MAX_CONCURRENCY` at once),
     /// within the session caps; `control` stops it.
     pub fn check(&self, aliases: &[String], control: &Control) -> Result<Vec<HostCheck>> {
         let mut hosts: Vec<Arc<HostEntry>> = if aliases.is_empty() {
             self.inner.inventory.entries().cloned().collect()
         } else {
-            aliases
-                .iter()
-                .map(|a| self.inner.inventory.get(a))
-                .collect::<Result<_>>()?
+            let mut hosts = Vec::new();
+            for a in aliases {
+                hosts.extend(self.inner.inventory.select(a)?);
+                if hosts.len() > MAX_CHECKS {
+                    break;
+                }
+            }
+            hosts
         };
         let mut seen = std::collections::HashSet::new();
         hosts.retain(|h| seen.insert(h.alias.clone()));
         if hosts.len() > MAX_CHECKS {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "{} hosts to check; at most {MAX_CHECKS} at a time",
                 hosts.len()
             )));
@@ -263,7 +360,12 @@ impl Scout {
         for (i, host) in hosts.iter().enumerate() {
             let (scout, tx, part, host) = (self.clone(), tx.clone(), control.part(), host.clone());
             self.inner.fanout.spawn(move || {
-                let chain = scout.inner.jumps.chain(&host).map_err(|e| e.to_string());
+                let chain = scout
+                    .inner
+                    .connections
+                    .jumps
+                    .chain(&host)
+                    .map_err(|e| e.to_string());
                 let check = crate::ops::check::check(scout.pools(), &host, chain, &part);
                 drop(scout);
                 let _ = tx.send((i, check));
@@ -274,7 +376,7 @@ impl Scout {
         let mut done = 0;
         while done < hosts.len() {
             if control.is_cancelled() {
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((i, check)) => {
@@ -321,7 +423,7 @@ impl Scout {
         self.view_file(host, path, &Control::new())
     }
 
-    /// Lists a directory (at most [`MAX_ENTRIES`] entries, sorted by name).
+    /// Lists a directory (at most `MAX_ENTRIES` entries, sorted by name).
     pub fn list(&self, host: &str, path: &str) -> Result<Listing> {
         self.with_sftp(host, path, &Control::new(), |sftp| {
             fs::list_dir(sftp, path, MAX_ENTRIES)
@@ -339,7 +441,7 @@ impl Scout {
     }
 
     /// Files and directories under `path` whose name matches the glob `pattern`, to `depth`
-    /// levels (1–10), at most [`MAX_FIND_RESULTS`] (sorted; `total` tells how many matched).
+    /// levels (1–10), at most `MAX_FIND_RESULTS` (sorted; `total` tells how many matched).
     pub fn find(
         &self,
         host: &str,
@@ -380,12 +482,33 @@ impl Scout {
     /// # Ok::<(), scout_mcp::Error>(())
     /// ```
     pub fn run(&self, host: &str, dir: &str, query: &str, control: &Control) -> Result<ExecOutput> {
+        self.run_for(host, dir, query, self.settings().command_timeout, control)
+    }
+
+    /// [`Scout::run`] with its own timeout instead of `SCOUT_COMMAND_TIMEOUT` (background jobs
+    /// use `SCOUT_JOB_TIMEOUT`).
+    pub(crate) fn run_for(
+        &self,
+        host: &str,
+        dir: &str,
+        query: &str,
+        timeout: Duration,
+        control: &Control,
+    ) -> Result<ExecOutput> {
         let command = self.vet_command(query)?;
         let host = self.target_host(host, dir)?;
-        let limits = self.query_limits();
+        let limits = ExecLimits {
+            timeout,
+            ..self.query_limits()
+        };
         self.pools().with_lane(&host, control, |lane| {
             run::query(lane, dir, &command, &limits, control)
         })
+    }
+
+    /// Whether the command policy (and read-only mode) lets `query` run, without running it.
+    pub(crate) fn vet_query(&self, query: &str) -> Result<()> {
+        self.vet_command(query).map(drop)
     }
 
     /// Compares two remote files (read with the read rules): identical, a unified diff with
@@ -564,7 +687,9 @@ impl Scout {
     /// Reads (or, with `query`, runs a command in) every `host:path` target concurrently —
     /// at most `SCOUT_MAX_CONCURRENCY` at once — and returns one item per target, in the order
     /// given. A failed target is a failed item, not an error of the whole call; progress is
-    /// reported as targets finish.
+    /// reported as targets finish. The host part of a target may be a pattern
+    /// (`web*:/etc/hostname`, `web[01-40]:/`, `@group:/`, `web*,!web13:/`): see
+    /// `Scout::expand_targets`. [`fold`](crate::fold::fold) groups the items by answer.
     ///
     /// ```no_run
     /// // no_run: needs reachable hosts "web1" and "web2".
@@ -585,47 +710,110 @@ impl Scout {
         query: Option<&str>,
         control: &Control,
     ) -> Result<Vec<BroadcastItem>> {
-        if targets.is_empty() {
-            return Err(Error::InvalidArgument(
-                "'targets' is empty: give one or more \"host:/path\" strings".into(),
-            ));
-        }
-        if targets.len() > MAX_TARGETS {
-            return Err(Error::InvalidArgument(format!(
-                "{} targets given; at most {MAX_TARGETS} per broadcast",
-                targets.len()
-            )));
-        }
+        let options = BroadcastOptions::default();
+        self.broadcast_with(targets, query, &options, control, &mut |_, _| {})
+    }
+
+    /// [`Scout::broadcast`] with options, handing each item to `on_item` (with its position)
+    /// as soon as it is done, on the calling thread.
+    pub fn broadcast_with(
+        &self,
+        targets: &[String],
+        query: Option<&str>,
+        options: &BroadcastOptions,
+        control: &Control,
+        on_item: &mut dyn FnMut(usize, &BroadcastItem),
+    ) -> Result<Vec<BroadcastItem>> {
+        let targets = self.expand_targets(targets)?;
         let command = query.map(|q| self.vet_command(q)).transpose()?;
         let share = Share::of(self.settings(), targets.len());
-        let parsed: Vec<Result<(Arc<HostEntry>, String)>> =
-            targets.iter().map(|t| self.broadcast_target(t)).collect();
+        let parsed: Vec<ParsedTarget> = targets
+            .into_iter()
+            .map(|t| {
+                let parsed = self.broadcast_target(&t);
+                (t, parsed)
+            })
+            .collect();
         // Every host's connection starts now, all at once (within the connect gate), rather
         // than as each target's turn comes.
-        let mut hosts: Vec<&Arc<HostEntry>> = parsed.iter().flatten().map(|(h, _)| h).collect();
+        let mut hosts: Vec<&Arc<HostEntry>> = parsed
+            .iter()
+            .filter_map(|(_, p)| p.as_ref().ok())
+            .map(|(h, _)| h)
+            .collect();
         hosts.sort_by(|a, b| a.alias.cmp(&b.alias));
         hosts.dedup_by(|a, b| a.alias == b.alias);
         for host in hosts {
             self.pools().prepare(host);
         }
-        let results = match command {
-            Some(command) => self.run_everywhere(&parsed, &command, share, control)?,
-            None => self.read_everywhere(&parsed, share, control)?,
-        };
-        Ok(targets
-            .iter()
-            .zip(results)
-            .map(|(target, result)| BroadcastItem {
-                target: target.clone(),
-                result,
-            })
-            .collect())
+        match command {
+            Some(command) => {
+                let timeout = options.timeout.unwrap_or(self.settings().command_timeout);
+                self.run_everywhere(&parsed, &command, timeout, share, control, on_item)
+            }
+            None => self.read_everywhere(&parsed, share, control, on_item),
+        }
+    }
+
+    /// The targets of a broadcast with their host patterns expanded: a target whose host part
+    /// is a pattern (`web*`, `db?`, `web[01-40,42]`, `@group`, lists with `!` exclusions; see
+    /// [`Inventory::select`]) becomes one `alias:path` target per host it names, in natural
+    /// order; other targets stay as given (an unknown alias fails that target only). A pattern
+    /// that names no host is an error naming the known hosts and groups; so is a total over
+    /// [`MAX_TARGETS`], or more than [`MAX_PATTERNS`] distinct patterns.
+    pub(crate) fn expand_targets(&self, targets: &[String]) -> Result<Vec<String>> {
+        if targets.is_empty() {
+            return Err(Error::invalid_argument(
+                "'targets' is empty: give one or more \"host:/path\" strings",
+            ));
+        }
+        if targets.len() > MAX_TARGETS {
+            return Err(Error::invalid_argument(format!(
+                "{} targets given; at most {MAX_TARGETS} per broadcast",
+                targets.len()
+            )));
+        }
+        let mut out: Vec<String> = Vec::with_capacity(targets.len());
+        let mut patterns: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for target in targets {
+            // A target that does not parse fails on its own, as does an unknown alias.
+            let Ok(Target::Path { host, path }) = Target::parse(target) else {
+                out.push(target.clone());
+                continue;
+            };
+            if !is_pattern(&host) || self.inner.inventory.get(&host).is_ok() {
+                out.push(target.clone());
+                continue;
+            }
+            if !patterns.contains_key(&host) {
+                if patterns.len() >= MAX_PATTERNS {
+                    return Err(Error::invalid_argument(format!(
+                        "more than {MAX_PATTERNS} different host patterns in one broadcast; \
+                         combine them into one list (e.g. \"web*,db*:/path\")"
+                    )));
+                }
+                let selected = self.select(&host)?;
+                patterns.insert(host.clone(), selected);
+            }
+            let hosts = patterns.get(&host).map(Vec::as_slice).unwrap_or_default();
+            if out.len() + hosts.len() > MAX_TARGETS {
+                return Err(Error::invalid_argument(format!(
+                    "the targets name more than {MAX_TARGETS} hosts ('{}' alone names {}); at \
+                     most {MAX_TARGETS} per broadcast: narrow the patterns",
+                    shorten(&host, 200),
+                    hosts.len()
+                )));
+            }
+            out.extend(hosts.iter().map(|alias| format!("{alias}:{path}")));
+        }
+        Ok(out)
     }
 
     fn broadcast_target(&self, target: &str) -> Result<(Arc<HostEntry>, String)> {
         match Target::parse(target)? {
-            Target::Hosts => Err(Error::InvalidArgument(
-                "'hosts' cannot be a broadcast target; use \"host:/path\"".into(),
+            Target::Hosts => Err(Error::invalid_argument(
+                "'hosts' cannot be a broadcast target; use \"host:/path\"",
             )),
             Target::Path { host, path } => Ok((self.target_host(&host, &path)?, path)),
         }
@@ -635,18 +823,28 @@ impl Scout {
     /// is a few quick SFTP round trips.
     fn read_everywhere(
         &self,
-        targets: &[Result<(Arc<HostEntry>, String)>],
+        targets: &[ParsedTarget],
         share: Share,
         control: &Control,
-    ) -> Result<Vec<Result<Outcome>>> {
+        on_item: &mut dyn FnMut(usize, &BroadcastItem),
+    ) -> Result<Vec<BroadcastItem>> {
         let total = targets.len();
-        let mut results: Vec<Option<Result<Outcome>>> = vec![None; total];
+        let mut results: Vec<Option<BroadcastItem>> = vec![None; total];
+        let mut finish =
+            |results: &mut Vec<Option<BroadcastItem>>, i: usize, r: Result<Outcome>| {
+                let item = BroadcastItem {
+                    target: targets[i].0.clone(),
+                    result: r,
+                };
+                on_item(i, &item);
+                results[i] = Some(item);
+            };
         let (tx, rx) = unbounded::<(usize, Result<Outcome>)>();
-        for (i, target) in targets.iter().enumerate() {
+        for (i, (_, target)) in targets.iter().enumerate() {
             let (host, path) = match target {
                 Ok(t) => t.clone(),
                 Err(e) => {
-                    results[i] = Some(Err(e.clone()));
+                    finish(&mut results, i, Err(e.clone()));
                     continue;
                 }
             };
@@ -670,11 +868,11 @@ impl Scout {
         let mut done = results.iter().filter(|r| r.is_some()).count();
         while done < total {
             if control.is_cancelled() {
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok((i, result)) => {
-                    results[i] = Some(result);
+                    finish(&mut results, i, result);
                     done += 1;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -684,7 +882,7 @@ impl Scout {
                 format!("{done}/{total} hosts done")
             });
         }
-        Ok(finish_items(results))
+        Ok(finish_items(targets, results))
     }
 
     /// Runs the command on every target at once, without a thread per target: each target is
@@ -692,11 +890,13 @@ impl Scout {
     /// answers from the connection threads, polled here.
     fn run_everywhere(
         &self,
-        targets: &[Result<(Arc<HostEntry>, String)>],
+        targets: &[ParsedTarget],
         command: &str,
+        timeout: Duration,
         share: Share,
         control: &Control,
-    ) -> Result<Vec<Result<Outcome>>> {
+        on_item: &mut dyn FnMut(usize, &BroadcastItem),
+    ) -> Result<Vec<BroadcastItem>> {
         // No SFTP unless the shell could not enter the directory: a command-only broadcast
         // does not start an SFTP server on every host (see `run::query`).
         enum Step {
@@ -708,16 +908,26 @@ impl Scout {
         }
         let limits = ExecLimits {
             max_output: share.output,
+            timeout,
             ..self.query_limits()
         };
         let total = targets.len();
-        let mut results: Vec<Option<Result<Outcome>>> = vec![None; total];
+        let mut results: Vec<Option<BroadcastItem>> = vec![None; total];
+        let mut finish =
+            |results: &mut Vec<Option<BroadcastItem>>, i: usize, r: Result<Outcome>| {
+                let item = BroadcastItem {
+                    target: targets[i].0.clone(),
+                    result: r,
+                };
+                on_item(i, &item);
+                results[i] = Some(item);
+            };
         let mut steps: Vec<(Step, u32)> = Vec::with_capacity(total);
-        for (i, target) in targets.iter().enumerate() {
+        for (i, (_, target)) in targets.iter().enumerate() {
             match target {
                 Ok(_) => steps.push((Step::Lane(None), 0)),
                 Err(e) => {
-                    results[i] = Some(Err(e.clone()));
+                    finish(&mut results, i, Err(e.clone()));
                     steps.push((Step::Done, 0));
                 }
             }
@@ -731,11 +941,11 @@ impl Scout {
             if control.is_cancelled() {
                 // Dropping the steps lets go of the lanes; the connection threads stop the
                 // commands (they watch the same cancel flag).
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             let mut moved = false;
             for (i, (step, attempts)) in steps.iter_mut().enumerate() {
-                let Ok((host, path)) = &targets[i] else {
+                let Ok((host, path)) = &targets[i].1 else {
                     continue;
                 };
                 let outcome: Option<Result<Outcome>>;
@@ -751,13 +961,12 @@ impl Scout {
                         }
                         Ok(None) if started.elapsed() >= lane_wait => (
                             Step::Done,
-                            Some(Err(Error::Timeout {
-                                host: host.alias.clone(),
-                                what: "waiting for a free channel or connection (the host's \
-                                       channels, or SCOUT_MAX_POOL_SIZE, are in use)"
-                                    .into(),
-                                after: lane_wait,
-                            })),
+                            Some(Err(Error::timeout(
+                                host.alias.clone(),
+                                "waiting for a free channel or connection (the host's \
+                                       channels, or SCOUT_MAX_POOL_SIZE, are in use)",
+                                lane_wait,
+                            ))),
                         ),
                         Ok(None) => (
                             Step::Lane(match asked {
@@ -789,10 +998,10 @@ impl Scout {
                             let why = match answer.and_then(|r| match r.attrs() {
                                 Ok(Ok(a)) => Ok(a),
                                 Ok(Err(s)) => Err(sftp.refused(&format!("stat '{path}'"), &s)),
-                                Err(g) => Err(Failure::from(Error::Session {
-                                    host: host.alias.clone(),
-                                    message: g.to_string(),
-                                })),
+                                Err(g) => Err(Failure::from(Error::session(
+                                    host.alias.clone(),
+                                    g.to_string(),
+                                ))),
                             }) {
                                 Ok(a) => run::cd_error(path, a.is_dir()),
                                 Err(f) => f.error,
@@ -803,7 +1012,7 @@ impl Scout {
                     Step::Done => (Step::Done, None),
                 };
                 if let Some(result) = outcome {
-                    results[i] = Some(result);
+                    finish(&mut results, i, result);
                     done += 1;
                     moved = true;
                 }
@@ -815,12 +1024,17 @@ impl Scout {
                 std::thread::sleep(Duration::from_millis(2));
             }
         }
-        Ok(finish_items(results))
+        Ok(finish_items(targets, results))
     }
 
     /// A per-host service resource (docker, compose, zfs, syslog): one fixed command, its
     /// output rendered as text. A host without the tool answers with a sentence saying so.
-    pub fn service(&self, host: &str, service: &Service, control: &Control) -> Result<String> {
+    pub(crate) fn service(
+        &self,
+        host: &str,
+        service: &Service,
+        control: &Control,
+    ) -> Result<String> {
         let entry = self.host(host)?;
         let limits = self.service_limits();
         let command = service.command();
@@ -828,26 +1042,30 @@ impl Scout {
             lane.exec(&command, &limits, control)
         })?;
         if out.cancelled {
-            return Err(Error::Cancelled);
+            return Err(Error::cancelled());
         }
         if out.timed_out {
-            return Err(Error::Timeout {
-                host: host.to_string(),
-                what: format!("reading {host}://{}", service.uri()),
-                after: limits.timeout,
-            });
+            return Err(Error::timeout(
+                host.to_string(),
+                format!("reading {host}://{}", service.uri()),
+                limits.timeout,
+            ));
         }
         service
             .render(host, &out.stdout, &out.stderr, out.exit_code)
-            .map_err(|message| Error::Remote {
-                host: host.to_string(),
-                message,
+            .map_err(|message| {
+                Error::remote(host.to_string(), crate::error::ErrorKind::Remote, message)
             })
     }
 
     /// Completions for a partly typed remote path: the entries of its directory whose names
     /// start with what follows the last `/` (directories end in `/`), sorted, at most `max`.
-    pub fn complete_path(&self, host: &str, partial: &str, max: usize) -> Result<Vec<String>> {
+    pub(crate) fn complete_path(
+        &self,
+        host: &str,
+        partial: &str,
+        max: usize,
+    ) -> Result<Vec<String>> {
         let (dir, prefix) = match partial.rfind('/') {
             Some(i) => (&partial[..=i], &partial[i + 1..]),
             None => ("", partial),
@@ -880,18 +1098,20 @@ impl Scout {
         self.pools().host_state(alias)
     }
 
-    /// Closes every connection now (those in use once their calls return; this waits half a
-    /// second at most). Calls after this reconnect as needed. Dropping the last clone does the
-    /// same.
+    /// Ends every background job (their remote commands are stopped) and closes every
+    /// connection now (those in use once their calls return; this waits a second at most).
+    /// Calls after this reconnect as needed. Dropping the last clone closes the connections
+    /// too (a running job holds a clone until it ends).
     pub fn close(&self) {
+        self.inner.jobs.cancel_all(CLOSE_WAIT);
         self.pools().shutdown(CLOSE_WAIT);
-        self.inner.jumps.close();
+        self.inner.connections.jumps.close();
     }
 
     /// The session pools: for programs that need a raw session (`Pools::checkout`) and for
     /// the pool benchmarks.
-    pub fn pools(&self) -> &Pools {
-        &self.inner.pools
+    pub(crate) fn pools(&self) -> &Pools {
+        &self.inner.connections.pools
     }
 
     /// Limits for scout's own commands run for the agent (`find`, `tree`): the remote limits
@@ -924,7 +1144,7 @@ impl Scout {
 
     fn check_writable(&self, what: &str) -> Result<()> {
         if self.settings().read_only {
-            return Err(Error::Policy(format!(
+            return Err(Error::policy(format!(
                 "{what} is refused: SCOUT_READ_ONLY=true, so nothing is written anywhere. Reads, \
                  listings and allowlisted commands still work"
             )));
@@ -936,18 +1156,17 @@ impl Scout {
     fn vet_command(&self, query: &str) -> Result<String> {
         let policy = &self.settings().command_policy;
         if self.settings().read_only && policy.mode == PolicyMode::Shell {
-            return Err(Error::Policy(
+            return Err(Error::policy(
                 "query is refused: SCOUT_READ_ONLY=true forbids the shell command policy. Use \
-                 SCOUT_COMMAND_POLICY=allowlist or turn read-only mode off"
-                    .into(),
+                 SCOUT_COMMAND_POLICY=allowlist or turn read-only mode off",
             ));
         }
-        policy.build(query).map_err(|r| Error::Policy(r.0))
+        policy.build(query).map_err(|r| Error::policy(r.0))
     }
 
     fn target_host(&self, alias: &str, path: &str) -> Result<Arc<HostEntry>> {
         crate::ops::remote_path::validate(path)
-            .map_err(|e| Error::InvalidArgument(format!("invalid path: {e}")))?;
+            .map_err(|e| Error::invalid_argument(format!("invalid path: {e}")))?;
         self.inner.inventory.get(alias)
     }
 }
@@ -959,17 +1178,39 @@ pub fn local_is_file(local: &str, scope: &crate::settings::BeamScope) -> bool {
 }
 
 /// The items of a broadcast, every target with a result.
-fn finish_items(results: Vec<Option<Result<Outcome>>>) -> Vec<Result<Outcome>> {
+fn finish_items<T>(
+    targets: &[(String, T)],
+    results: Vec<Option<BroadcastItem>>,
+) -> Vec<BroadcastItem> {
     results
         .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(Error::Io(
-                    "internal error: this target never finished".into(),
-                ))
+        .zip(targets)
+        .map(|(r, (target, _))| {
+            r.unwrap_or_else(|| BroadcastItem {
+                target: target.clone(),
+                result: Err(Error::io("internal error: this target never finished")),
             })
         })
         .collect()
+}
+
+/// Cuts a text for an error message.
+fn shorten(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// A broadcast target as given, and its host and path (or why it cannot run).
+type ParsedTarget = (String, Result<(Arc<HostEntry>, String)>);
+
+/// How a broadcast runs ([`Scout::broadcast_with`]).
+#[derive(Debug, Clone, Default)]
+pub struct BroadcastOptions {
+    /// How long each command may run (default `SCOUT_COMMAND_TIMEOUT`).
+    pub timeout: Option<Duration>,
 }
 
 /// What one target of a broadcast may keep: its share of [`BROADCAST_OUTPUT`].
@@ -995,17 +1236,12 @@ impl Share {
     }
 }
 
-/// `depth` must be 1–10 (SPEC §3.6).
-///
-/// ```
-/// assert!(scout_mcp::scout::check_depth(10).is_ok());
-/// assert!(scout_mcp::scout::check_depth(0).is_err());
-/// ```
+/// `depth` must be 1–10 (docs/BEHAVIOUR.md §3.4, §3.6).
 pub fn check_depth(depth: u32) -> Result<()> {
     if (1..=10).contains(&depth) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!(
+        Err(Error::invalid_argument(format!(
             "depth must be from 1 to 10 (got {depth})"
         )))
     }
@@ -1044,7 +1280,7 @@ mod tests {
     #[test]
     fn dropping_the_last_clone_stops_the_reaper_and_frees_the_pools() {
         let (scout, dir) = offline_scout(10);
-        let pools = Arc::downgrade(&scout.inner.pools);
+        let pools = Arc::downgrade(&scout.inner.connections.pools);
         let clone = scout.clone();
         let from_thread = std::thread::spawn(move || clone.aliases()).join().unwrap();
         assert_eq!(from_thread, vec!["alpha"]);
@@ -1078,5 +1314,18 @@ mod tests {
     fn depth_must_be_one_to_ten() {
         assert!(check_depth(1).is_ok() && check_depth(10).is_ok());
         assert!(check_depth(0).is_err() && check_depth(11).is_err());
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_check_depth() {
+        assert!(crate::scout::check_depth(10).is_ok());
+        assert!(crate::scout::check_depth(0).is_err());
     }
 }

@@ -22,19 +22,20 @@
 //!     .command_timeout(Duration::from_secs(10))
 //!     .max_sessions_per_host(2)
 //!     .build()?;
-//! assert_eq!(settings.max_sessions_per_host, 2);
-//! assert!(settings.read_only);
+//! assert_eq!(settings.max_sessions_per_host(), 2);
+//! assert!(settings.read_only());
 //! // Whatever was not set keeps its documented default.
-//! assert_eq!(settings.max_file_size, 1024 * 1024);
+//! assert_eq!(settings.max_file_size(), 1024 * 1024);
 //! # Ok::<(), scout_mcp::Error>(())
 //! ```
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ops::command::{CommandPolicy, PolicyMode};
+use crate::ops::hosts::{parse_groups, GroupDef};
 pub use crate::ops::local_files::BeamScope;
 pub use crate::ssh::exec::RemoteLimits;
 
@@ -100,13 +101,19 @@ pub const VARS: &[Var] = &[
         "SCOUT_ALLOWLIST",
         "--allowlist",
         "",
-        "comma-separated glob patterns: only these aliases are hosts",
+        "comma-separated glob patterns, `!` excludes (web*,!web13): only these aliases are hosts",
     ),
     var(
         "SCOUT_BLOCKLIST",
         "--blocklist",
         "",
-        "comma-separated glob patterns: these aliases are hidden",
+        "comma-separated glob patterns, `!` excludes: these aliases are hidden",
+    ),
+    var(
+        "SCOUT_HOST_GROUPS",
+        "--host-groups",
+        "",
+        "named host groups for targets (@name): `web=web*,!web13; db=db[1-3]`, or the path (/… or ~/…) of a file with one `name = patterns` per line",
     ),
     var(
         "SCOUT_COMMAND_POLICY",
@@ -156,6 +163,12 @@ pub const VARS: &[Var] = &[
             "seconds a command may run",
         )
     },
+    var(
+        "SCOUT_JOB_TIMEOUT",
+        "--job-timeout",
+        "600",
+        "seconds a command may run in a background job (`background: true`)",
+    ),
     var(
         "SCOUT_CONNECT_TIMEOUT",
         "--connect-timeout",
@@ -309,101 +322,214 @@ pub fn var_value(
     .get(env)
 }
 
-/// How unknown and changed host keys are treated (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrictHostKeyChecking {
-    /// Unknown or changed key: refuse.
-    Yes,
-    /// Unknown key: accept and append to known_hosts. Changed key: refuse.
-    AcceptNew,
-    /// Unknown key: accept without recording (unsafe). Changed key: still refuse.
-    No,
-}
-
-impl StrictHostKeyChecking {
-    /// Parses both scout's and OpenSSH's spellings.
-    ///
-    /// ```
-    /// use scout_mcp::StrictHostKeyChecking;
-    /// assert_eq!(StrictHostKeyChecking::parse("accept-new"), Some(StrictHostKeyChecking::AcceptNew));
-    /// assert_eq!(StrictHostKeyChecking::parse("ask"), Some(StrictHostKeyChecking::Yes));
-    /// assert_eq!(StrictHostKeyChecking::parse("maybe"), None);
-    /// ```
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "yes" | "true" | "ask" => Some(Self::Yes),
-            "accept-new" => Some(Self::AcceptNew),
-            "no" | "false" | "off" => Some(Self::No),
-            _ => None,
-        }
-    }
-}
+pub use crate::ssh::config::StrictHostKeyChecking;
 
 /// All runtime settings, validated.
 ///
 /// Build them from the environment ([`Settings::from_env`]), from any lookup plus flag
-/// overrides ([`Settings::from_lookup`]), or in code ([`Settings::builder`]). The fields are
-/// public for reading; a program that changes them directly skips the bounds check that
-/// [`SettingsBuilder::build`] does, so prefer [`Settings::into_builder`].
+/// overrides ([`Settings::from_lookup`]), or in code ([`Settings::builder`]); read them with
+/// the methods of the same names. They change only through a builder
+/// ([`Settings::into_builder`]), whose [`SettingsBuilder::build`] checks every bound: a
+/// `Settings` is always a valid one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The OpenSSH client config listing the hosts (`SCOUT_SSH_CONFIG`, default
     /// `~/.ssh/config`).
-    pub ssh_config: PathBuf,
+    pub(crate) ssh_config: PathBuf,
     /// The known_hosts file (`SCOUT_KNOWN_HOSTS`); `None`: each host's `UserKnownHostsFile`,
     /// else `~/.ssh/known_hosts`.
-    pub known_hosts: Option<PathBuf>,
+    pub(crate) known_hosts: Option<PathBuf>,
     /// `None` when SCOUT_STRICT_HOST_KEY_CHECKING is unset: the host's ssh_config value decides,
     /// else `yes`.
-    pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    pub(crate) strict_host_key_checking: Option<StrictHostKeyChecking>,
     /// Glob patterns on aliases: when not empty, only matching aliases are hosts
     /// (`SCOUT_ALLOWLIST`).
-    pub allowlist: Vec<String>,
+    pub(crate) allowlist: Vec<String>,
     /// Glob patterns on aliases that are hidden (`SCOUT_BLOCKLIST`).
-    pub blocklist: Vec<String>,
+    pub(crate) blocklist: Vec<String>,
+    /// Named host groups, used as `@name` in targets (`SCOUT_HOST_GROUPS`).
+    pub(crate) host_groups: Vec<GroupDef>,
     /// What `query` may run (`SCOUT_COMMAND_POLICY`, `SCOUT_ALLOWED_COMMANDS`).
-    pub command_policy: CommandPolicy,
+    pub(crate) command_policy: CommandPolicy,
     /// Nothing is written anywhere: uploads, downloads, host-to-host copies and the shell
     /// policy are refused (`SCOUT_READ_ONLY`).
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     /// Where transfers may read and write local files (`SCOUT_BEAM_DIR`).
-    pub beam: BeamScope,
+    pub(crate) beam: BeamScope,
     /// Bytes of a file read before it is cut (`SCOUT_MAX_FILE_SIZE`).
-    pub max_file_size: u64,
+    pub(crate) max_file_size: u64,
     /// Bytes kept of a command's stdout, and of its stderr (`SCOUT_MAX_OUTPUT_SIZE`).
-    pub max_output_size: usize,
+    pub(crate) max_output_size: usize,
     /// What an agent's command may take on the host (`SCOUT_REMOTE_MAX_MEMORY`,
     /// `SCOUT_REMOTE_MAX_CPU`, `SCOUT_REMOTE_MAX_FILE_SIZE`): set for allowlisted commands,
     /// `find` and `tree`; not for the shell policy, whose agent is trusted.
-    pub remote_limits: RemoteLimits,
+    pub(crate) remote_limits: RemoteLimits,
     /// How long a command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
-    pub command_timeout: Duration,
+    pub(crate) command_timeout: Duration,
+    /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`).
+    pub(crate) job_timeout: Duration,
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// How long a host's last idle connection is kept (`SCOUT_IDLE_TIMEOUT`); its other
     /// connections are closed after a tenth of it.
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// Time between keepalives on idle sessions (`SCOUT_KEEPALIVE_INTERVAL`).
-    pub keepalive_interval: Duration,
+    pub(crate) keepalive_interval: Duration,
     /// SSH connections open at once across all hosts (`SCOUT_MAX_POOL_SIZE`); `Scout` lowers
     /// it to what the process's open-file limit allows.
-    pub max_pool_size: usize,
+    pub(crate) max_pool_size: usize,
     /// SSH connections open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`); each carries
     /// up to the server's `MaxSessions` channels (commands, transfers) at once.
-    pub max_sessions_per_host: u32,
+    pub(crate) max_sessions_per_host: u32,
     /// Requests the MCP server serves at once (`SCOUT_WORKERS`; threads started when needed);
     /// the library itself does not use it.
-    pub workers: usize,
+    pub(crate) workers: usize,
     /// Hosts checked at once by [`Scout::hosts`](crate::Scout::hosts) and targets handled at
     /// once by a broadcast (`SCOUT_MAX_CONCURRENCY`).
-    pub max_concurrency: usize,
+    pub(crate) max_concurrency: usize,
     /// The binary's log level (`SCOUT_LOG_LEVEL`). The library never installs a logger: it
     /// logs through the `log` crate to whatever logger the program set up.
-    pub log_level: String,
+    pub(crate) log_level: String,
     /// The local home directory (for `~` in local paths and ssh_config).
-    pub home: PathBuf,
+    pub(crate) home: PathBuf,
     /// The local user name (default remote user, `%u`).
-    pub local_user: String,
+    pub(crate) local_user: String,
+}
+
+/// Reading the settings (they change only through [`SettingsBuilder`], which checks them).
+impl Settings {
+    /// The OpenSSH client config listing the hosts (`SCOUT_SSH_CONFIG`, default
+    /// `~/.ssh/config`).
+    pub fn ssh_config(&self) -> &Path {
+        &self.ssh_config
+    }
+
+    /// The known_hosts file (`SCOUT_KNOWN_HOSTS`); `None`: each host's `UserKnownHostsFile`,
+    /// else `~/.ssh/known_hosts`.
+    pub fn known_hosts(&self) -> Option<&Path> {
+        self.known_hosts.as_deref()
+    }
+
+    /// `None` when SCOUT_STRICT_HOST_KEY_CHECKING is unset: the host's ssh_config value decides,
+    /// else `yes`.
+    pub fn strict_host_key_checking(&self) -> Option<StrictHostKeyChecking> {
+        self.strict_host_key_checking
+    }
+
+    /// Glob patterns on aliases: when not empty, only matching aliases are hosts
+    /// (`SCOUT_ALLOWLIST`).
+    pub fn allowlist(&self) -> &[String] {
+        &self.allowlist
+    }
+
+    /// Glob patterns on aliases that are hidden (`SCOUT_BLOCKLIST`).
+    pub fn blocklist(&self) -> &[String] {
+        &self.blocklist
+    }
+
+    /// Named host groups, used as `@name` in targets (`SCOUT_HOST_GROUPS`).
+    pub fn host_groups(&self) -> &[GroupDef] {
+        &self.host_groups
+    }
+
+    /// What `query` may run (`SCOUT_COMMAND_POLICY`, `SCOUT_ALLOWED_COMMANDS`).
+    pub fn command_policy(&self) -> &CommandPolicy {
+        &self.command_policy
+    }
+
+    /// Nothing is written anywhere: uploads, downloads, host-to-host copies and the shell
+    /// policy are refused (`SCOUT_READ_ONLY`).
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Where transfers may read and write local files (`SCOUT_BEAM_DIR`).
+    pub fn beam(&self) -> &BeamScope {
+        &self.beam
+    }
+
+    /// Bytes of a file read before it is cut (`SCOUT_MAX_FILE_SIZE`).
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
+    }
+
+    /// Bytes kept of a command's stdout, and of its stderr (`SCOUT_MAX_OUTPUT_SIZE`).
+    pub fn max_output_size(&self) -> usize {
+        self.max_output_size
+    }
+
+    /// What an agent's command may take on the host (`SCOUT_REMOTE_MAX_MEMORY`,
+    /// `SCOUT_REMOTE_MAX_CPU`, `SCOUT_REMOTE_MAX_FILE_SIZE`): set for allowlisted commands,
+    /// `find` and `tree`; not for the shell policy, whose agent is trusted.
+    pub fn remote_limits(&self) -> RemoteLimits {
+        self.remote_limits
+    }
+
+    /// How long a command may run before it is stopped (`SCOUT_COMMAND_TIMEOUT`).
+    pub fn command_timeout(&self) -> Duration {
+        self.command_timeout
+    }
+
+    /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`).
+    pub fn job_timeout(&self) -> Duration {
+        self.job_timeout
+    }
+
+    /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// How long a host's last idle connection is kept (`SCOUT_IDLE_TIMEOUT`); its other
+    /// connections are closed after a tenth of it.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// Time between keepalives on idle sessions (`SCOUT_KEEPALIVE_INTERVAL`).
+    pub fn keepalive_interval(&self) -> Duration {
+        self.keepalive_interval
+    }
+
+    /// SSH connections open at once across all hosts (`SCOUT_MAX_POOL_SIZE`); `Scout` lowers
+    /// it to what the process's open-file limit allows.
+    pub fn max_pool_size(&self) -> usize {
+        self.max_pool_size
+    }
+
+    /// SSH connections open at once to one host (`SCOUT_MAX_SESSIONS_PER_HOST`); each carries
+    /// up to the server's `MaxSessions` channels (commands, transfers) at once.
+    pub fn max_sessions_per_host(&self) -> u32 {
+        self.max_sessions_per_host
+    }
+
+    /// Requests the MCP server serves at once (`SCOUT_WORKERS`; threads started when needed);
+    /// the library itself does not use it.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Hosts checked at once by [`Scout::hosts`](crate::Scout::hosts) and targets handled at
+    /// once by a broadcast (`SCOUT_MAX_CONCURRENCY`).
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency
+    }
+
+    /// The binary's log level (`SCOUT_LOG_LEVEL`). The library never installs a logger: it
+    /// logs through the `log` crate to whatever logger the program set up.
+    pub fn log_level(&self) -> &str {
+        &self.log_level
+    }
+
+    /// The local home directory (for `~` in local paths and ssh_config).
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The local user name (default remote user, `%u`).
+    pub fn local_user(&self) -> &str {
+        &self.local_user
+    }
 }
 
 impl Settings {
@@ -417,9 +543,9 @@ impl Settings {
     ///
     /// ```
     /// let s = scout_mcp::Settings::defaults();
-    /// assert_eq!(s.max_sessions_per_host, 6);
-    /// assert_eq!(s.command_timeout, std::time::Duration::from_secs(30));
-    /// assert!(s.ssh_config.ends_with(".ssh/config"));
+    /// assert_eq!(s.max_sessions_per_host(), 6);
+    /// assert_eq!(s.command_timeout(), std::time::Duration::from_secs(30));
+    /// assert!(s.ssh_config().ends_with(".ssh/config"));
     /// ```
     pub fn defaults() -> Settings {
         let home = crate::local::home_dir();
@@ -429,6 +555,7 @@ impl Settings {
             strict_host_key_checking: None,
             allowlist: Vec::new(),
             blocklist: Vec::new(),
+            host_groups: Vec::new(),
             command_policy: CommandPolicy::default(),
             read_only: false,
             beam: BeamScope::default_for(&home),
@@ -440,6 +567,7 @@ impl Settings {
                 file_size: 1 << 30,
             },
             command_timeout: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             keepalive_interval: Duration::from_secs(15),
@@ -467,7 +595,7 @@ impl Settings {
     /// # fn main() -> scout_mcp::Result<()> {
     /// let base = scout_mcp::Settings::defaults(); // or Settings::from_env()?
     /// let strict = base.into_builder().read_only(true).build()?;
-    /// assert!(strict.read_only);
+    /// assert!(strict.read_only());
     /// # Ok(()) }
     /// ```
     pub fn into_builder(self) -> SettingsBuilder {
@@ -485,22 +613,13 @@ impl Settings {
             overrides,
         };
         let home = crate::local::home_dir();
-        let policy_mode = match raw
-            .get("SCOUT_COMMAND_POLICY")
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "allowlist" => PolicyMode::Allowlist,
-            "shell" => PolicyMode::Shell,
-            "off" => PolicyMode::Off,
-            other => {
-                return Err(bad(
-                    "SCOUT_COMMAND_POLICY",
-                    other,
-                    "allowlist, shell or off",
-                ))
-            }
-        };
+        let policy_mode: PolicyMode = raw.get("SCOUT_COMMAND_POLICY").parse().map_err(|_| {
+            bad(
+                "SCOUT_COMMAND_POLICY",
+                &raw.get("SCOUT_COMMAND_POLICY"),
+                "allowlist, shell or off",
+            )
+        })?;
         let strict = match raw.explicit("SCOUT_STRICT_HOST_KEY_CHECKING") {
             None => None,
             Some(v) => Some(StrictHostKeyChecking::parse(&v).ok_or_else(|| {
@@ -517,6 +636,7 @@ impl Settings {
             strict_host_key_checking: strict,
             allowlist: list(&raw.get("SCOUT_ALLOWLIST")),
             blocklist: list(&raw.get("SCOUT_BLOCKLIST")),
+            host_groups: raw.host_groups(&home)?,
             command_policy: CommandPolicy {
                 mode: policy_mode,
                 extra_allowed: crate::ops::command::parse_allowed_commands(
@@ -533,6 +653,7 @@ impl Settings {
                 file_size: raw.size("SCOUT_REMOTE_MAX_FILE_SIZE", 0, u64::MAX)?,
             },
             command_timeout: raw.seconds("SCOUT_COMMAND_TIMEOUT")?,
+            job_timeout: raw.seconds("SCOUT_JOB_TIMEOUT")?,
             connect_timeout: raw.seconds("SCOUT_CONNECT_TIMEOUT")?,
             idle_timeout: raw.seconds("SCOUT_IDLE_TIMEOUT")?,
             keepalive_interval: raw.seconds("SCOUT_KEEPALIVE_INTERVAL")?,
@@ -561,7 +682,7 @@ impl Settings {
 ///     .connect_timeout(Duration::from_secs(3))
 ///     .max_pool_size(20)
 ///     .build()?;
-/// assert_eq!(scout_settings.max_pool_size, 20);
+/// assert_eq!(scout_settings.max_pool_size(), 20);
 ///
 /// // Out-of-range values are refused when building, naming the setting and its variable.
 /// let err = scout_mcp::Settings::builder().max_sessions_per_host(0).build().unwrap_err();
@@ -604,6 +725,13 @@ impl SettingsBuilder {
     /// Aliases matching one of these glob patterns are hidden (`SCOUT_BLOCKLIST`).
     pub fn blocklist<S: Into<String>>(mut self, patterns: impl IntoIterator<Item = S>) -> Self {
         self.settings.blocklist = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Named host groups for targets (`SCOUT_HOST_GROUPS`), used as `@name`; see
+    /// `parse_groups` for the text form.
+    pub fn host_groups(mut self, groups: impl IntoIterator<Item = GroupDef>) -> Self {
+        self.settings.host_groups = groups.into_iter().collect();
         self
     }
 
@@ -676,6 +804,13 @@ impl SettingsBuilder {
         self
     }
 
+    /// How long a command may run in a background job (`SCOUT_JOB_TIMEOUT`, more than 0, at
+    /// most a day).
+    pub fn job_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.job_timeout = timeout;
+        self
+    }
+
     /// TCP connect + SSH handshake + authentication (`SCOUT_CONNECT_TIMEOUT`).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.settings.connect_timeout = timeout;
@@ -720,12 +855,13 @@ impl SettingsBuilder {
         self
     }
 
-    /// The settings, or [`Error::Config`] naming the first value out of bounds.
+    /// The settings, or an error of kind [`ErrorKind::Config`](crate::ErrorKind::Config) naming the first value out of bounds.
     pub fn build(self) -> Result<Settings> {
         let s = &self.settings;
         check_count("max_file_size", s.max_file_size, 1, u64::MAX)?;
         check_count("max_output_size", s.max_output_size as u64, 1, u64::MAX)?;
         check_duration("command_timeout", s.command_timeout)?;
+        check_duration("job_timeout", s.job_timeout)?;
         check_duration("connect_timeout", s.connect_timeout)?;
         check_duration("idle_timeout", s.idle_timeout)?;
         check_duration("keepalive_interval", s.keepalive_interval)?;
@@ -736,7 +872,7 @@ impl SettingsBuilder {
         check_count("max_concurrency", s.max_concurrency as u64, 1, MAX_THREADS)?;
         s.beam
             .check(&s.home)
-            .map_err(|why| Error::Config(format!("invalid beam_dir (SCOUT_BEAM_DIR): {why}")))?;
+            .map_err(|why| Error::config(format!("invalid beam_dir (SCOUT_BEAM_DIR): {why}")))?;
         Ok(self.settings)
     }
 
@@ -774,7 +910,7 @@ fn check_duration(name: &str, value: Duration) -> Result<()> {
 
 fn out_of_bounds(name: &str, value: &str, expected: &str) -> Error {
     let env = format!("SCOUT_{}", name.to_ascii_uppercase());
-    Error::Config(format!(
+    Error::config(format!(
         "invalid {name} ({env}): {value}; expected {expected}"
     ))
 }
@@ -812,6 +948,29 @@ impl Raw<'_> {
         self.explicit(env).map(|v| expand_tilde(v.trim(), home))
     }
 
+    /// `SCOUT_HOST_GROUPS`: inline definitions, or the path of a file of them.
+    fn host_groups(&self, home: &std::path::Path) -> Result<Vec<GroupDef>> {
+        const ENV: &str = "SCOUT_HOST_GROUPS";
+        let Some(value) = self.explicit(ENV) else {
+            return Ok(Vec::new());
+        };
+        let value = value.trim();
+        let (text, source) = if value.starts_with('/') || value.starts_with('~') {
+            let path = expand_tilde(value, home);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::config(format!(
+                    "{ENV} (--host-groups): cannot read the groups file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            (text, format!(" (file {})", path.display()))
+        } else {
+            (value.to_string(), String::new())
+        };
+        parse_groups(&text)
+            .map_err(|why| Error::config(format!("invalid {ENV} (--host-groups){source}: {why}")))
+    }
+
     /// `SCOUT_BEAM_DIR`: unlike other settings, a blank value is an error, not "unset" (a
     /// blank jail must never mean no jail).
     fn beam_scope(&self, home: &std::path::Path) -> Result<BeamScope> {
@@ -823,7 +982,7 @@ impl Raw<'_> {
         match value {
             None => Ok(BeamScope::default_for(home)),
             Some(v) => BeamScope::parse(&v, home).map_err(|why| {
-                Error::Config(format!("invalid value '{v}' for {ENV} (--beam-dir): {why}"))
+                Error::config(format!("invalid value '{v}' for {ENV} (--beam-dir): {why}"))
             }),
         }
     }
@@ -886,20 +1045,12 @@ fn bad(env: &str, value: &str, expected: &str) -> Error {
         .find(|v| v.env == env)
         .map(|v| v.flag)
         .unwrap_or("");
-    Error::Config(format!(
+    Error::config(format!(
         "invalid value '{value}' for {env} ({flag}): expected {expected}"
     ))
 }
 
 /// A byte count with an optional binary suffix: `1048576`, `1M`, `1MiB`, `512k`, `2G`.
-///
-/// ```
-/// use scout_mcp::settings::parse_size;
-/// assert_eq!(parse_size("256M"), Some(256 << 20));
-/// assert_eq!(parse_size("1048576"), Some(1 << 20));
-/// assert_eq!(parse_size("2 GiB"), Some(2 << 30));
-/// assert_eq!(parse_size("1.5G"), None);
-/// ```
 pub fn parse_size(value: &str) -> Option<u64> {
     let v = value.trim();
     let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
@@ -981,11 +1132,13 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_spec() {
+    fn defaults_are_the_documented_ones() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.max_file_size, 1_048_576);
         assert_eq!(s.max_output_size, 1_048_576);
         assert_eq!(s.command_timeout, Duration::from_secs(30));
+        assert_eq!(s.job_timeout, Duration::from_secs(600));
+        assert!(s.host_groups.is_empty());
         assert_eq!(s.connect_timeout, Duration::from_secs(10));
         assert_eq!(s.idle_timeout, Duration::from_secs(300));
         assert_eq!(s.keepalive_interval, Duration::from_secs(15));
@@ -1013,6 +1166,9 @@ mod tests {
             ("SCOUT_CONNECT_TIMEOUT", "-1"),
             ("SCOUT_STRICT_HOST_KEY_CHECKING", "sometimes"),
             ("SCOUT_LOG_LEVEL", "loud"),
+            ("SCOUT_JOB_TIMEOUT", "0"),
+            ("SCOUT_HOST_GROUPS", "web"),
+            ("SCOUT_HOST_GROUPS", "/no/such/groups/file"),
         ] {
             let err = settings(&[(k, v)]).unwrap_err().to_string();
             assert!(err.contains(k), "{k}: {err}");
@@ -1069,6 +1225,8 @@ mod tests {
             .strict_host_key_checking(StrictHostKeyChecking::AcceptNew)
             .allowlist(["web*"])
             .blocklist(vec!["web9".to_string()])
+            .host_groups(parse_groups("w=web*").unwrap())
+            .job_timeout(Duration::from_secs(9))
             .command_policy(PolicyMode::Shell)
             .allowed_commands(["uptime"])
             .read_only(true)
@@ -1101,6 +1259,8 @@ mod tests {
         assert_eq!(s.beam.dir(), Some(beam.as_path()));
         assert_eq!((s.max_file_size, s.max_output_size), (10, 20));
         assert_eq!(s.command_timeout, Duration::from_millis(1500));
+        assert_eq!(s.host_groups[0].name, "w");
+        assert_eq!(s.job_timeout, Duration::from_secs(9));
         assert_eq!(s.connect_timeout, Duration::from_secs(2));
         assert_eq!(s.idle_timeout, Duration::from_secs(3));
         assert_eq!(s.keepalive_interval, Duration::from_secs(4));
@@ -1120,6 +1280,10 @@ mod tests {
             (
                 Settings::builder().command_timeout(Duration::ZERO),
                 "SCOUT_COMMAND_TIMEOUT",
+            ),
+            (
+                Settings::builder().job_timeout(Duration::ZERO),
+                "SCOUT_JOB_TIMEOUT",
             ),
             (
                 Settings::builder().connect_timeout(Duration::from_secs(86_401)),
@@ -1183,6 +1347,26 @@ mod tests {
     }
 
     #[test]
+    fn host_groups_come_inline_or_from_a_file() {
+        let s = settings(&[("SCOUT_HOST_GROUPS", "web=web*,!web13; db=db[1-3]")]).unwrap();
+        assert_eq!(s.host_groups.len(), 2);
+        assert_eq!(s.host_groups[0].patterns, ["web*", "!web13"]);
+        let file = std::env::temp_dir().join(format!("scout-groups-{}", std::process::id()));
+        std::fs::write(&file, "# groups\nweb = web*\ndb: db1, db2\n").unwrap();
+        let s = settings(&[("SCOUT_HOST_GROUPS", file.to_str().unwrap())]).unwrap();
+        assert_eq!(s.host_groups[1].patterns, ["db1", "db2"]);
+        std::fs::write(&file, "web = web[\n").unwrap();
+        let err = settings(&[("SCOUT_HOST_GROUPS", file.to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SCOUT_HOST_GROUPS") && err.contains("(file "),
+            "{err}"
+        );
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[test]
     fn lists_and_fractional_seconds() {
         let s = settings(&[
             ("SCOUT_ALLOWLIST", " web*, db ,,"),
@@ -1191,5 +1375,21 @@ mod tests {
         .unwrap();
         assert_eq!(s.allowlist, vec!["web*", "db"]);
         assert_eq!(s.command_timeout, Duration::from_millis(500));
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_parse_size() {
+        use crate::settings::parse_size;
+        assert_eq!(parse_size("256M"), Some(256 << 20));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("2 GiB"), Some(2 << 30));
+        assert_eq!(parse_size("1.5G"), None);
     }
 }

@@ -1,4 +1,5 @@
-//! The `scout` tool (SPEC §3): JSON arguments in, readable text (and structured data) out.
+//! The `scout` tool (docs/BEHAVIOUR.md §3): JSON arguments in, readable text (and structured
+//! data) out.
 //!
 //! This module only parses arguments, dispatches to [`Scout`] and formats results. Every
 //! failure becomes an `isError` result with a sentence that says what to do.
@@ -13,6 +14,7 @@ use crate::ops::transfer::Direction;
 use crate::scout::{check_depth, local_is_file, Scout};
 
 pub(crate) mod format;
+mod jobs;
 mod schema;
 
 pub use schema::{description, input_schema, output_schema};
@@ -67,6 +69,16 @@ struct Args {
     overwrite: bool,
     /// `hosts` mode: check these hosts (empty: every host).
     check: Option<Vec<String>>,
+    /// Run `query` or the broadcast as a background job.
+    background: bool,
+    /// A job to look at (or cancel).
+    job: Option<String>,
+    /// With `job`: cancel it.
+    cancel: bool,
+    /// With `job`: output from this byte.
+    offset: Option<u64>,
+    /// Broadcast: fold identical answers (default) or one block per target.
+    fold: Option<bool>,
 }
 
 const PARAMS: &[&str] = &[
@@ -84,6 +96,11 @@ const PARAMS: &[&str] = &[
     "beam_direction",
     "overwrite",
     "check",
+    "background",
+    "job",
+    "cancel",
+    "offset",
+    "fold",
 ];
 
 impl Args {
@@ -93,14 +110,14 @@ impl Args {
             None | Some(Value::Null) => &empty,
             Some(Value::Object(m)) => m,
             Some(other) => {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::invalid_argument(format!(
                     "arguments must be a JSON object, got {}",
                     type_name(other)
                 )))
             }
         };
         if let Some(unknown) = map.keys().find(|k| !PARAMS.contains(&k.as_str())) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "unknown parameter '{unknown}'. Parameters: {}",
                 PARAMS.join(", ")
             )));
@@ -120,6 +137,11 @@ impl Args {
             beam_direction: string(map, "beam_direction")?,
             overwrite: boolean(map, "overwrite")?.unwrap_or(false),
             check: check_hosts(map)?,
+            background: boolean(map, "background")?.unwrap_or(false),
+            job: string(map, "job")?,
+            cancel: boolean(map, "cancel")?.unwrap_or(false),
+            offset: offset(map)?,
+            fold: boolean(map, "fold")?,
         })
     }
 }
@@ -136,7 +158,7 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn wrong_type(name: &str, expected: &str, got: &Value) -> Error {
-    Error::InvalidArgument(format!(
+    Error::invalid_argument(format!(
         "parameter '{name}' must be {expected}, got {}",
         type_name(got)
     ))
@@ -163,7 +185,7 @@ fn integer(map: &Map<String, Value>, name: &str) -> Result<Option<u32>, Error> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(v) if v <= u64::from(u32::MAX) => Ok(Some(v as u32)),
-            _ => Err(Error::InvalidArgument(format!(
+            _ => Err(Error::invalid_argument(format!(
                 "parameter '{name}' must be a whole number from 1 to 10, got {n}"
             ))),
         },
@@ -183,6 +205,19 @@ fn string_list(map: &Map<String, Value>, name: &str) -> Result<Option<Vec<String
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
         Some(other) => Err(wrong_type(name, "an array of 'host:/path' strings", other)),
+    }
+}
+
+/// `offset`: a byte offset into a job's output.
+fn offset(map: &Map<String, Value>) -> Result<Option<u64>, Error> {
+    match map.get("offset") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "parameter 'offset' must be a whole number of bytes from 0, got {n}"
+            ))
+        }),
+        Some(other) => Err(wrong_type("offset", "a whole number of bytes", other)),
     }
 }
 
@@ -209,10 +244,35 @@ pub fn call(scout: &Scout, arguments: Option<&Value>, control: &Control) -> Tool
     }
 }
 
-/// SPEC §3 dispatch order: beam checks → remote-to-remote beam → broadcast → target → hosts →
-/// unknown host → beam → find → diff → diff_content → query → read or list.
+/// Dispatch order (docs/BEHAVIOUR.md §3): job (look, cancel) → beam checks → remote-to-remote
+/// beam → broadcast (foreground or job) → target → jobs → hosts → unknown host → beam → find →
+/// diff → diff_content → query (foreground or job) → read or list.
 fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput, Error> {
+    check_job_args(args)?;
+    if let Some(id) = &args.job {
+        let offset = args.offset.unwrap_or(0);
+        let report = if args.cancel {
+            scout.jobs().cancel(id, offset)?
+        } else {
+            scout.jobs().report(id, offset)?
+        };
+        return Ok(format::job(&report));
+    }
     check_beam_args(args)?;
+    let other_mode = args.find.is_some()
+        || args.diff.is_some()
+        || args.diff_content.is_some()
+        || args.beam.is_some()
+        || args.beam_source.is_some()
+        || args.tree
+        || args.check.is_some()
+        || args.target.trim().eq_ignore_ascii_case("hosts");
+    if args.background && args.targets.is_none() && (args.query.is_none() || other_mode) {
+        return Err(Error::invalid_argument(
+            "'background' applies to 'query' (with a \"host:/path\" target) and to broadcasts \
+             ('targets'): add \"query\", or use \"targets\"",
+        ));
+    }
     if let (Some(src), Some(dst)) = (&args.beam_source, &args.beam_target) {
         let (src_host, src_path) = remote_target(src, "beam_source")?;
         let (dst_host, dst_path) = remote_target(dst, "beam_target")?;
@@ -227,17 +287,22 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         return Ok(format::transfer("Copied", &t));
     }
     if args.check.is_some() && args.target != "hosts" {
-        return Err(Error::InvalidArgument(
-            "'check' goes with target \"hosts\": {\"target\": \"hosts\", \"check\": true}".into(),
+        return Err(Error::invalid_argument(
+            "'check' goes with target \"hosts\": {\"target\": \"hosts\", \"check\": true}",
         ));
     }
     if let Some(targets) = &args.targets {
+        let fold = args.fold.unwrap_or(true);
+        if args.background {
+            return jobs::broadcast(scout, targets, args.query.as_deref(), fold);
+        }
         let items = scout.broadcast(targets, args.query.as_deref(), control)?;
-        let share = crate::scout::Share::of(scout.settings(), targets.len());
+        let share = crate::scout::Share::of(scout.settings(), items.len());
         let mut out = format::broadcast(
             &items,
             args.query.as_deref(),
             scout.settings().command_timeout,
+            fold,
         );
         if share.file < scout.settings().max_file_size {
             out.text.push_str(&format!(
@@ -248,16 +313,33 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         }
         return Ok(out);
     }
-    if args.target.trim().is_empty() {
-        return Err(Error::InvalidArgument(
-            "missing 'target': use \"hosts\" to list hosts, or \"host:/path\" to read, list or run in a path".into(),
+    if args.fold.is_some() {
+        return Err(Error::invalid_argument(
+            "'fold' applies to broadcasts: give 'targets'",
         ));
+    }
+    if args.target.trim().is_empty() {
+        return Err(Error::invalid_argument(
+            "missing 'target': use \"hosts\" to list hosts, \"jobs\" to list background jobs, or \"host:/path\" to read, list or run in a path",
+        ));
+    }
+    if args.target.trim().eq_ignore_ascii_case("jobs") {
+        if args.background || args.query.is_some() {
+            return Err(Error::invalid_argument(
+                "\"jobs\" lists the background jobs; it takes no other parameter",
+            ));
+        }
+        return Ok(format::jobs(&scout.jobs().list()));
     }
     let (host, path) = match Target::parse(&args.target)? {
         Target::Hosts => {
             return Ok(match &args.check {
-                Some(aliases) => format::checks(&scout.check(aliases, control)?),
-                None => format::hosts(&scout.hosts()),
+                Some(aliases) => format::checks(
+                    &scout.check(aliases, control)?,
+                    scout.groups(),
+                    scout.group_warnings(),
+                ),
+                None => format::hosts(&scout.hosts(), scout.groups()),
             })
         }
         Target::Path { host, path } => (host, path),
@@ -284,6 +366,9 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         return Ok(format::comparison(&c));
     }
     if let Some(query) = &args.query {
+        if args.background {
+            return jobs::query(scout, &host, &path, query);
+        }
         let out = scout.run(&host, &path, query, control)?;
         return Ok(format::command(
             &host,
@@ -306,28 +391,61 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
 /// Default depth for `find` and `tree`.
 const DEFAULT_DEPTH: u32 = 5;
 
+/// `job`, `cancel` and `offset` go together and alone.
+fn check_job_args(args: &Args) -> Result<(), Error> {
+    if args.job.is_none() {
+        if args.cancel || args.offset.is_some() {
+            return Err(Error::invalid_argument(
+                "'cancel' and 'offset' go with 'job': {\"job\": \"ID\", \"offset\": 0} or {\"job\": \"ID\", \"cancel\": true}",
+            ));
+        }
+        return Ok(());
+    }
+    let others = !args.target.is_empty()
+        || args.query.is_some()
+        || args.targets.is_some()
+        || args.tree
+        || args.find.is_some()
+        || args.depth.is_some()
+        || args.diff.is_some()
+        || args.diff_content.is_some()
+        || args.beam.is_some()
+        || args.beam_source.is_some()
+        || args.beam_target.is_some()
+        || args.beam_direction.is_some()
+        || args.overwrite
+        || args.check.is_some()
+        || args.background
+        || args.fold.is_some();
+    if others {
+        return Err(Error::invalid_argument(
+            "'job' goes alone, with 'offset' (output from that byte) or 'cancel': true",
+        ));
+    }
+    Ok(())
+}
+
 /// Parameters that only make sense together.
 fn check_beam_args(args: &Args) -> Result<(), Error> {
     let remote = args.beam_source.is_some() || args.beam_target.is_some();
     if remote && (args.beam_source.is_none() || args.beam_target.is_none()) {
-        return Err(Error::InvalidArgument(
-            "a host-to-host copy needs both 'beam_source' and 'beam_target' (\"host:/path\" each)"
-                .into(),
+        return Err(Error::invalid_argument(
+            "a host-to-host copy needs both 'beam_source' and 'beam_target' (\"host:/path\" each)",
         ));
     }
     if remote && args.beam.is_some() {
-        return Err(Error::InvalidArgument(
-            "give either 'beam' (with target) or 'beam_source' + 'beam_target', not both".into(),
+        return Err(Error::invalid_argument(
+            "give either 'beam' (with target) or 'beam_source' + 'beam_target', not both",
         ));
     }
     if args.beam_direction.is_some() && args.beam.is_none() {
-        return Err(Error::InvalidArgument(
-            "'beam_direction' needs 'beam' (the local path) and 'target' (the remote path)".into(),
+        return Err(Error::invalid_argument(
+            "'beam_direction' needs 'beam' (the local path) and 'target' (the remote path)",
         ));
     }
     if args.overwrite && args.beam.is_none() && !remote {
-        return Err(Error::InvalidArgument(
-            "'overwrite' only applies to beam transfers".into(),
+        return Err(Error::invalid_argument(
+            "'overwrite' only applies to beam transfers",
         ));
     }
     Ok(())
@@ -337,10 +455,10 @@ fn check_beam_args(args: &Args) -> Result<(), Error> {
 fn remote_target(value: &str, param: &str) -> Result<(String, String), Error> {
     match Target::parse(value) {
         Ok(Target::Path { host, path }) => Ok((host, path)),
-        Ok(Target::Hosts) => Err(Error::InvalidArgument(format!(
+        Ok(Target::Hosts) => Err(Error::invalid_argument(format!(
             "'{param}' must be \"host:/path\", not 'hosts'"
         ))),
-        Err(e) => Err(Error::InvalidArgument(format!("'{param}': {e}"))),
+        Err(e) => Err(Error::invalid_argument(format!("'{param}': {e}"))),
     }
 }
 
@@ -400,6 +518,46 @@ mod tests {
         let err = Args::parse(Some(&json!([1, 2]))).unwrap_err().to_string();
         assert!(err.contains("must be a JSON object"), "{err}");
         assert!(Args::parse(None).is_ok());
+    }
+
+    /// Every mode's structured content has the `mode` of one output schema and that schema's
+    /// required fields.
+    #[test]
+    fn structured_content_has_what_its_schema_requires() {
+        use crate::jobs::Jobs;
+        use crate::scout::{BroadcastItem, Outcome};
+        let schema = output_schema();
+        let check = |out: &ToolOutput| {
+            let mode = out.structured["mode"].as_str().unwrap();
+            let one = schema["oneOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["properties"]["mode"]["const"] == mode)
+                .unwrap_or_else(|| panic!("no schema for mode {mode}"));
+            for field in one["required"].as_array().unwrap() {
+                let field = field.as_str().unwrap();
+                assert!(out.structured.get(field).is_some(), "{mode} lacks {field}");
+            }
+        };
+        let item = |t: &str| BroadcastItem {
+            target: t.into(),
+            result: Ok(Outcome::Command(ExecOutput {
+                exit_code: Some(0),
+                ..ExecOutput::default()
+            })),
+        };
+        let items = vec![item("a1:/"), item("a2:/")];
+        let timeout = std::time::Duration::from_secs(1);
+        check(&format::broadcast(&items, Some("true"), timeout, true));
+        check(&format::broadcast(&items, Some("true"), timeout, false));
+        let jobs = Jobs::new();
+        let started = jobs.start("x".into(), vec![], |_| Ok(())).unwrap();
+        check(&format::job_started(&started, timeout));
+        check(&format::job(&jobs.wait(&started.id, timeout).unwrap()));
+        check(&format::jobs(&jobs.list()));
+        check(&format::hosts(&[], &[]));
+        check(&ToolOutput::error(&Error::cancelled()));
     }
 
     #[test]

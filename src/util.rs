@@ -1,4 +1,5 @@
-//! Small helpers with no better home: base64 and UTF-8-safe truncation.
+//! Small helpers with no better home: base64 and UTF-8-safe truncation. (Patterns on host
+//! aliases are matched by ssh_config's own matcher, in `ssh/config.rs`.)
 
 /// Standard base64 (RFC 4648, with padding): host key fingerprints, known_hosts lines and binary
 /// resource blobs. Fifty lines here instead of a dependency.
@@ -6,12 +7,6 @@ pub mod base64 {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     /// Encodes `data` with padding.
-    ///
-    /// ```
-    /// use scout_mcp::util::base64;
-    /// assert_eq!(base64::encode(b"scout"), "c2NvdXQ=");
-    /// assert_eq!(base64::decode("c2NvdXQ").as_deref(), Some(&b"scout"[..]));
-    /// ```
     pub fn encode(data: &[u8]) -> String {
         let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
         for chunk in data.chunks(3) {
@@ -54,11 +49,6 @@ pub mod base64 {
 
 /// Cuts `bytes` to at most `max` bytes without splitting a UTF-8 sequence, when the bytes are
 /// valid UTF-8 up to the cut. Returns the length to keep.
-///
-/// ```
-/// // "é" is two bytes: a cut after 2 bytes would split it, so 1 byte is kept.
-/// assert_eq!(scout_mcp::util::utf8_cut("aé".as_bytes(), 2), 1);
-/// ```
 pub fn utf8_cut(bytes: &[u8], max: usize) -> usize {
     if bytes.len() <= max {
         return bytes.len();
@@ -109,50 +99,22 @@ mod tests {
     }
 }
 
-/// Shell-style glob match of a whole string: `*` any run, `?` one character. Used for the
-/// allow/block lists on host aliases.
-///
-/// ```
-/// use scout_mcp::util::glob_match;
-/// assert!(glob_match("web*", "web12"));
-/// assert!(glob_match("db?", "db1") && !glob_match("db?", "db10"));
-/// ```
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
+/// The examples these functions used to carry in their docs (they are not public).
 #[cfg(test)]
-mod glob_tests {
-    use super::glob_match;
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
 
     #[test]
-    fn globs() {
-        assert!(glob_match("web*", "web1"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("w?b", "web"));
-        assert!(glob_match("*b*1", "web01"));
-        assert!(!glob_match("web*", "db1"));
-        assert!(!glob_match("w?b", "wb"));
-        assert!(glob_match("a*b*c", "aXXbYYc"));
-        assert!(!glob_match("a*b*c", "aXXbYY"));
+    fn example_encode() {
+        use crate::util::base64;
+        assert_eq!(base64::encode(b"scout"), "c2NvdXQ=");
+        assert_eq!(base64::decode("c2NvdXQ").as_deref(), Some(&b"scout"[..]));
+    }
+
+    #[test]
+    fn example_utf8_cut() {
+        // "é" is two bytes: a cut after 2 bytes would split it, so 1 byte is kept.
+        assert_eq!(crate::util::utf8_cut("aé".as_bytes(), 2), 1);
     }
 }

@@ -1,4 +1,4 @@
-//! Authentication against real sshd and a real ssh-agent (SPEC §5): agent first
+//! Authentication against real sshd and a real ssh-agent (docs/BEHAVIOUR.md §5.3): agent first
 //! (`SSH_AUTH_SOCK`, `IdentityAgent`), identity files in order, `IdentitiesOnly`, default
 //! identities, and an encrypted key without an agent.
 //!

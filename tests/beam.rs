@@ -1,5 +1,5 @@
-//! beam (SPEC §3.8) against real sshd hosts through the binary: downloads, uploads, the
-//! direction rule, no silent overwrite, SCOUT_BEAM_DIR confinement, read-only mode,
+//! beam (docs/BEHAVIOUR.md §3.8) against real sshd hosts through the binary: downloads, uploads,
+//! the direction rule, no silent overwrite, SCOUT_BEAM_DIR confinement, read-only mode,
 //! host-to-host copies, SHA-256 of what was written, and bounded memory.
 
 mod common;
@@ -469,7 +469,7 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
     let scout = scout_mcp::Scout::new(settings).expect("ssh_config");
     let local = &fleet.beam;
     let down = local.join("down.bin");
-    let before = scout_mcp::ssh::ciphers::chacha_calls();
+    let before = scout_mcp::__private::ciphers::chacha_calls();
     // A small download first: the pooled session and its libssh2 SFTP channel exist.
     let small = fleet.write_remote_file("small.bin", &pattern(1000));
     let control = scout_mcp::Control::new();
@@ -484,7 +484,7 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
         .expect("small download");
     let channels = subsystems(&mut fleet);
     assert!(channels >= 1, "the small download opened no SFTP channel");
-    let moved = scout_mcp::ops::transfer::moved();
+    let moved = scout_mcp::__private::moved();
     let t = scout
         .download(
             "alpha",
@@ -496,13 +496,13 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
         .expect("download");
     // Without the cipher table (build.rs fell back), libssh2 runs its own ChaCha20.
     assert!(
-        !cfg!(scout_cipher_table) || scout_mcp::ssh::ciphers::chacha_calls() > before + 100,
+        !cfg!(scout_cipher_table) || scout_mcp::__private::ciphers::chacha_calls() > before + 100,
         "libssh2 did not call scout's chacha20 (is chacha20-poly1305 negotiated, and did the link \
          take src/ssh/chacha.rs?)"
     );
     assert_eq!(fs::read(&down).unwrap(), data);
     assert_eq!(t.sha256, sha256sum(&down));
-    let now = scout_mcp::ops::transfer::moved();
+    let now = scout_mcp::__private::moved();
     assert_eq!(now.0 - moved.0, data.len() as u64, "the download's bytes");
     let requests = now.1 - moved.1;
     assert!(
@@ -517,7 +517,7 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
     );
     let up = fleet.remote_root.join("lib.up");
     for overwrite in [false, true] {
-        let moved = scout_mcp::ops::transfer::moved();
+        let moved = scout_mcp::__private::moved();
         let t = scout
             .upload(
                 &down.display().to_string(),
@@ -530,7 +530,7 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
         assert_eq!(t.bytes, data.len() as u64);
         assert_eq!(t.sha256, sha256sum(&down));
         assert_eq!(fs::read(&up).unwrap(), data);
-        let now = scout_mcp::ops::transfer::moved();
+        let now = scout_mcp::__private::moved();
         assert_eq!(now.0 - moved.0, data.len() as u64, "the upload's bytes");
         assert!(
             data.len() as u64 / (now.1 - moved.1) >= 128 << 10,

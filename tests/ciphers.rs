@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{authorize, keygen, scout_bin, scout_client, Fleet, TempDir};
-use scout_mcp::ssh::ciphers;
+use scout_mcp::__private::ciphers;
 use serde_json::json;
 
 /// The ciphers the installed OpenSSH knows (`ssh -Q cipher`; sshd is the same build).

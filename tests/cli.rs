@@ -1,4 +1,4 @@
-//! The command line (SPEC §7): help, version, configuration errors, `hosts`, `call`.
+//! The command line (docs/BEHAVIOUR.md §7): help, version, configuration errors, `hosts`, `call`.
 
 mod common;
 

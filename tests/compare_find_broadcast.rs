@@ -1,5 +1,5 @@
-//! find, diff / diff_content and broadcast (SPEC §3.6, §3.7, §3.9) against real sshd hosts,
-//! through the binary.
+//! find, diff / diff_content and broadcast (docs/BEHAVIOUR.md §3.6, §3.7, §3.9) against real sshd
+//! hosts, through the binary.
 
 mod common;
 
@@ -130,7 +130,7 @@ fn broadcast_reads_every_target_in_order_and_marks_failures(era: Era) {
         target(&fleet, "alpha", "motd"),
         "ghost:/etc/motd".to_string(),
     ];
-    let r = c.call_tool(json!({"targets": targets}));
+    let r = c.call_tool(json!({"targets": targets, "fold": false}));
     let text = tool_text(&r);
     let headers: Vec<&str> = text.lines().filter(|l| l.starts_with("═══")).collect();
     assert_eq!(
@@ -147,6 +147,27 @@ fn broadcast_reads_every_target_in_order_and_marks_failures(era: Era) {
     assert!(text.contains("unknown host 'ghost'"), "{text}");
     assert_eq!(r["structuredContent"]["succeeded"], 2);
     assert_eq!(r["isError"], false);
+
+    // Folded (the default): the two reads of the same file are one block naming both hosts,
+    // after the two failures.
+    let r = c.call_tool(json!({"targets": targets}));
+    let text = tool_text(&r);
+    let headers: Vec<&str> = text.lines().filter(|l| l.starts_with("═══")).collect();
+    let motd = fleet.remote_root.join("motd").display().to_string();
+    assert_eq!(
+        headers,
+        vec![
+            format!("═══ {} ═══ [FAILED]", targets[1]),
+            format!("═══ {} ═══ [FAILED]", targets[3]),
+            format!("═══ alpha,beta:{motd} (2) ═══"),
+        ],
+        "{text}"
+    );
+    assert!(
+        text.ends_with("─── 2/4 succeeded, 3 distinct outputs ───"),
+        "{text}"
+    );
+    assert_eq!(r["structuredContent"]["distinct"], 3);
 }
 
 fn broadcast_queries_show_failed_targets_output_and_exit_code(era: Era) {

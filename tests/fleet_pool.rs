@@ -148,7 +148,7 @@ fn a_bursts_extra_connections_close_early_and_the_last_one_stays_warm() {
         );
     }
     let burst = established(&[port])[&port];
-    assert!(burst >= 3, "the burst used {burst} connections");
+    assert!(burst >= 2, "the burst used {burst} connections");
     // Extra connections close after a tenth of the idle timeout (2 s; the reaper looks every 5 s).
     let idle_since = Instant::now();
     assert!(

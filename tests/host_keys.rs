@@ -1,5 +1,5 @@
-//! Host key verification against real sshd (SPEC §5), beyond the unknown/changed cases of
-//! `sessions.rs`: hashed known_hosts entries, `@revoked`, `StrictHostKeyChecking no`, the
+//! Host key verification against real sshd (docs/BEHAVIOUR.md §5.4), beyond the unknown/changed
+//! cases of `sessions.rs`: hashed known_hosts entries, `@revoked`, `StrictHostKeyChecking no`, the
 //! ssh_config's own `StrictHostKeyChecking`/`UserKnownHostsFile`, and a key that changes between
 //! two calls of one running server.
 

@@ -1,5 +1,5 @@
-//! Hostile arguments against real sshd (issue 5, SPEC §3.5/§3.8/§5): shell syntax, NUL,
-//! newlines, `..`, huge and non-UTF-8 names in every place a path or pattern goes, and every
+//! Hostile arguments against real sshd (issue 5, docs/BEHAVIOUR.md §3.1, §3.5, §3.8): shell syntax,
+//! NUL, newlines, `..`, huge and non-UTF-8 names in every place a path or pattern goes, and every
 //! tool parameter with the wrong type. A canary directory on the remote host proves that no
 //! attack ran anything: no `PWNED` file appears and the canary file is intact. The command
 //! policy's own escapes are tried in `tool_modes.rs`.
@@ -157,6 +157,11 @@ fn every_parameter_with_the_wrong_type_is_a_clear_error() {
         ("beam_direction", json!("sideways")),
         ("overwrite", json!("true")),
         ("check", json!(3)),
+        ("background", json!("yes")),
+        ("job", json!(7)),
+        ("offset", json!(-1)),
+        ("cancel", json!("true")),
+        ("fold", json!(0)),
         ("bogus", json!(1)),
     ];
     for (name, value) in params {

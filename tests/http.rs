@@ -923,7 +923,6 @@ fn a_restricted_key_cannot_exceed_its_policy_in_any_mode_or_resource() {
 fn garbage_never_takes_the_server_down() {
     let fleet = Fleet::start(&["alpha"]);
     let server = shell(&fleet, &[("SCOUT_HTTP_TIMEOUT", "1")]);
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let pieces: [&[u8]; 12] = [
         b"POST /mcp HTTP/1.1\r\n",
         b"Content-Length: 10\r\n",
@@ -938,16 +937,26 @@ fn garbage_never_takes_the_server_down() {
         b"0\r\n\r\n",
         b"[[[[[[[[",
     ];
-    for _ in 0..150 {
-        let mut bytes = Vec::new();
-        for _ in 0..(x % 9) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            bytes.extend_from_slice(pieces[(x % pieces.len() as u64) as usize]);
+    // 150 garbled exchanges from 10 clients at once (an incomplete one waits out its read
+    // timeout, so one after another would take most of a minute).
+    let addr = server.addr;
+    std::thread::scope(|scope| {
+        for client in 0..10u64 {
+            scope.spawn(move || {
+                let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ (client.wrapping_mul(0x9e37_79b9));
+                for _ in 0..15 {
+                    let mut bytes = Vec::new();
+                    for _ in 0..(x % 9) {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        bytes.extend_from_slice(pieces[(x % pieces.len() as u64) as usize]);
+                    }
+                    let _ = raw_exchange(addr, &bytes, Duration::from_millis(300));
+                }
+            });
         }
-        let _ = raw_exchange(server.addr, &bytes, Duration::from_millis(300));
-    }
+    });
     // Deep JSON, a huge id, odd messages: answered, not crashed on.
     let c = server.client(None);
     for body in [
@@ -990,4 +999,22 @@ fn sigterm_with_a_command_running_exits_zero_and_stops_it() {
     assert!(wait_until(Duration::from_secs(10), || !process_running(
         "sleep 3091"
     )));
+}
+
+#[test]
+fn keys_with_different_policies_share_the_servers_connections() {
+    let fleet = Fleet::start(&["alpha"]);
+    let a = fleet.write_remote_file("a.txt", b"shared\n");
+    let target = format!("alpha:{}", a.display());
+    let keys = format!("{TRUSTED}:name=trusted,{READER}:read-only:commands=off:name=reader");
+    let server = shell(&fleet, &[("SCOUT_API_KEYS", &keys)]);
+    let port = fleet.port("alpha");
+    for (i, key) in [READER, TRUSTED, READER].into_iter().enumerate() {
+        let c = server.client(Some(key));
+        let r = c.call(None, json!(i), json!({ "target": target }));
+        assert_eq!(text(&r), "shared\n");
+    }
+    // One connection for both keys: a restricted key narrows what may be done, not where the
+    // sessions come from, so the pool's per-host limits hold across keys.
+    assert_eq!(common::load::established(&[port])[&port], 1);
 }

@@ -1,5 +1,5 @@
-//! ProxyJump against real sshd (SPEC §5): hosts reached only through jump hosts, one hop and a
-//! chain, one shared jump session, reaping, and the errors when the jump host refuses.
+//! ProxyJump against real sshd (docs/BEHAVIOUR.md §5.5): hosts reached only through jump hosts, one
+//! hop and a chain, one shared jump session, reaping, and the errors when the jump host refuses.
 //!
 //! Every sshd here listens on 127.0.0.1, so the proof that traffic really goes through the jump
 //! host is the jump host's `PermitOpen`: with it allowing the target, the call works; with it

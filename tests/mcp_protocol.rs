@@ -92,8 +92,8 @@ fn tool_definition_fields_follow_the_negotiated_version() {
     assert_eq!(tool["annotations"]["destructiveHint"], true, "{tool}");
     assert_eq!(
         tool["outputSchema"]["oneOf"].as_array().map(Vec::len),
-        Some(11),
-        "one schema per mode: hosts, check, read, list, tree, find, query, diff, beam, broadcast, error"
+        Some(13),
+        "one schema per mode: hosts, check, read, list, tree, find, query, diff, beam, broadcast, job, jobs, error"
     );
     assert!(
         tool["outputSchema"].is_object() && tool["title"].is_string(),

@@ -1,5 +1,5 @@
-//! SPEC §1 as a test: no async runtime anywhere in the dependency graph (every feature, every
-//! target platform), and no direct dependency beyond the design card's list plus the ones
+//! docs/BEHAVIOUR.md §1 as a test: no async runtime anywhere in the dependency graph (every
+//! feature, every target platform), and no direct dependency beyond the base set plus the ones
 //! `docs/DEPENDENCIES.md` justifies.
 
 use std::collections::BTreeSet;
@@ -17,7 +17,7 @@ const RUNTIMES: &[&str] = &[
     "async-global-executor",
 ];
 
-/// The design card's dependencies (SPEC §1) and the extras with a reason in DEPENDENCIES.md.
+/// The base set (docs/BEHAVIOUR.md §1) and the extras with a reason in DEPENDENCIES.md.
 const ALLOWED_DIRECT: &[&str] = &[
     "ssh2",
     "r2d2",

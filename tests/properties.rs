@@ -11,10 +11,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use scout_mcp::ops::command::{CommandPolicy, PolicyMode};
-use scout_mcp::ops::remote_path;
-use scout_mcp::ops::target::Target;
-use scout_mcp::ssh::config::{ParseContext, SshConfig};
+use scout_mcp::__private::remote_path;
+use scout_mcp::__private::Target;
+use scout_mcp::__private::{ParseContext, SshConfig};
+use scout_mcp::{CommandPolicy, PolicyMode};
 use scout_mcp::{Scout, Settings};
 use serde_json::{json, Value};
 
@@ -299,7 +299,7 @@ fn the_server_answers_any_input_with_json_lines_only() {
         }
         let output = SharedBuf::default();
         let (_tx, rx) = crossbeam_channel::bounded(1);
-        let served = scout_mcp::mcp::server::serve(
+        let served = scout_mcp::__private::serve(
             scout.clone(),
             std::io::Cursor::new(input.clone()),
             output.clone(),

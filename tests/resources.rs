@@ -1,5 +1,5 @@
-//! MCP resources and completion (SPEC §4) through the binary against real sshd hosts. The
-//! docker / zpool / zfs / journalctl programs on the remote PATH are small stand-ins printing
+//! MCP resources and completion (docs/BEHAVIOUR.md §4) through the binary against real sshd hosts.
+//! The docker / zpool / zfs / journalctl programs on the remote PATH are small stand-ins printing
 //! recorded real output (tests/fixtures/services/bin): the SSH path is real, only the remote
 //! program is not.
 

@@ -7,7 +7,7 @@ mod common;
 use std::os::fd::RawFd;
 
 use common::Fleet;
-use scout_mcp::ops::command::PolicyMode;
+use scout_mcp::PolicyMode;
 use scout_mcp::{Control, Scout, Settings};
 
 /// Data segments (out, in) on this process's TCP connections to `port`.
@@ -66,10 +66,10 @@ fn measure(port: u16, mut op: impl FnMut()) -> (u32, u32, u64) {
     op();
     std::thread::sleep(std::time::Duration::from_millis(50));
     let before = data_segments(port);
-    let requests = scout_mcp::ssh::mux::sftp_requests();
+    let requests = scout_mcp::__private::sftp_requests();
     op();
     let after = data_segments(port);
-    let sent = scout_mcp::ssh::mux::sftp_requests() - requests;
+    let sent = scout_mcp::__private::sftp_requests() - requests;
     (after.0 - before.0, after.1 - before.1, sent)
 }
 

@@ -1,5 +1,5 @@
-//! Sessions and the pool against real sshd (SPEC §5, §6): caps, reuse, retry, reaping, eviction,
-//! dead hosts, host keys, authentication.
+//! Sessions and the pool against real sshd (docs/BEHAVIOUR.md §5, §6): caps, reuse, retry, reaping,
+//! eviction, dead hosts, host keys, authentication.
 
 mod common;
 

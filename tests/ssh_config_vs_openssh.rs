@@ -28,7 +28,8 @@
 //! `stricthostkeychecking` is normalised by ssh: `yes`/`true` print `true`, `no`/`false`/`off`
 //! print `false`, `ask` prints `ask`, `accept-new` prints `accept-new`.
 
-use scout_mcp::ssh::config::{HostEntry, ParseContext, SshConfig};
+use scout_mcp::__private::{HostEntry, ParseContext, SshConfig};
+use scout_mcp::StrictHostKeyChecking;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -435,12 +436,23 @@ fn expand_identity(
     out
 }
 
-fn strict_as_ssh_prints(value: Option<&str>) -> &str {
+/// What a host key check does with an unknown key, from what `ssh -G` prints: `ask` (also
+/// printed when unset) and `true` both refuse here (there is nobody to ask).
+fn strict_from_ssh(printed: &str) -> &str {
+    match printed {
+        "ask" | "true" => "refuse",
+        "false" => "accept",
+        "accept-new" => "accept-new",
+        other => other,
+    }
+}
+
+/// The same, from the parsed value (unset: refuse, the default).
+fn strict_from_ours(value: Option<StrictHostKeyChecking>) -> &'static str {
     match value {
-        None | Some("ask") => "ask",
-        Some("yes" | "true") => "true",
-        Some("no" | "false" | "off") => "false",
-        Some(other) => other,
+        None | Some(StrictHostKeyChecking::Yes) => "refuse",
+        Some(StrictHostKeyChecking::No) => "accept",
+        Some(StrictHostKeyChecking::AcceptNew) => "accept-new",
     }
 }
 
@@ -506,11 +518,10 @@ fn compare(
         .connect_timeout
         .map_or("none".to_string(), |t| t.to_string());
     check("connecttimeout", ssh_one("connecttimeout"), timeout);
-    let strict = strict_as_ssh_prints(ours.strict_host_key_checking.as_deref());
     check(
         "stricthostkeychecking",
-        ssh_one("stricthostkeychecking"),
-        strict.to_string(),
+        strict_from_ssh(&ssh_one("stricthostkeychecking")).to_string(),
+        strict_from_ours(ours.strict_host_key_checking).to_string(),
     );
 
     let known = if ours.user_known_hosts_files.is_empty() {

@@ -1,4 +1,5 @@
-//! The `scout` tool's modes against real sshd hosts (SPEC §3.1–3.5), through the binary.
+//! The `scout` tool's modes against real sshd hosts (docs/BEHAVIOUR.md §3.1–§3.5), through
+//! the binary.
 
 mod common;
 
@@ -197,8 +198,8 @@ fn query_with_no_output_says_so(era: Era) {
     assert_eq!(text, "(no output)");
 }
 
-/// Every command-policy escape of SPEC §3.5 and more. Each would create `PWNED` or delete
-/// `canary` if it ran; after all of them both files tell that nothing did.
+/// Every command-policy escape of docs/BEHAVIOUR.md §3.5 and more. Each would create `PWNED` or
+/// delete `canary` if it ran; after all of them both files tell that nothing did.
 fn allowlist_refuses_every_escape_and_nothing_runs(era: Era) {
     let fleet = Fleet::start(&["alpha"]);
     let canary = fleet.write_remote_file("jail/canary", b"alive\n");

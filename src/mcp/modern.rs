@@ -18,8 +18,6 @@ pub const VERSIONS: &[&str] = &["2026-07-28"];
 pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 /// `_meta` key: the client's capabilities for this request (required).
 pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
-/// `_meta` key: the client's name and version (optional, for logs).
-pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 /// `_meta` key: the least severe log level the client wants as `notifications/message`.
 pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 /// `_meta` key of a result: the server's name and version.

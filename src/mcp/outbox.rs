@@ -174,6 +174,7 @@ impl Outbox {
     }
 
     /// Bytes queued now (for tests and diagnostics).
+    #[cfg(test)]
     pub fn queued_bytes(&self) -> usize {
         lock(&self.state).bytes
     }
@@ -250,6 +251,7 @@ impl Intake {
     }
 
     /// Requests and bytes admitted now.
+    #[cfg(test)]
     pub fn load(&self) -> (usize, usize) {
         *lock(&self.state)
     }

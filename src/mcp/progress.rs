@@ -1,9 +1,9 @@
 //! `notifications/progress` for a `tools/call` that carried `_meta.progressToken`.
 //!
 //! Operations report through their [`Control`] as often as they like (and repeat the latest
-//! figures while they wait); [`Throttle`] turns that into what the spec asks for: `progress`
-//! strictly increasing, at most one notification per [`MIN_INTERVAL`], and — because reports
-//! repeat — the latest state delivered a little late rather than dropped.
+//! figures while they wait); [`Throttle`] turns that into what the MCP specification asks for:
+//! `progress` strictly increasing, at most one notification per [`MIN_INTERVAL`], and — because
+//! reports repeat — the latest state delivered a little late rather than dropped.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

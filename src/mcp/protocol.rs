@@ -1,5 +1,5 @@
-//! What the server says (SPEC §2): protocol versions, capabilities, the tool definition, and the
-//! methods that need no SSH and are answered at once by the main loop.
+//! What the server says (docs/BEHAVIOUR.md §2): protocol versions, capabilities, the tool
+//! definition, and the methods that need no SSH and are answered at once by the main loop.
 
 //!
 //! Two eras share one process (docs/PROTOCOL.md). A request whose `_meta` carries

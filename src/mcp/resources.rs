@@ -1,4 +1,4 @@
-//! MCP resources (SPEC §4) and `completion/complete`, over the library.
+//! MCP resources (docs/BEHAVIOUR.md §4) and `completion/complete`, over the library.
 //!
 //! * `hosts://list` — the host table.
 //! * `scout://{host}/{path*}` — a file (text, or base64 `blob` when binary) or a directory
@@ -12,7 +12,7 @@
 
 use serde_json::{json, Value};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND};
 use crate::mcp::modern;
 use crate::ops::fs::View;
@@ -235,7 +235,10 @@ fn read(scout: &Scout, uri: &str, control: &Control) -> Reply {
         Ok(json!({ "contents": [{ "uri": uri, "mimeType": "text/plain", "text": t }] }))
     };
     match locate(scout, uri)? {
-        Location::Hosts => text(crate::ops::hosts::format(&scout.hosts())),
+        Location::Hosts => text(crate::ops::hosts::format_with_groups(
+            &scout.hosts(),
+            scout.groups(),
+        )),
         Location::Service { host, service } => {
             text(scout.service(&host, &service, control).map_err(|e| rpc_error(uri, e))?)
         }
@@ -263,10 +266,9 @@ fn read(scout: &Scout, uri: &str, control: &Control) -> Reply {
 }
 
 fn rpc_error(uri: &str, e: Error) -> RpcError {
-    let code = match &e {
-        Error::UnknownHost { .. } => RESOURCE_NOT_FOUND,
-        Error::Remote { message, .. } if message.contains("no such file") => RESOURCE_NOT_FOUND,
-        Error::InvalidArgument(_) | Error::Policy(_) => INVALID_PARAMS,
+    let code = match e.kind() {
+        ErrorKind::UnknownHost | ErrorKind::NotFound => RESOURCE_NOT_FOUND,
+        ErrorKind::InvalidArgument | ErrorKind::Policy => INVALID_PARAMS,
         _ => INTERNAL_ERROR,
     };
     if code == RESOURCE_NOT_FOUND {
@@ -297,7 +299,7 @@ fn mime_type(path: &str, binary: Option<&str>) -> &'static str {
     match ext.as_str() {
         "json" => "application/json",
         "md" => "text/markdown",
-        "html" | "htm" => "text/plain", // never served as HTML (SPEC §4)
+        "html" | "htm" => "text/plain", // never served as HTML (docs/BEHAVIOUR.md §4.1)
         "yaml" | "yml" => "application/yaml",
         "toml" => "application/toml",
         "xml" => "application/xml",

@@ -6,11 +6,12 @@
 //! * **main loop** — waits on input, signals and writer failure at once (`select!`). Parses each
 //!   line, answers what needs no SSH immediately (`initialize`, `server/discover`, `ping`,
 //!   `tools/list`, errors…) — so a `ping` is answered even when every worker is busy — and
-//!   queues `tools/call` as a `Job` on an unbounded crossbeam channel, where it waits for a free
-//!   worker. Each job carries the protocol version it is served at: the one `initialize`
+//!   queues `tools/call` as a `Job` on a crossbeam channel (bounded by the intake limits below)
+//!   for a worker. Each job carries the protocol version it is served at: the one `initialize`
 //!   negotiated, or the one its own `_meta` names (the stateless era, [`modern`]).
-//! * **workers** — a fixed number of threads (`SCOUT_WORKERS`) that run jobs through
-//!   [`crate::tool::call`] and send the response.
+//! * **workers** — threads that run jobs through [`crate::tool::call`] and send the response:
+//!   two always, more started when a job finds none free (up to `SCOUT_WORKERS`), and those
+//!   extra ones end after 30 s without work, so a call never waits behind slow ones.
 //! * **writer** — the only owner of stdout: one JSON message per line, flushed at once, taken
 //!   from the bounded [`Outbox`].
 //!

@@ -59,7 +59,8 @@ pub fn check(
     let stages = run_stages(pools, host, control);
     let fix = stages
         .iter()
-        .find_map(|s| s.outcome.as_ref().err().map(|e| fix_for(s.name, e, host)));
+        .find(|s| s.outcome.is_err())
+        .map(|s| fix_for(s, host));
     HostCheck {
         alias: host.alias.clone(),
         settings,
@@ -74,6 +75,7 @@ fn run_stages(pools: &Pools, host: &Arc<HostEntry>, control: &Control) -> Vec<St
             name,
             elapsed: Duration::ZERO,
             outcome: Err(e.to_string()),
+            fix: e.fix().map(str::to_string),
         }]
     };
     let (tx, rx) = crossbeam_channel::bounded(1);
@@ -86,24 +88,20 @@ fn run_stages(pools: &Pools, host: &Arc<HostEntry>, control: &Control) -> Vec<St
     let deadline = Instant::now() + limit;
     let trace = loop {
         if control.is_cancelled() {
-            return failed("connect", Error::Cancelled);
+            return failed("connect", Error::cancelled());
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return failed(
                 "connect",
-                Error::Timeout {
-                    host: host.alias.clone(),
-                    what: "the connect".into(),
-                    after: limit,
-                },
+                Error::timeout(host.alias.clone(), "the connect", limit),
             );
         }
         match rx.recv_timeout(left.min(Duration::from_millis(100))) {
             Ok(trace) => break trace,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                return failed("connect", Error::Io("the connection thread ended".into()))
+                return failed("connect", Error::io("the connection thread ended"))
             }
         }
     };
@@ -135,14 +133,15 @@ fn run_stages(pools: &Pools, host: &Arc<HostEntry>, control: &Control) -> Vec<St
         if out.success() {
             Ok("`true` exited 0".to_string())
         } else {
-            Err(Error::Remote {
-                host: host.alias.clone(),
-                message: format!(
+            Err(Error::remote(
+                host.alias.clone(),
+                crate::error::ErrorKind::Remote,
+                format!(
                     "`true` failed (exit {:?}): {}",
                     out.exit_code,
                     out.stderr_lossy().trim()
                 ),
-            })
+            ))
         }
     }));
     stages
@@ -150,11 +149,16 @@ fn run_stages(pools: &Pools, host: &Arc<HostEntry>, control: &Control) -> Vec<St
 
 fn timed(name: &'static str, f: impl FnOnce() -> Result<String, Error>) -> Stage {
     let start = Instant::now();
-    let outcome = f().map_err(|e| e.to_string());
+    let result = f();
     Stage {
         name,
         elapsed: start.elapsed(),
-        outcome,
+        fix: result
+            .as_ref()
+            .err()
+            .and_then(|e| e.fix())
+            .map(str::to_string),
+        outcome: result.map_err(|e| e.to_string()),
     }
 }
 
@@ -230,13 +234,14 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
-/// The one thing to fix after stage `stage` failed with `error`. The errors already end with
-/// what to do; where they name a command (`ssh-keygen -R …`, `ssh-add …`), that command is it.
-fn fix_for(stage: &str, error: &str, host: &HostEntry) -> String {
-    if let Some(command) = quoted_command(error) {
+/// The one thing to fix after `stage` failed. The errors already end with what to do; where
+/// they carry a command (`ssh-keygen -R …`, `ssh-add …`), that command is it.
+fn fix_for(stage: &Stage, host: &HostEntry) -> String {
+    if let Some(command) = &stage.fix {
         return format!("run `{command}`");
     }
-    match stage {
+    let error = stage.outcome.as_ref().err().map_or("", String::as_str);
+    match stage.name {
         "resolve" => format!(
             "make '{}' resolvable, or set `HostName` of {} in ssh_config to an address",
             host.hostname, host.alias
@@ -263,13 +268,6 @@ fn fix_for(stage: &str, error: &str, host: &HostEntry) -> String {
         ),
         _ => error.to_string(),
     }
-}
-
-/// The first `…`-quoted command in a message.
-fn quoted_command(message: &str) -> Option<&str> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(&message[start..start + len]).filter(|c| c.starts_with("ssh"))
 }
 
 /// The report of one or more checks, as text.
@@ -319,8 +317,17 @@ pub fn format(checks: &[HostCheck]) -> String {
 mod tests {
     use super::*;
 
+    fn failed(name: &'static str, message: &str, fix: Option<&str>) -> Stage {
+        Stage {
+            name,
+            elapsed: Duration::ZERO,
+            outcome: Err(message.to_string()),
+            fix: fix.map(str::to_string),
+        }
+    }
+
     #[test]
-    fn the_fix_prefers_a_command_named_by_the_error() {
+    fn the_fix_prefers_the_command_the_error_carries() {
         let host = HostEntry {
             alias: "web".into(),
             hostname: "10.0.0.5".into(),
@@ -328,21 +335,22 @@ mod tests {
             port: 2222,
             ..HostEntry::default()
         };
+        let changed = failed(
+            "host key",
+            "HOST KEY CHANGED …",
+            Some("ssh-keygen -R '[10.0.0.5]:2222' -f kh"),
+        );
         assert_eq!(
-            fix_for(
-                "host key",
-                "HOST KEY CHANGED … remove it with `ssh-keygen -R '[10.0.0.5]:2222' -f kh` and verify",
-                &host
-            ),
+            fix_for(&changed, &host),
             "run `ssh-keygen -R '[10.0.0.5]:2222' -f kh`"
         );
-        let tcp = fix_for("tcp", "connection refused", &host);
+        let tcp = fix_for(&failed("tcp", "connection refused", None), &host);
         assert!(
             tcp.contains("10.0.0.5:2222") && tcp.contains("web"),
             "{tcp}"
         );
-        // A backticked word that is not a command does not count.
-        let auth = fix_for("auth", "no `IdentityFile` configured", &host);
+        // Without a command, the stage's own advice: a backticked word in the text is no command.
+        let auth = fix_for(&failed("auth", "no `IdentityFile` configured", None), &host);
         assert!(auth.contains("ssh-copy-id web"), "{auth}");
     }
 }

@@ -24,8 +24,8 @@
 //!        literally named `*.log`. The message suggests `find . -name '*.log'`;
 //!      - unquoted `$`, and inside double quotes a `$` that would expand (`$x`, `${`, `$(`,
 //!        `$1`, `$?`, ...), and a backtick anywhere: variables and substitutions are not run;
-//!      - a word that contains `$(`, `${` or a backtick *even when quoted*: the spec refuses any
-//!        argument that starts a command substitution, whatever its quoting;
+//!      - a word that contains `$(`, `${` or a backtick *even when quoted*: any argument that
+//!        starts a command substitution is refused, whatever its quoting (docs/BEHAVIOUR.md §3.5);
 //!      - a word that starts with an unquoted `#` (a comment in a shell);
 //!      - a word that starts with an unquoted `~` other than `~` or `~/...`: `~` and `~/x` are
 //!        kept unquoted so the remote shell expands them to the home directory (like
@@ -74,15 +74,27 @@ use std::fmt;
 use std::iter::Peekable;
 use std::str::Chars;
 
-/// `SCOUT_COMMAND_POLICY`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `SCOUT_COMMAND_POLICY`. Ordered by how much a mode allows (`Off < Allowlist < Shell`), so
+/// a narrowed policy (an HTTP key's) can be checked against the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PolicyMode {
+    /// `query` is refused.
+    Off,
     /// One allowed command, arguments quoted one by one (default).
     Allowlist,
     /// The query is run by the remote shell as written.
     Shell,
-    /// `query` is refused.
-    Off,
+}
+
+impl PolicyMode {
+    /// The mode as `SCOUT_COMMAND_POLICY` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyMode::Off => "off",
+            PolicyMode::Allowlist => "allowlist",
+            PolicyMode::Shell => "shell",
+        }
+    }
 }
 
 impl std::str::FromStr for PolicyMode {
@@ -94,9 +106,7 @@ impl std::str::FromStr for PolicyMode {
             "allowlist" => Ok(PolicyMode::Allowlist),
             "shell" => Ok(PolicyMode::Shell),
             "off" => Ok(PolicyMode::Off),
-            other => Err(format!(
-                "SCOUT_COMMAND_POLICY must be allowlist, shell or off, not {other:?}"
-            )),
+            other => Err(format!("allowlist, shell or off, not {other:?}")),
         }
     }
 }
@@ -106,7 +116,7 @@ impl std::str::FromStr for PolicyMode {
 pub struct CommandPolicy {
     /// What `query` may run: one allowlisted command, anything through the shell, or nothing.
     pub mode: PolicyMode,
-    /// From `SCOUT_ALLOWED_COMMANDS`; see [`parse_allowed_commands`].
+    /// From `SCOUT_ALLOWED_COMMANDS`; see `parse_allowed_commands`.
     pub extra_allowed: Vec<String>,
 }
 
@@ -233,10 +243,6 @@ impl CommandPolicy {
 }
 
 /// POSIX single-quote quoting: `abc` → `'abc'`, `'` → `'\''`, empty → `''`.
-///
-/// ```
-/// assert_eq!(scout_mcp::ops::command::shell_quote("it's"), r"'it'\''s'");
-/// ```
 pub fn shell_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('\'');
@@ -1283,5 +1289,17 @@ mod tests {
             }
             let _ = tokenize(&query);
         }
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_shell_quote() {
+        assert_eq!(crate::ops::command::shell_quote("it's"), r"'it'\''s'");
     }
 }

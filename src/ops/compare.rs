@@ -1,4 +1,4 @@
-//! diff / diff_content (SPEC §3.7): turning two file contents into a [`Comparison`].
+//! diff / diff_content (docs/BEHAVIOUR.md §3.7): turning two file contents into a [`Comparison`].
 
 use crate::ops::diff;
 use crate::ops::fs::FileContent;
@@ -14,14 +14,14 @@ pub struct Comparison {
     /// `host:path` of the second side, or "expected content".
     pub right: String,
     /// Identical, a unified diff, or sizes and SHA-256 sums.
-    pub outcome: Outcome,
+    pub outcome: DiffOutcome,
     /// A side was longer than `SCOUT_MAX_FILE_SIZE`: only the first part was compared.
     pub truncated: bool,
 }
 
 /// The result of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum DiffOutcome {
     /// Both sides have the same content.
     Identical,
     /// A unified diff (3 lines of context) with `--- left` / `+++ right` headers.
@@ -46,9 +46,9 @@ impl Comparison {
     /// Whether both sides have the same content (for binaries: the same size and SHA-256).
     pub fn identical(&self) -> bool {
         match &self.outcome {
-            Outcome::Identical => true,
-            Outcome::Differ { .. } => false,
-            Outcome::Binary {
+            DiffOutcome::Identical => true,
+            DiffOutcome::Differ { .. } => false,
+            DiffOutcome::Binary {
                 left_sha256,
                 right_sha256,
                 left_size,
@@ -93,7 +93,7 @@ fn text_comparison(
     max_diff: usize,
 ) -> Comparison {
     let outcome = match diff::unified(old, new, left, right, CONTEXT) {
-        None => Outcome::Identical,
+        None => DiffOutcome::Identical,
         Some(mut unified) if unified.len() > max_diff => {
             let total = unified.len() as u64;
             unified.truncate(crate::util::utf8_cut(unified.as_bytes(), max_diff));
@@ -102,9 +102,9 @@ fn text_comparison(
                 crate::control::human_bytes(unified.len() as u64),
                 crate::control::human_bytes(total)
             ));
-            Outcome::Differ { unified }
+            DiffOutcome::Differ { unified }
         }
-        Some(unified) => Outcome::Differ { unified },
+        Some(unified) => DiffOutcome::Differ { unified },
     };
     Comparison {
         left: left.to_string(),
@@ -124,7 +124,7 @@ pub fn binaries(
     Comparison {
         left: left.to_string(),
         right: right.to_string(),
-        outcome: Outcome::Binary {
+        outcome: DiffOutcome::Binary {
             left_size: ls,
             left_sha256: lh,
             right_size: rs,
@@ -137,13 +137,13 @@ pub fn binaries(
 /// The comparison as text for an agent.
 pub fn format(c: &Comparison) -> String {
     let mut text = match &c.outcome {
-        Outcome::Identical => format!("{} and {} are identical", c.left, c.right),
-        Outcome::Differ { unified } => unified.clone(),
-        Outcome::Binary { .. } if c.identical() => format!(
+        DiffOutcome::Identical => format!("{} and {} are identical", c.left, c.right),
+        DiffOutcome::Differ { unified } => unified.clone(),
+        DiffOutcome::Binary { .. } if c.identical() => format!(
             "{} and {} are identical (binary; compared by size and SHA-256)",
             c.left, c.right
         ),
-        Outcome::Binary {
+        DiffOutcome::Binary {
             left_size,
             left_sha256,
             right_size,

@@ -34,12 +34,6 @@ use std::collections::HashMap;
 /// trailing newline is followed by `\ No newline at end of file`.
 ///
 /// Returns `None` when `old == new`.
-///
-/// ```
-/// let d = scout_mcp::ops::diff::unified("a\nb\n", "a\nc\n", "web1:/f", "web2:/f", 3).unwrap();
-/// assert_eq!(d, "--- web1:/f\n+++ web2:/f\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n");
-/// assert!(scout_mcp::ops::diff::unified("same\n", "same\n", "l", "r", 3).is_none());
-/// ```
 pub fn unified(
     old: &str,
     new: &str,
@@ -877,5 +871,19 @@ mod tests {
         assert!(minimal);
         assert_eq!(apply(&old, &diff), new);
         assert_eq!(edits(&diff), edits(&gnu_diff(&old, &new, 3)));
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_unified() {
+        let d = crate::ops::diff::unified("a\nb\n", "a\nc\n", "web1:/f", "web2:/f", 3).unwrap();
+        assert_eq!(d, "--- web1:/f\n+++ web2:/f\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n");
+        assert!(crate::ops::diff::unified("same\n", "same\n", "l", "r", 3).is_none());
     }
 }

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::ops::remote_path;
 use crate::ssh::mux::Failure;
 use crate::ssh::sftp::wire::{open, Attrs, Request};
-use crate::ssh::sftp::Sftp;
+use crate::ssh::sftp_client::Sftp;
 use crate::util::utf8_cut;
 
 /// A file's content as read, possibly truncated.
@@ -208,19 +208,20 @@ fn read_stat(
     match kind {
         EntryKind::File => {}
         EntryKind::Directory => {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "'{path}' is a directory: list it instead of reading it"
             ))
             .into())
         }
         other => {
-            return Err(Error::Remote {
-                host: sftp.host().to_string(),
-                message: format!(
+            return Err(Error::remote(
+                sftp.host().to_string(),
+                crate::error::ErrorKind::Remote,
+                format!(
                     "'{path}' is a {}, not a regular file: refusing to read it",
                     other.name()
                 ),
-            }
+            )
             .into())
         }
     }
@@ -267,7 +268,7 @@ fn read_bytes(
         (READ_CHUNK, READ_DEPTH),
         |piece| {
             if control.is_cancelled() {
-                return Err(Error::Cancelled.into());
+                return Err(Error::cancelled().into());
             }
             sftp.reserve(piece.len())?;
             bytes.extend_from_slice(piece.bytes());

@@ -114,7 +114,7 @@ impl BeamScope {
     }
 
     /// Whether this scope is usable: an explicit directory must be absolute, exist, and hold
-    /// no secrets (see [`SENSITIVE`]); the default directory may not exist yet.
+    /// no secrets (see `SENSITIVE`); the default directory may not exist yet.
     pub fn check(&self, home: &Path) -> Result<(), String> {
         let BeamScope::Dir { path, default } = self else {
             return Ok(());
@@ -167,15 +167,10 @@ impl BeamScope {
                 .recursive(true)
                 .mode(0o700)
                 .create(path)
-                .map_err(|e| {
-                    Error::Io(format!(
-                        "cannot create the beam directory {}: {e}",
-                        path.display()
-                    ))
-                })?;
+                .map_err(|e| local_error("create the beam directory", path, e))?;
         }
         path.canonicalize().map(Some).map_err(|e| {
-            Error::Config(format!(
+            Error::config(format!(
                 "the beam directory {} cannot be used: {e}. Set SCOUT_BEAM_DIR to an existing \
                  directory",
                 path.display()
@@ -235,8 +230,8 @@ impl LocalPath {
     /// directory, must stay inside it; `..` in the part that does not exist yet is refused.
     pub fn resolve(raw: &str, scope: &BeamScope) -> Result<LocalPath, Error> {
         if raw.trim().is_empty() || raw.contains('\0') {
-            return Err(Error::InvalidArgument(
-                "beam needs a local path (no NUL bytes)".into(),
+            return Err(Error::invalid_argument(
+                "beam needs a local path (no NUL bytes)",
             ));
         }
         let root = scope.root()?;
@@ -245,11 +240,11 @@ impl LocalPath {
             (_, true) => path.to_path_buf(),
             (Some(root), false) => root.join(path),
             (None, false) => std::env::current_dir()
-                .map_err(|e| Error::Io(format!("no current directory: {e}")))?
+                .map_err(|e| Error::io(format!("no current directory: {e}")).with_source(e))?
                 .join(path),
         };
         let resolved = resolve_existing_prefix(&joined)
-            .map_err(|e| Error::InvalidArgument(format!("local path {raw}: {e}")))?;
+            .map_err(|e| Error::invalid_argument(format!("local path {raw}: {e}")))?;
         if let Some(root) = &root {
             if !resolved.starts_with(root) {
                 return Err(outside(raw, root));
@@ -258,7 +253,7 @@ impl LocalPath {
         let (dir, name) = match (resolved.parent(), resolved.file_name()) {
             (Some(dir), Some(name)) => (dir.to_path_buf(), name.to_os_string()),
             _ => {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::invalid_argument(format!(
                     "local path {raw} names no file"
                 )))
             }
@@ -357,7 +352,7 @@ impl LocalPath {
         if fd < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::ELOOP) {
-                return Err(Error::Policy(format!(
+                return Err(Error::policy(format!(
                     "local path {} is a symbolic link: beam does not read through links",
                     path.display()
                 )));
@@ -388,7 +383,7 @@ impl LocalPath {
     pub fn destination(&self, overwrite: bool) -> Result<Destination, Error> {
         let path = self.path();
         if self.name.is_empty() {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "local path {} is a directory",
                 path.display()
             )));
@@ -396,19 +391,19 @@ impl LocalPath {
         let dir = self.open_dir()?;
         match dir.lstat(&self.name) {
             Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
-                return Err(Error::Policy(format!(
+                return Err(Error::policy(format!(
                     "local path {} is a symbolic link: beam does not write through links",
                     path.display()
                 )))
             }
             Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::invalid_argument(format!(
                     "local path {} is a directory",
                     path.display()
                 )))
             }
             Ok(_) if !overwrite => {
-                return Err(Error::Policy(format!(
+                return Err(Error::policy(format!(
                     "local file {} already exists; pass overwrite: true to replace it",
                     path.display()
                 )))
@@ -493,7 +488,7 @@ impl Destination {
                 return Err(local_error("create a temporary file in", &self.dir.path, e));
             }
         }
-        Err(Error::Io(format!(
+        Err(Error::io(format!(
             "cannot create a temporary file in {}: every name tried exists",
             self.dir.path.display()
         )))
@@ -506,9 +501,7 @@ impl Destination {
     pub fn commit(mut self, overwrite: bool) -> Result<PathBuf, Error> {
         let path = self.path();
         let Some(temp) = self.temp.take() else {
-            return Err(Error::Io(
-                "internal error: no temporary file to commit".into(),
-            ));
+            return Err(Error::io("internal error: no temporary file to commit"));
         };
         let (t, n) = (cstring(&temp)?, cstring(&self.name)?);
         let fd = self.dir.fd.as_raw_fd();
@@ -684,11 +677,11 @@ fn resolve_existing_prefix(path: &Path) -> Result<PathBuf, String> {
 
 fn cstring(s: &OsStr) -> Result<CString, Error> {
     CString::new(s.as_bytes())
-        .map_err(|_| Error::InvalidArgument("a local path contains a NUL byte".into()))
+        .map_err(|_| Error::invalid_argument("a local path contains a NUL byte"))
 }
 
 fn outside(raw: &str, root: &Path) -> Error {
-    Error::Policy(format!(
+    Error::policy(format!(
         "local path {raw} is outside the beam directory {} (SCOUT_BEAM_DIR); beam only reads \
          and writes there",
         root.display()
@@ -696,14 +689,15 @@ fn outside(raw: &str, root: &Path) -> Error {
 }
 
 fn not_a_file(path: &Path, what: &str) -> Error {
-    Error::InvalidArgument(format!(
+    Error::invalid_argument(format!(
         "local path {} is {what}: only regular files can be uploaded",
         path.display()
     ))
 }
 
-fn local_error(doing: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Io(format!("cannot {doing} {}: {e}", path.display()))
+/// A local I/O failure while `doing` something with `path`, its source kept.
+pub(crate) fn local_error(doing: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::io(format!("cannot {doing} {}: {e}", path.display())).with_source(e)
 }
 
 #[cfg(test)]

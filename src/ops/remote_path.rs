@@ -1,4 +1,4 @@
-//! Validating and quoting remote paths from `target` (`host:PATH`, spec §3.1).
+//! Validating and quoting remote paths from `target` (`host:PATH`, docs/BEHAVIOUR.md §3.1).
 //!
 //! The agent's path is used in two places: as a word in a remote shell command (`cd PATH && ...`,
 //! `cat PATH`), and as an SFTP path. Rules:
@@ -42,13 +42,6 @@ impl fmt::Display for PathError {
 impl std::error::Error for PathError {}
 
 /// Validates a remote path as given by the agent (after the `host:` part, trimmed by caller).
-///
-/// ```
-/// use scout_mcp::ops::remote_path::validate;
-/// assert!(validate("/var/log").is_ok() && validate("~/app").is_ok());
-/// assert!(validate("/var/../../etc").is_err()); // climbs above where it started
-/// assert!(validate("a\nb").is_err());
-/// ```
 pub fn validate(path: &str) -> Result<(), PathError> {
     if path.is_empty() {
         return Err(PathError(
@@ -113,13 +106,7 @@ fn climbs_above(path: &str, start: &str) -> PathError {
 
 /// The path as a shell word for `cd`/arguments: `~` → `~`, `~/x y` → `~/'x y'` (only the part
 /// after `~/` is quoted so the shell expands `~`), a relative path starting with `-` gets `./`,
-/// anything else is fully [`shell_quote`]d (including `~user` forms, which are not expanded).
-///
-/// ```
-/// use scout_mcp::ops::remote_path::shell_word;
-/// assert_eq!(shell_word("~/my dir"), "~/'my dir'");
-/// assert_eq!(shell_word("-x"), "'./-x'");
-/// ```
+/// anything else is fully `shell_quote`d (including `~user` forms, which are not expanded).
 pub fn shell_word(path: &str) -> String {
     if path == "~" {
         return "~".to_string();
@@ -138,13 +125,6 @@ pub fn shell_word(path: &str) -> String {
 
 /// The path as an SFTP path: SFTP's working directory is the login (home) directory, so `~` →
 /// `.`, `~/x` → `x`, relative stays relative, absolute stays absolute.
-///
-/// ```
-/// use scout_mcp::ops::remote_path::sftp_path;
-/// assert_eq!(sftp_path("~"), ".");
-/// assert_eq!(sftp_path("~/notes.txt"), "notes.txt");
-/// assert_eq!(sftp_path("/etc/hosts"), "/etc/hosts");
-/// ```
 pub fn sftp_path(path: &str) -> String {
     if path == "~" {
         return ".".to_string();
@@ -343,5 +323,35 @@ mod tests {
             assert!(word.starts_with('\'') || word.starts_with('~'), "{word:?}");
             let _ = sftp_path(&path);
         }
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_validate() {
+        use crate::ops::remote_path::validate;
+        assert!(validate("/var/log").is_ok() && validate("~/app").is_ok());
+        assert!(validate("/var/../../etc").is_err()); // climbs above where it started
+        assert!(validate("a\nb").is_err());
+    }
+
+    #[test]
+    fn example_shell_word() {
+        use crate::ops::remote_path::shell_word;
+        assert_eq!(shell_word("~/my dir"), "~/'my dir'");
+        assert_eq!(shell_word("-x"), "'./-x'");
+    }
+
+    #[test]
+    fn example_sftp_path() {
+        use crate::ops::remote_path::sftp_path;
+        assert_eq!(sftp_path("~"), ".");
+        assert_eq!(sftp_path("~/notes.txt"), "notes.txt");
+        assert_eq!(sftp_path("/etc/hosts"), "/etc/hosts");
     }
 }

@@ -8,7 +8,7 @@ use crate::ops::command::shell_quote;
 use crate::ops::{fs, remote_path};
 use crate::ssh::exec::{ExecLimits, ExecOutput};
 use crate::ssh::mux::{Conn, Failure, SftpChannel};
-use crate::ssh::sftp::Sftp;
+use crate::ssh::sftp_client::Sftp;
 
 /// Runs `command_line` (already vetted by the command policy) with `dir` as working directory.
 ///
@@ -62,11 +62,11 @@ pub fn explain_cd_failure(conn: &Conn, dir: &str, control: &Control) -> Failure 
 pub fn cd_error(dir: &str, is_dir: bool) -> Error {
     const WHY: &str = "`query` runs in the target's directory (use its parent)";
     if is_dir {
-        Error::InvalidArgument(format!(
+        Error::invalid_argument(format!(
             "cannot enter directory '{dir}' (permission denied for the remote user?): {WHY}"
         ))
     } else {
-        Error::InvalidArgument(format!("'{dir}' is not a directory: {WHY}"))
+        Error::invalid_argument(format!("'{dir}' is not a directory: {WHY}"))
     }
 }
 
@@ -77,11 +77,11 @@ pub fn require_dir(conn: &Conn, dir: &str, why: &str, control: &Control) -> Resu
     if fs::stat(&sftp, dir)?.is_dir() {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!("'{dir}' is not a directory: {why}")).into())
+        Err(Error::invalid_argument(format!("'{dir}' is not a directory: {why}")).into())
     }
 }
 
-/// What `find` found (SPEC §3.6).
+/// What `find` found (docs/BEHAVIOUR.md §3.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindResult {
     /// The directory searched, as the caller gave it.
@@ -123,7 +123,7 @@ pub fn find(
     );
     let out = conn.exec(&command, limits, control)?;
     if out.cancelled {
-        return Err(Error::Cancelled.into());
+        return Err(Error::cancelled().into());
     }
     let mut matches: Vec<String> = out
         .stdout
@@ -159,17 +159,17 @@ pub fn find(
 
 fn check_pattern(pattern: &str) -> Result<(), Error> {
     if pattern.trim().is_empty() {
-        return Err(Error::InvalidArgument(
-            "'find' needs a name pattern, e.g. \"*.log\"".into(),
+        return Err(Error::invalid_argument(
+            "'find' needs a name pattern, e.g. \"*.log\"",
         ));
     }
     if pattern.len() > MAX_PATTERN_LEN || pattern.contains(['\0', '\n', '\r']) {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::invalid_argument(format!(
             "the find pattern must be one line of at most {MAX_PATTERN_LEN} bytes without NUL"
         )));
     }
     if pattern.contains('/') {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::invalid_argument(format!(
             "the find pattern '{pattern}' contains '/': it matches file names only (find -name); \
              put the directory in target instead"
         )));
@@ -214,15 +214,10 @@ pub fn tree(
     );
     let out = conn.exec(&command, limits, cancel)?;
     if out.timed_out {
-        return Err(Error::Timeout {
-            host: conn.state.alias.to_string(),
-            what: "tree".into(),
-            after: limits.timeout,
-        }
-        .into());
+        return Err(Error::timeout(conn.state.alias.to_string(), "tree", limits.timeout).into());
     }
     if out.cancelled {
-        return Err(Error::Cancelled.into());
+        return Err(Error::cancelled().into());
     }
     let (dirs, files) = split_find_output(&out.stdout);
     Ok(render(

@@ -1,7 +1,7 @@
-//! Per-host service resources (SPEC §4): `{host}://docker`, `{host}://docker/{name}/logs`,
-//! `{host}://compose`, `{host}://compose/{project}`, `{host}://compose/{project}/logs`,
-//! `{host}://zfs`, `{host}://zfs/{pool}`, `{host}://zfs/{pool}/datasets`,
-//! `{host}://zfs/snapshots` and `{host}://syslog`.
+//! Per-host service resources (docs/BEHAVIOUR.md §4.2): `{host}://docker`,
+//! `{host}://docker/{name}/logs`, `{host}://compose`, `{host}://compose/{project}`,
+//! `{host}://compose/{project}/logs`, `{host}://zfs`, `{host}://zfs/{pool}`,
+//! `{host}://zfs/{pool}/datasets`, `{host}://zfs/snapshots` and `{host}://syslog`.
 //!
 //! The module is pure. [`Service::parse`] reads the part of the URI after `{host}://`,
 //! [`Service::command`] builds the one POSIX `sh` command line to run over SSH (one round trip per
@@ -11,7 +11,7 @@
 //! - A missing tool ends the command with [`EXIT_NOT_INSTALLED`] (69, sysexits' EX_UNAVAILABLE)
 //!   after a `scout-mcp: not installed: TOOL` line on stderr. An installed tool that fails keeps
 //!   its own exit status and message. A missing tool is not an error: the resource says so in
-//!   text (SPEC §4: "a host without docker/zfs says so in text").
+//!   text (docs/BEHAVIOUR.md §4.2).
 //! - A compose project without containers ends with [`EXIT_NO_SUCH_PROJECT`] (66, EX_NOINPUT)
 //!   after a `scout-mcp: no such compose project` line on stderr.
 //! - `syslog` names the file it fell back to with a `scout-mcp: source: PATH` line on stderr.
@@ -21,6 +21,7 @@
 //! The commands use only what dash, bash, zsh, ksh and busybox sh do alike, because SSH runs them
 //! with the remote user's login shell.
 
+use crate::ops::command::shell_quote;
 use std::fmt::Write as _;
 
 /// Exit status of a service command whose tool is not installed on the host.
@@ -33,7 +34,7 @@ const NO_SUCH_PROJECT: &str = "scout-mcp: no such compose project";
 const SOURCE: &str = "scout-mcp: source: ";
 const RECORD: char = '\u{1e}';
 
-/// The spec's "last 100 lines" for every log resource.
+/// Lines of every log resource (docs/BEHAVIOUR.md §4.2).
 const LOG_LINES: usize = 100;
 /// Snapshots listed by `zfs/snapshots`, newest first; hosts with sanoid keep thousands.
 const MAX_SNAPSHOTS: usize = 100;
@@ -238,13 +239,13 @@ impl Service {
             Service::Docker => format!(
                 "{}; docker ps -a --format {}",
                 need("docker"),
-                quote(PS_FORMAT)
+                shell_quote(PS_FORMAT)
             ),
             // 2>&1: a container's stderr is half its log, and only the merge keeps the order.
             Service::DockerLogs(name) => format!(
                 "{}; docker logs --tail {LOG_LINES} --timestamps {} 2>&1",
                 need("docker"),
-                quote(name)
+                shell_quote(name)
             ),
             Service::Compose => format!(
                 "{}; {}; docker compose ls -a --format json",
@@ -258,19 +259,19 @@ impl Service {
                 need("docker"),
                 need_compose(),
                 need_project(project),
-                quote(project)
+                shell_quote(project)
             ),
             Service::Zfs => format!(
                 "{}; zpool list -H -p -o name,size,alloc,free,cap,frag,health",
                 need_zfs("zpool")
             ),
             Service::ZfsPool(pool) => {
-                format!("{}; zpool status {}", need_zfs("zpool"), quote(pool))
+                format!("{}; zpool status {}", need_zfs("zpool"), shell_quote(pool))
             }
             Service::ZfsDatasets(pool) => format!(
                 "{}; zfs list -H -p -r -t filesystem,volume -o name,used,avail,refer,mountpoint {}",
                 need_zfs("zfs"),
-                quote(pool)
+                shell_quote(pool)
             ),
             // Newest first, so an output cap cuts the oldest snapshots, not the newest.
             Service::ZfsSnapshots => format!(
@@ -399,8 +400,8 @@ impl Service {
 // ---------------------------------------------------------------------------------------------
 // Names and commands
 
-/// Checks a name against `[A-Za-z0-9_.-]+` (SPEC §4), and refuses what would still mislead a
-/// tool: a leading `-` (read as an option), `.` and `..`, an absurd length.
+/// Checks a name against `[A-Za-z0-9_.-]+` (docs/BEHAVIOUR.md §4.2), and refuses what would still
+/// mislead a tool: a leading `-` (read as an option), `.` and `..`, an absurd length.
 fn validate_name(name: &str, what: &str) -> Result<String, String> {
     let shown = shorten(name, 64);
     if name.is_empty() {
@@ -428,11 +429,6 @@ fn validate_name(name: &str, what: &str) -> Result<String, String> {
         ));
     }
     Ok(name.to_string())
-}
-
-/// POSIX single-quoting: `a'b` → `'a'\''b'`.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// Ends the command with the not-installed status and marker.
@@ -465,7 +461,7 @@ fn need_zfs(tool: &str) -> String {
 fn need_project(project: &str) -> String {
     format!(
         "ids=$(docker ps -a -q --filter {}) || exit; [ -n \"$ids\" ] || {}",
-        quote(&format!("{PROJECT_FILTER}{project}")),
+        shell_quote(&format!("{PROJECT_FILTER}{project}")),
         no_project()
     )
 }
@@ -484,8 +480,8 @@ fn compose_files_command(project: &str) -> String {
          printf '%s\\n' \"${{f#x}}\" | tr , '\\n' | while IFS= read -r c; do \
          [ -z \"$c\" ] || {{ printf '\\036%s\\n' \"$c\"; cat -- \"$c\"; }}; done; exit 0",
         need("docker"),
-        quote(&format!("{PROJECT_FILTER}{project}")),
-        quote(CONFIG_FILES_FORMAT),
+        shell_quote(&format!("{PROJECT_FILTER}{project}")),
+        shell_quote(CONFIG_FILES_FORMAT),
         no_project()
     )
 }
@@ -1413,7 +1409,7 @@ mod tests {
             let reference = run_in("/bin/sh", &command, &stand_in_path(), &[]);
             for shell in &shells {
                 let command = if shell.ends_with("busybox") {
-                    format!("exec {shell} sh -c {}", quote(&command))
+                    format!("exec {shell} sh -c {}", shell_quote(&command))
                 } else {
                     command.clone()
                 };

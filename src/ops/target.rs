@@ -1,4 +1,4 @@
-//! Parsing `target` strings: `hosts` or `host:path` (SPEC §3.1).
+//! Parsing `target` strings: `hosts` or `host:path` (docs/BEHAVIOUR.md §3.1).
 
 use crate::error::Error;
 use crate::ops::remote_path;
@@ -20,42 +20,32 @@ pub enum Target {
 impl Target {
     /// Parses a target: trimmed; `hosts` in any case; else split at the first `:` into a host
     /// alias and a path, both trimmed and non-empty, the path validated.
-    ///
-    /// ```
-    /// use scout_mcp::ops::target::Target;
-    /// assert_eq!(Target::parse(" HOSTS ").unwrap(), Target::Hosts);
-    /// assert_eq!(
-    ///     Target::parse("web1:/var/log").unwrap(),
-    ///     Target::Path { host: "web1".into(), path: "/var/log".into() }
-    /// );
-    /// assert!(Target::parse("web1").is_err());
-    /// ```
     pub fn parse(target: &str) -> Result<Target, Error> {
         let target = target.trim();
         if target.eq_ignore_ascii_case("hosts") {
             return Ok(Target::Hosts);
         }
         let Some((host, path)) = target.split_once(':') else {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "invalid target '{}': expected 'hosts' or 'host:/path' (e.g. 'web1:/var/log' or 'web1:~')",
                 shorten(target)
             )));
         };
         let (host, path) = (host.trim(), path.trim());
         if host.is_empty() {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "invalid target '{}': the host before ':' is empty",
                 shorten(target)
             )));
         }
         if path.is_empty() {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid_argument(format!(
                 "invalid target '{}': the path after ':' is empty (use '{host}:~' for the home directory)",
                 shorten(target)
             )));
         }
         remote_path::validate(path)
-            .map_err(|e| Error::InvalidArgument(format!("invalid path in target: {e}")))?;
+            .map_err(|e| Error::invalid_argument(format!("invalid path in target: {e}")))?;
         Ok(Target::Path {
             host: host.to_string(),
             path: path.to_string(),
@@ -115,5 +105,26 @@ mod tests {
         let t = "é".repeat(10_000);
         let err = Target::parse(&t).unwrap_err().to_string();
         assert!(err.len() < 600, "{}", err.len());
+    }
+}
+
+/// The examples these functions used to carry in their docs (they are not public).
+#[cfg(test)]
+mod examples {
+    #[allow(unused_imports)]
+    use super::*;
+
+    #[test]
+    fn example_parse() {
+        use crate::ops::target::Target;
+        assert_eq!(Target::parse(" HOSTS ").unwrap(), Target::Hosts);
+        assert_eq!(
+            Target::parse("web1:/var/log").unwrap(),
+            Target::Path {
+                host: "web1".into(),
+                path: "/var/log".into()
+            }
+        );
+        assert!(Target::parse("web1").is_err());
     }
 }

@@ -27,15 +27,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::control::{human_bytes, Control};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ops::local_files;
+use crate::ops::local_files::local_error;
 pub use crate::ops::local_files::LocalPath;
 use crate::ops::remote_path;
 use crate::ops::writer::FileWriter;
 use crate::sha256::Sha256;
 use crate::ssh::mux::{Failure, Pending};
 use crate::ssh::sftp::wire::{open, Reply, Request};
-use crate::ssh::sftp::{Handle, Sftp};
+use crate::ssh::sftp_client::{Handle, Sftp};
 
 /// Bytes of requests outstanding at once on a transfer's channel (bounded memory: that much
 /// of buffers).
@@ -77,7 +78,7 @@ impl Direction {
         match s.trim().to_ascii_lowercase().as_str() {
             "upload" => Ok(Direction::Upload),
             "download" => Ok(Direction::Download),
-            _ => Err(Error::InvalidArgument(format!(
+            _ => Err(Error::invalid_argument(format!(
                 "beam_direction must be \"upload\" or \"download\", got '{s}'"
             ))),
         }
@@ -156,7 +157,7 @@ fn receive(
         (chunk, (IN_FLIGHT / chunk).max(2)),
         |piece| {
             if control.is_cancelled() {
-                return Err(Error::Cancelled.into());
+                return Err(Error::cancelled().into());
             }
             let (packet, start, len) = piece.into_parts();
             if let Err(e) = writer.write(packet, start, len) {
@@ -265,7 +266,7 @@ pub fn hash_remote(
         (chunk, (IN_FLIGHT / chunk).max(2)),
         |piece| {
             if control.is_cancelled() {
-                return Err(Error::Cancelled.into());
+                return Err(Error::cancelled().into());
             }
             hash.update(piece.bytes());
             Ok(())
@@ -295,7 +296,7 @@ fn finished(
 fn remote_source(sftp: &Sftp<'_>, path: &str) -> Result<(Option<u64>, u32), Failure> {
     let stat = sftp.stat(&remote_path::sftp_path(path))?;
     if !stat.is_file() {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::invalid_argument(format!(
             "'{path}' on {} is not a regular file: beam copies single files",
             sftp.host()
         ))
@@ -326,7 +327,7 @@ fn send(
     next: impl FnMut(&mut [u8]) -> Result<usize, Error>,
 ) -> Result<(u64, String), Failure> {
     if target.exists && !target.overwrite {
-        return Err(Error::Policy(format!(
+        return Err(Error::policy(format!(
             "{}:{} already exists; pass overwrite: true to replace it",
             dst.host(),
             target.path
@@ -370,7 +371,7 @@ fn write_all(
     let mut eof = false;
     loop {
         if control.is_cancelled() {
-            return Err(Error::Cancelled.into());
+            return Err(Error::cancelled().into());
         }
         if !eof && outstanding.len() < depth {
             // The data is read straight into the request: no copy.
@@ -476,10 +477,10 @@ impl<'a> RemoteReader<'a> {
                 Some(data) => {
                     let got = data.len();
                     if got > asked {
-                        return Err(Error::Session {
-                            host: self.sftp.host().to_string(),
-                            message: "the source answered with more data than asked for".into(),
-                        });
+                        return Err(Error::session(
+                            self.sftp.host().to_string(),
+                            "the source answered with more data than asked for",
+                        ));
                     }
                     if got < asked {
                         // A short answer: what was asked after it is re-asked in order.
@@ -532,7 +533,7 @@ fn remote_destination(sftp: &Sftp<'_>, path: &str, name: &str) -> Result<(String
             Ok((inside, exists))
         }
         Ok(_) => Ok((path.to_string(), true)),
-        Err(f) if matches!(f.error, Error::Remote { .. }) => Ok((path.to_string(), false)),
+        Err(f) if f.error.kind() == ErrorKind::NotFound => Ok((path.to_string(), false)),
         Err(f) => Err(f),
     }
 }
@@ -593,10 +594,6 @@ fn file_name(path: &str) -> &str {
         .rsplit('/')
         .next()
         .unwrap_or(path)
-}
-
-fn local_error(doing: &str, path: &Path, e: std::io::Error) -> Error {
-    Error::Io(format!("cannot {doing} {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Public-key authentication: ssh-agent first, then identity files (SPEC §5).
+//! Public-key authentication: ssh-agent first, then identity files (docs/BEHAVIOUR.md §5.3).
 //!
 //! Every attempt is recorded so that a failure can say exactly what was tried and what to do.
 
@@ -61,7 +61,12 @@ pub fn authenticate(session: &Session, host: &HostEntry, home: &Path) -> Result<
             return Ok(format!("publickey as {}: {}", host.user, file.display()));
         }
     }
-    Err(auth_failure(host, &tried))
+    let error = auth_failure(host, &tried);
+    // A key that only needs its passphrase: loading it into the agent is the fix.
+    match files.iter().find(|f| f.exists() && key_is_encrypted(f)) {
+        Some(key) => Err(error.with_fix(format!("ssh-add {}", key.display()))),
+        None => Err(error),
+    }
 }
 
 fn try_agent(
@@ -190,15 +195,15 @@ fn auth_failure(host: &HostEntry, tried: &[String]) -> Error {
     } else {
         tried.join("; ")
     };
-    Error::Auth {
-        host: host.alias.clone(),
-        message: format!(
+    Error::auth(
+        host.alias.clone(),
+        format!(
             "no key was accepted for {}@{}:{} (tried: {attempts}). Add your public key to the \
              remote ~/.ssh/authorized_keys, set IdentityFile in ssh_config, or load the key into \
              ssh-agent",
             host.user, host.hostname, host.port
         ),
-    }
+    )
 }
 
 /// The key blobs of the `.pub` files next to `files` (for IdentitiesOnly filtering).

@@ -65,11 +65,6 @@ impl RawError {
     pub fn is_open_refused(&self) -> bool {
         self.code == raw::LIBSSH2_ERROR_CHANNEL_FAILURE
     }
-
-    /// The server refused a channel request (exec, subsystem).
-    pub fn is_request_denied(&self) -> bool {
-        self.code == raw::LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED
-    }
 }
 
 type Result<T> = std::result::Result<Step<T>, RawError>;
@@ -282,12 +277,6 @@ impl RawChannel {
             raw::libssh2_channel_window_read_ex(self.get(), &mut avail, std::ptr::null_mut());
         }
         avail as u64
-    }
-
-    /// What the peer still lets us send before it adjusts the window.
-    pub fn write_window(&self) -> u64 {
-        // SAFETY: live channel; the initial window pointer may be null.
-        unsafe { raw::libssh2_channel_window_write_ex(self.get(), std::ptr::null_mut()) as u64 }
     }
 }
 

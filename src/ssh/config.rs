@@ -73,6 +73,7 @@ use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// OpenSSH's READCONF_MAX_DEPTH.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -89,7 +90,6 @@ const DEFAULT_PORT: u16 = 22;
 const UNSUPPORTED_TOKENS: &[char] = &['C', 'L', 'i', 'k', 'l'];
 /// Tokens we expand in paths (values filled in by `resolve`).
 const PATH_TOKENS: &[char] = &['d', 'u', 'h', 'r', 'p', 'n'];
-const STRICT_VALUES: &[&str] = &["yes", "no", "true", "false", "ask", "off", "accept-new"];
 
 /// What the parser needs to know about the local side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,10 +137,83 @@ pub struct HostEntry {
     pub server_alive_interval: Option<u64>,
     /// `ServerAliveCountMax`: silent keepalive intervals before a connection is given up.
     pub server_alive_count_max: Option<u32>,
-    /// Lowercased as written: yes, no, true, false, ask, off or accept-new.
-    pub strict_host_key_checking: Option<String>,
+    /// `StrictHostKeyChecking`.
+    pub strict_host_key_checking: Option<StrictHostKeyChecking>,
     /// Empty when unset.
     pub user_known_hosts_files: Vec<PathBuf>,
+}
+
+impl HostEntry {
+    /// How long a connect to this host may take: its `ConnectTimeout`, else `default`.
+    pub fn connect_limit(&self, default: Duration) -> Duration {
+        self.connect_timeout
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .unwrap_or(default)
+    }
+
+    /// Which setting [`HostEntry::connect_limit`] came from, for messages.
+    pub fn connect_limit_name(&self) -> &'static str {
+        if self.connect_timeout.is_some_and(|s| s > 0) {
+            "ConnectTimeout in ssh_config"
+        } else {
+            "SCOUT_CONNECT_TIMEOUT"
+        }
+    }
+
+    /// Silence before a keepalive: its `ServerAliveInterval`, else `default`.
+    pub fn keepalive_interval(&self, default: Duration) -> Duration {
+        self.server_alive_interval
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .unwrap_or(default)
+    }
+}
+
+/// How unknown and changed host keys are treated (`StrictHostKeyChecking`,
+/// `SCOUT_STRICT_HOST_KEY_CHECKING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictHostKeyChecking {
+    /// Unknown or changed key: refuse.
+    Yes,
+    /// Unknown key: accept and append to known_hosts. Changed key: refuse.
+    AcceptNew,
+    /// Unknown key: accept without recording (unsafe). Changed key: still refuse.
+    No,
+}
+
+impl StrictHostKeyChecking {
+    /// Parses both scout's and OpenSSH's spellings (`ask` is `yes`: nobody can be asked).
+    ///
+    /// ```
+    /// use scout_mcp::StrictHostKeyChecking;
+    /// assert_eq!(StrictHostKeyChecking::parse("accept-new"), Some(StrictHostKeyChecking::AcceptNew));
+    /// assert_eq!(StrictHostKeyChecking::parse("ask"), Some(StrictHostKeyChecking::Yes));
+    /// assert_eq!(StrictHostKeyChecking::parse("maybe"), None);
+    /// ```
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "yes" | "true" | "ask" => Some(Self::Yes),
+            "accept-new" => Some(Self::AcceptNew),
+            "no" | "false" | "off" => Some(Self::No),
+            _ => None,
+        }
+    }
+
+    /// The value as `SCOUT_STRICT_HOST_KEY_CHECKING` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Yes => "yes",
+            Self::AcceptNew => "accept-new",
+            Self::No => "no",
+        }
+    }
+}
+
+impl fmt::Display for StrictHostKeyChecking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A config file the user must fix.
@@ -197,7 +270,7 @@ enum Setting {
     ConnectTimeout(Option<u64>),
     ServerAliveInterval(Option<u64>),
     ServerAliveCountMax(u32),
-    StrictHostKeyChecking(String),
+    StrictHostKeyChecking(StrictHostKeyChecking),
     UserKnownHostsFiles(Vec<String>),
 }
 
@@ -311,7 +384,10 @@ fn walk(items: &[Item], alias: &str, got: &mut Collected, active: &mut bool, nev
     }
 }
 
-fn host_matches(patterns: &[String], alias: &str) -> bool {
+/// Whether `alias` matches a list of `Host`-line patterns: one positive pattern (`*`, `?`)
+/// matches and no negated one (`!pattern`) does. Also the matcher of the allow/block lists and
+/// of broadcast host patterns.
+pub(crate) fn host_matches(patterns: &[String], alias: &str) -> bool {
     let mut hit = false;
     for pattern in patterns {
         if let Some(negated) = pattern.strip_prefix('!') {
@@ -365,7 +441,7 @@ struct Collected {
     connect_timeout: Option<u64>,
     server_alive_interval: Option<u64>,
     server_alive_count_max: Option<u32>,
-    strict: Option<String>,
+    strict: Option<StrictHostKeyChecking>,
     known_hosts: Option<Vec<String>>,
 }
 
@@ -824,10 +900,9 @@ fn parse_count(keyword: &str, value: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{keyword} must be a whole number, not '{value}'"))
 }
 
-fn parse_strict(value: &str) -> Result<String, String> {
-    let lower = value.to_ascii_lowercase();
-    if STRICT_VALUES.contains(&lower.as_str()) {
-        return Ok(lower);
+fn parse_strict(value: &str) -> Result<StrictHostKeyChecking, String> {
+    if let Some(mode) = StrictHostKeyChecking::parse(value) {
+        return Ok(mode);
     }
     Err(format!(
         "StrictHostKeyChecking must be one of yes, no, ask, accept-new, off; not '{value}'"
@@ -1398,13 +1473,13 @@ mod tests {
         let c = parse("Host a\n StrictHostKeyChecking Accept-New\n IdentitiesOnly TRUE\nHost b\n StrictHostKeyChecking off\n IdentitiesOnly no\n");
         let a = c.resolve("a");
         assert_eq!(
-            (a.strict_host_key_checking.as_deref(), a.identities_only),
-            (Some("accept-new"), true)
+            (a.strict_host_key_checking, a.identities_only),
+            (Some(StrictHostKeyChecking::AcceptNew), true)
         );
         let b = c.resolve("b");
         assert_eq!(
-            (b.strict_host_key_checking.as_deref(), b.identities_only),
-            (Some("off"), false)
+            (b.strict_host_key_checking, b.identities_only),
+            (Some(StrictHostKeyChecking::No), false)
         );
     }
 

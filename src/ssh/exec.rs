@@ -22,7 +22,7 @@ use crossbeam_channel::Sender;
 use crate::control::{human_bytes, Control};
 use crate::error::Error;
 use crate::ssh::channel::{RawChannel, RawError, Step, STDERR};
-use crate::ssh::mux::Failure;
+use crate::ssh::failure::Failure;
 
 /// How long a stopped command may take to close after `TERM` before `KILL` is sent.
 const KILL_AFTER: Duration = Duration::from_secs(2);
@@ -377,19 +377,24 @@ impl Exec {
         let mut moved = false;
         for stream in [0, STDERR] {
             loop {
-                if self.streams.keeping() && self.headroom < scratch.len() {
-                    if !self.job.control.reserve(scratch.len()) {
+                // Room for what this read may keep, taken ahead: no more than the stream may
+                // still keep under its cap (a broadcast's command keeps a few KiB, and 500 of
+                // them must not each hold a whole read buffer of the call's budget).
+                let want = scratch.len().min(self.streams.room(stream));
+                if want > 0 && self.headroom < want {
+                    if !self.job.control.reserve(want) {
                         return Ok(moved);
                     }
-                    self.headroom += scratch.len();
+                    self.headroom += want;
                 }
                 match self.channel.read(stream, scratch) {
                     Ok(Step::Done(0)) | Ok(Step::Again) => break,
                     Ok(Step::Done(n)) => {
                         moved = true;
                         let kept = if stream == 0 {
-                            self.streams.stdout(&scratch[..n])
+                            self.streams.stdout(&scratch[..n], &self.job.control)
                         } else {
+                            self.job.control.tap_output(true, &scratch[..n]);
                             self.streams.err.push(&scratch[..n])
                         };
                         self.headroom = self.headroom.saturating_sub(kept);
@@ -519,10 +524,10 @@ impl Exec {
     }
 
     fn session_error(&self, e: &RawError, doing: &str) -> Error {
-        Error::Session {
-            host: self.host.to_string(),
-            message: format!("cannot {doing}: {}", e.message),
-        }
+        Error::session(
+            self.host.to_string(),
+            format!("cannot {doing}: {}", e.message),
+        )
     }
 }
 
@@ -541,10 +546,6 @@ impl Capped {
         let kept = bytes.len().min(room);
         self.keep.extend_from_slice(&bytes[..kept]);
         kept
-    }
-
-    fn full(&self) -> bool {
-        self.keep.len() >= self.cap
     }
 }
 
@@ -572,14 +573,21 @@ impl Streams {
         }
     }
 
-    /// Whether more output would be kept (else it is only counted).
-    fn keeping(&self) -> bool {
-        !self.out.full() || !self.err.full()
+    /// Bytes `stream` may still keep under its cap (0: only counted from now on).
+    fn room(&self, stream: i32) -> usize {
+        let capped = if stream == STDERR {
+            &self.err
+        } else {
+            &self.out
+        };
+        capped.cap.saturating_sub(capped.keep.len())
     }
 
-    /// Takes stdout bytes (splitting off the pid line first); how many were kept.
-    fn stdout(&mut self, bytes: &[u8]) -> usize {
+    /// Takes stdout bytes (splitting off the pid line first); how many were kept. What is
+    /// output (not the pid line) also goes to `control`'s tap.
+    fn stdout(&mut self, bytes: &[u8], control: &Control) -> usize {
         let Some(line) = &mut self.pid_line else {
+            control.tap_output(false, bytes);
             return self.out.push(bytes);
         };
         match bytes.iter().position(|&b| b == b'\n') {
@@ -587,6 +595,7 @@ impl Streams {
                 line.extend_from_slice(&bytes[..i]);
                 self.pid = std::str::from_utf8(line).ok().and_then(|s| s.parse().ok());
                 self.pid_line = None;
+                control.tap_output(false, &bytes[i + 1..]);
                 self.out.push(&bytes[i + 1..])
             }
             // A shell that printed something else first: give up on the pid, lose nothing.
@@ -594,6 +603,7 @@ impl Streams {
                 let mut early = std::mem::take(line);
                 early.extend_from_slice(bytes);
                 self.pid_line = None;
+                control.tap_output(false, &early);
                 self.out.push(&early)
             }
             None => {
@@ -625,7 +635,7 @@ mod tests {
     fn feed(chunks: &[&[u8]]) -> (ExecOutput, Option<u32>) {
         let mut s = Streams::new(1024);
         for c in chunks {
-            s.stdout(c);
+            s.stdout(c, &Control::new());
         }
         let pid = s.pid;
         (s.snapshot(), pid)
@@ -685,12 +695,20 @@ hello
     }
 
     #[test]
-    fn output_is_capped_but_counted() {
+    fn output_is_capped_but_counted_and_the_tap_sees_all_of_it() {
+        let tapped = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = tapped.clone();
+        let control = Control::new().with_output_tap(move |stderr, bytes| {
+            assert!(!stderr);
+            seen.lock().unwrap().extend_from_slice(bytes);
+        });
         let mut s = Streams::new(4);
-        s.stdout(b"7\nabcdefgh");
+        s.stdout(b"7\nabcdefgh", &control);
         s.err.push(b"xyz");
         let out = s.snapshot();
         assert_eq!((out.stdout.as_slice(), out.stdout_total), (&b"abcd"[..], 8));
+        // The pid line is not output; everything after it is, past the cap too.
+        assert_eq!(tapped.lock().unwrap().as_slice(), b"abcdefgh");
         assert!(out.truncated());
         assert_eq!(out.stderr, b"xyz");
     }

@@ -1,4 +1,4 @@
-//! `ProxyJump`: reaching a host through one or more jump hosts (SPEC §5).
+//! `ProxyJump`: reaching a host through one or more jump hosts (docs/BEHAVIOUR.md §5.5).
 //!
 //! libssh2 has no jump support, so a jumped session runs over one end of a Unix socket pair; the
 //! other end is relayed into a `direct-tcpip` channel of the jump host's session. One **hub**
@@ -95,7 +95,7 @@ fn parse_hop(text: &str) -> Result<Hop, String> {
 /// The jump hubs of one `Scout`, keyed by chain.
 pub struct Jumps {
     config: SshConfig,
-    /// For the jump sessions themselves (its `jumps` is unused: transports are built here).
+    /// For the jump sessions themselves.
     opts: ConnectOptions,
     linger: Duration,
     hubs: Mutex<HashMap<String, Arc<Hub>>>,
@@ -135,7 +135,7 @@ impl Jumps {
             return Ok(Vec::new());
         };
         let bad = |why: String| {
-            Error::Config(format!(
+            Error::config(format!(
                 "{}: ProxyJump {spec}: {why}. Fix ProxyJump in ssh_config",
                 host.alias
             ))
@@ -193,17 +193,17 @@ impl Jumps {
             match hub.open(
                 dest,
                 deadline,
-                crate::ssh::session::connect_limit(dest, &self.opts),
+                dest.connect_limit(self.opts.connect_timeout),
             ) {
                 Err(OpenError::HubGone) => continue,
                 Err(OpenError::Failed(e)) => return Err(e),
                 Ok(stream) => return Ok(stream),
             }
         }
-        Err(Error::Connect {
-            host: dest.alias.clone(),
-            message: "the jump host session closed while opening a tunnel; retry".into(),
-        })
+        Err(Error::connect(
+            dest.alias.clone(),
+            "the jump host session closed while opening a tunnel; retry",
+        ))
     }
 
     fn hub(
@@ -213,7 +213,7 @@ impl Jumps {
         deadline: Instant,
     ) -> Result<Arc<Hub>, Error> {
         let Some((jump, before)) = chain.split_last() else {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "{}: empty ProxyJump chain",
                 dest.alias
             )));
@@ -230,14 +230,16 @@ impl Jumps {
             return Ok(hub);
         }
         let gate = lock(&self.gates).entry(key.clone()).or_default().clone();
-        let _connecting = gate.enter(deadline).ok_or_else(|| Error::Timeout {
-            host: dest.alias.clone(),
-            what: format!(
-                "waiting for the connection to jump host {} ({})",
-                jump.alias,
-                crate::ssh::session::connect_limit_name(dest)
-            ),
-            after: crate::ssh::session::connect_limit(dest, &self.opts),
+        let _connecting = gate.enter(deadline).ok_or_else(|| {
+            Error::timeout(
+                dest.alias.clone(),
+                format!(
+                    "waiting for the connection to jump host {} ({})",
+                    jump.alias,
+                    dest.connect_limit_name()
+                ),
+                dest.connect_limit(self.opts.connect_timeout),
+            )
         })?;
         if let Some(hub) = live(&lock(&self.hubs)) {
             return Ok(hub);
@@ -303,26 +305,28 @@ impl Drop for GatePass<'_> {
 
 /// An error of a jump host's own connect, reported for the host behind it.
 fn via_jump(e: Error, target: &str) -> Error {
-    let target = target.to_string();
-    match e {
-        Error::Connect { host, message } | Error::Session { host, message } => Error::Connect {
-            host: target,
-            message: format!("via jump host {host}: {message}"),
-        },
-        Error::HostKey { host, message } => Error::HostKey {
-            host: target,
-            message: format!("jump host {host}: {message}"),
-        },
-        Error::Auth { host, message } => Error::Auth {
-            host: target,
-            message: format!("jump host {host}: {message}"),
-        },
-        Error::Timeout { host, what, after } => Error::Timeout {
-            host: target,
-            what: format!("{what} of jump host {host}"),
-            after,
-        },
-        other => other,
+    use crate::error::ErrorKind;
+    let Some(host) = e.host().map(str::to_string) else {
+        return e;
+    };
+    match e.kind() {
+        ErrorKind::Connect | ErrorKind::Session => {
+            let message = format!("via jump host {host}: {}", e.message());
+            e.rehost(target, ErrorKind::Connect, message)
+        }
+        ErrorKind::HostKey | ErrorKind::Auth => {
+            let (kind, message) = (e.kind(), format!("jump host {host}: {}", e.message()));
+            e.rehost(target, kind, message)
+        }
+        ErrorKind::Timeout => {
+            let message = e.message().replacen(
+                " timed out after",
+                &format!(" of jump host {host} timed out after"),
+                1,
+            );
+            e.rehost(target, ErrorKind::Timeout, message)
+        }
+        _ => e,
     }
 }
 
@@ -360,14 +364,16 @@ impl Hub {
         opts: &ConnectOptions,
         linger: Duration,
     ) -> Result<Hub, Error> {
-        let io = |e: std::io::Error| Error::Io(format!("cannot start a jump relay: {e}"));
+        let io =
+            |e: std::io::Error| Error::io(format!("cannot start a jump relay: {e}")).with_source(e);
         let (wake, wake_rx) = UnixStream::pair().map_err(io)?;
         wake.set_nonblocking(true).map_err(io)?;
         wake_rx.set_nonblocking(true).map_err(io)?;
         let (requests, rx) = crossbeam_channel::unbounded();
         let alive = Arc::new(AtomicBool::new(true));
-        let keepalive =
-            crate::ssh::session::keepalive_interval(jump, opts).max(Duration::from_secs(1));
+        let keepalive = jump
+            .keepalive_interval(opts.keepalive_interval)
+            .max(Duration::from_secs(1));
         // want_reply: the server answers each keepalive, so a silent jump host is noticed.
         established.session.set_keepalive(
             true,
@@ -431,14 +437,14 @@ impl Hub {
                 // destination (libssh2 opens one channel at a time): either way, new tunnels go
                 // to a fresh hub; this one keeps serving its tunnels and ends when they do.
                 self.alive.store(false, Ordering::Release);
-                Err(OpenError::Failed(Error::Timeout {
-                    host: dest.alias.clone(),
-                    what: format!(
+                Err(OpenError::Failed(Error::timeout(
+                    dest.alias.clone(),
+                    format!(
                         "opening the tunnel through the jump host ({})",
-                        crate::ssh::session::connect_limit_name(dest)
+                        dest.connect_limit_name()
                     ),
-                    after: limit,
-                }))
+                    limit,
+                )))
             }
         }
     }
@@ -590,13 +596,15 @@ impl Relay {
                     self.tunnels.push(tunnel);
                     Ok(theirs)
                 }
-                Err(e) => Err(OpenError::Failed(Error::Io(format!("tunnel socket: {e}")))),
+                Err(e) => Err(OpenError::Failed(
+                    Error::io(format!("tunnel socket: {e}")).with_source(e),
+                )),
             },
             // SSH_MSG_CHANNEL_OPEN_FAILURE: the jump host refused or could not connect.
             Err(e) if e.code() == ssh2::ErrorCode::Session(-21) => {
-                Err(OpenError::Failed(Error::Connect {
-                    host: alias.clone(),
-                    message: format!(
+                Err(OpenError::Failed(Error::connect(
+                    alias.clone(),
+                    format!(
                         "jump host {} could not open a connection to {host}:{port} ({}). Check \
                          that {host}:{port} is reachable from {} and that its sshd_config allows \
                          forwarding there (AllowTcpForwarding, PermitOpen)",
@@ -604,7 +612,7 @@ impl Relay {
                         e.message(),
                         self.alias
                     ),
-                }))
+                )))
             }
             Err(e) => return Err(e),
         };
@@ -961,7 +969,6 @@ mod tests {
             known_hosts: None,
             strict: None,
             home: "/home/me".into(),
-            jumps: None,
         };
         Jumps::new(config(text), opts, Duration::from_secs(1))
     }

@@ -1,4 +1,4 @@
-//! Host key verification against OpenSSH known_hosts files (SPEC §5).
+//! Host key verification against OpenSSH known_hosts files (docs/BEHAVIOUR.md §5.4).
 //!
 //! libssh2 stops reading a known_hosts file at the first line it cannot parse and ignores
 //! `@revoked`, so the files are read here line by line: markers are handled by us, comments and
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ssh2::{CheckResult, HashType, KnownHostFileKind, Session};
 
 use crate::error::Error;
-use crate::settings::StrictHostKeyChecking;
+use crate::ssh::config::StrictHostKeyChecking;
 use crate::util::base64;
 
 /// What a connection needs to decide about a host key.
@@ -31,10 +31,7 @@ pub struct HostKeyPolicy<'a> {
 /// Verifies the server's host key after the handshake. `Ok` means the key may be trusted, and
 /// says why (for `scout-mcp check`).
 pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<String, Error> {
-    let refuse = |message: String| Error::HostKey {
-        host: policy.alias.to_string(),
-        message,
-    };
+    let refuse = |message: String| Error::host_key(policy.alias.to_string(), message);
     let (key, key_type) = session
         .host_key()
         .ok_or_else(|| refuse("the server sent no host key".into()))?;
@@ -69,7 +66,11 @@ pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<String, Error
     }
     match known.check_port(policy.hostname, policy.port, key) {
         CheckResult::Match => Ok(format!("{fingerprint} matches known_hosts")),
-        CheckResult::Mismatch => Err(refuse(changed_message(policy, &entry_name, &fingerprint))),
+        CheckResult::Mismatch => Err(refuse(changed_message(policy, &entry_name, &fingerprint))
+            .with_fix(format!(
+                "ssh-keygen -R '{entry_name}' -f {}",
+                first_file(policy)
+            ))),
         CheckResult::Failure => Err(refuse(format!(
             "the key of {entry_name} ({fingerprint}) could not be checked against known_hosts \
              (libssh2 failed to compare it). Check that the known_hosts files are readable and \
@@ -77,7 +78,8 @@ pub fn verify(session: &Session, policy: &HostKeyPolicy) -> Result<String, Error
         ))),
         CheckResult::NotFound => match policy.mode {
             StrictHostKeyChecking::Yes => {
-                Err(refuse(unknown_message(policy, &entry_name, &fingerprint)))
+                Err(refuse(unknown_message(policy, &entry_name, &fingerprint))
+                    .with_fix(keyscan(policy)))
             }
             StrictHostKeyChecking::No => {
                 log::warn!(
@@ -169,18 +171,27 @@ fn load_file(
     Ok(())
 }
 
-fn unknown_message(policy: &HostKeyPolicy, entry: &str, fingerprint: &str) -> String {
-    let file = first_file(policy);
-    let keyscan_port = if policy.port == 22 {
+/// The command that records the host's key: `ssh-keyscan [-p PORT] HOST >> FILE`.
+fn keyscan(policy: &HostKeyPolicy) -> String {
+    let port = if policy.port == 22 {
         String::new()
     } else {
         format!("-p {} ", policy.port)
     };
     format!(
+        "ssh-keyscan {port}{} >> {}",
+        policy.hostname,
+        first_file(policy)
+    )
+}
+
+fn unknown_message(policy: &HostKeyPolicy, entry: &str, fingerprint: &str) -> String {
+    format!(
         "{entry} is not in known_hosts ({file}); its key is {fingerprint}. Verify the fingerprint, \
-         then add it: `ssh-keyscan {keyscan_port}{host} >> {file}` (or connect once with `ssh {alias}`), \
+         then add it: `{keyscan}` (or connect once with `ssh {alias}`), \
          or set SCOUT_STRICT_HOST_KEY_CHECKING=accept-new to trust new hosts on first use",
-        host = policy.hostname,
+        file = first_file(policy),
+        keyscan = keyscan(policy),
         alias = policy.alias,
     )
 }

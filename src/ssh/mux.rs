@@ -36,8 +36,10 @@ use crate::control::Control;
 use crate::error::Error;
 use crate::ssh::channel::{RawChannel, RawError, SessionPtr, Step};
 use crate::ssh::config::HostEntry;
+use crate::ssh::connect::Connector;
 use crate::ssh::exec::{Exec, ExecJob, ExecLimits, ExecOutput, RemoteLimits, Turn};
-use crate::ssh::session::{self, ConnectOptions};
+pub use crate::ssh::failure::Failure;
+use crate::ssh::session;
 use crate::ssh::sftp::wire::{self, Framer, Reply, ServerInfo};
 use crate::ssh::trace::Trace;
 use crate::ssh::transport::Transport;
@@ -73,32 +75,6 @@ pub fn sftp_requests() -> u64 {
     SFTP_REQUESTS.load(Ordering::Relaxed)
 }
 
-/// The outcome of a failed request: the error, and whether the request may run again on
-/// another connection (nothing of it reached the server).
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// What went wrong.
-    pub error: Error,
-    /// Whether running it again elsewhere is safe (nothing happened on the remote side).
-    pub retry: bool,
-}
-
-impl Failure {
-    /// A failure before any side effect.
-    pub fn retryable(error: Error) -> Failure {
-        Failure { error, retry: true }
-    }
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Failure {
-            error,
-            retry: false,
-        }
-    }
-}
-
 /// Which SFTP channel a request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SftpChannel {
@@ -126,8 +102,6 @@ enum Request {
     CloseSftp(u64),
     /// Finish what runs, take nothing new, then disconnect.
     Retire,
-    /// Stop at once (socket shut down).
-    Abandon(String),
 }
 
 /// What the pool and callers see of a connection: shared with its thread.
@@ -220,10 +194,8 @@ impl State {
 
     /// The error for a request on a connection that ended.
     fn gone(&self) -> Error {
-        self.why().unwrap_or_else(|| Error::Session {
-            host: self.alias.to_string(),
-            message: "the connection closed".into(),
-        })
+        self.why()
+            .unwrap_or_else(|| Error::session(self.alias.to_string(), "the connection closed"))
     }
 
     fn touch(&self) {
@@ -319,7 +291,7 @@ pub struct Spawn {
     /// The host.
     pub host: Arc<HostEntry>,
     /// Connect options (timeouts, known_hosts, jumps).
-    pub opts: Arc<ConnectOptions>,
+    pub connector: Arc<Connector>,
     /// Connects running at once across the process; waits for room before connecting.
     pub gate: Arc<Gate>,
     /// The process-wide id of this connection.
@@ -336,8 +308,10 @@ impl Conn {
     /// Starts the connection's thread, which connects at once; requests queue until then.
     pub fn spawn(spawn: Spawn) -> Result<Arc<Conn>, Error> {
         let (requests, rx) = crossbeam_channel::unbounded();
-        let wake =
-            Arc::new(Wake::new().map_err(|e| Error::Io(format!("cannot make an eventfd: {e}")))?);
+        let wake = Arc::new(
+            Wake::new()
+                .map_err(|e| Error::io(format!("cannot make an eventfd: {e}")).with_source(e))?,
+        );
         let state = Arc::new(State {
             alias: Arc::from(spawn.host.alias.as_str()),
             id: spawn.id,
@@ -354,10 +328,11 @@ impl Conn {
             limits: OnceLock::new(),
             slot: Mutex::new(Some(spawn.release)),
         });
-        let keepalive =
-            session::keepalive_interval(&spawn.host, &spawn.opts).max(Duration::from_secs(1));
+        let keepalive = session::keepalive_interval(&spawn.host, &spawn.connector.opts)
+            .max(Duration::from_secs(1));
         let count = spawn.host.server_alive_count_max.unwrap_or(3).max(1);
-        let (host, opts, gate, trace) = (spawn.host.clone(), spawn.opts, spawn.gate, spawn.trace);
+        let (host, connector, gate, trace) =
+            (spawn.host.clone(), spawn.connector, spawn.gate, spawn.trace);
         let (thread_state, thread_wake) = (state.clone(), wake.clone());
         let name = format!("scout-ssh-{}", spawn.host.alias);
         std::thread::Builder::new()
@@ -368,7 +343,7 @@ impl Conn {
                 // Built here: the session and its channels never leave this thread.
                 Thread {
                     host,
-                    opts,
+                    connector,
                     gate,
                     trace,
                     state: thread_state,
@@ -397,7 +372,9 @@ impl Conn {
                 }
                 .run()
             })
-            .map_err(|e| Error::Io(format!("cannot start a connection thread: {e}")))?;
+            .map_err(|e| {
+                Error::io(format!("cannot start a connection thread: {e}")).with_source(e)
+            })?;
         Ok(Arc::new(Conn {
             requests,
             wake,
@@ -448,7 +425,7 @@ impl Conn {
         })
     }
 
-    /// Runs a command and waits for its output (or a cancel: then `Error::Cancelled` at once,
+    /// Runs a command and waits for its output (or a cancel: then `Error::cancelled()` at once,
     /// while the connection thread stops the command).
     pub fn exec(
         &self,
@@ -526,12 +503,6 @@ impl Conn {
         self.state.retiring.store(true, Ordering::Release);
         self.send(Request::Retire);
     }
-
-    /// Ends the connection at once: its calls fail with `why`.
-    pub fn abandon(&self, why: &str) {
-        self.state.retiring.store(true, Ordering::Release);
-        self.send(Request::Abandon(why.to_string()));
-    }
 }
 
 /// An answer on its way from a connection thread. Counts as work in progress on the
@@ -560,15 +531,15 @@ impl<T> Pending<T> {
         let deadline = Instant::now() + wait;
         loop {
             if control.is_cancelled() {
-                return Err(Failure::from(Error::Cancelled));
+                return Err(Failure::from(Error::cancelled()));
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Failure::from(Error::Timeout {
-                    host: self.state.alias.to_string(),
-                    what: format!("{what} (no answer on the connection)"),
-                    after: wait,
-                }));
+                return Err(Failure::from(Error::timeout(
+                    self.state.alias.to_string(),
+                    format!("{what} (no answer on the connection)"),
+                    wait,
+                )));
             }
             match self.rx.recv_timeout((deadline - now).min(TICK)) {
                 Ok(result) => return result,
@@ -947,7 +918,7 @@ fn is_transport_error(e: &RawError) -> bool {
 /// The connection's thread.
 struct Thread {
     host: Arc<HostEntry>,
-    opts: Arc<ConnectOptions>,
+    connector: Arc<Connector>,
     gate: Arc<Gate>,
     trace: Option<Sender<Trace>>,
     state: Arc<State>,
@@ -996,7 +967,7 @@ impl Thread {
     /// Transport, handshake, host key, auth — blocking, within the connect timeout — then the
     /// session goes non-blocking.
     fn connect(&mut self) -> Result<(), Error> {
-        let limit = session::connect_limit(&self.host, &self.opts);
+        let limit = session::connect_limit(&self.host, &self.connector.opts);
         let deadline = Instant::now() + limit;
         let mut trace = if self.trace.is_some() {
             Trace::on()
@@ -1004,24 +975,22 @@ impl Thread {
             Trace::off()
         };
         let result = match self.gate.enter(deadline) {
-            None => Err(Error::Timeout {
-                host: self.host.alias.clone(),
-                what: format!(
+            None => Err(Error::timeout(
+                self.host.alias.clone(),
+                format!(
                     "waiting to connect (too many connects under way; {})",
-                    session::connect_limit_name(&self.host)
+                    self.host.connect_limit_name()
                 ),
-                after: limit,
-            }),
-            Some(_pass) => session::establish(&self.host, &self.opts, &mut trace),
+                limit,
+            )),
+            Some(_pass) => self.connector.establish(&self.host, &mut trace),
         };
         if let Some(to) = self.trace.take() {
             let _ = to.send(trace);
         }
         let established = result?;
-        let raw = SessionPtr::of(&established.session).ok_or_else(|| Error::Session {
-            host: self.host.alias.clone(),
-            message: "libssh2 gave no session".into(),
-        })?;
+        let raw = SessionPtr::of(&established.session)
+            .ok_or_else(|| Error::session(self.host.alias.clone(), "libssh2 gave no session"))?;
         established.session.set_blocking(false);
         // want-reply: the server answers, so silence can be told from an idle connection.
         established
@@ -1113,22 +1082,13 @@ impl Thread {
                     }
                 }
                 Request::Retire => self.retiring = true,
-                Request::Abandon(why) => {
-                    return Some(Error::Session {
-                        host: self.host.alias.clone(),
-                        message: why,
-                    })
-                }
             }
         }
         None
     }
 
     fn closing_error(&self) -> Error {
-        Error::Session {
-            host: self.host.alias.clone(),
-            message: "the connection is closing".into(),
-        }
+        Error::session(self.host.alias.clone(), "the connection is closing")
     }
 
     fn sftp_request(
@@ -1161,10 +1121,10 @@ impl Thread {
     }
 
     fn no_channel(&self, channel: SftpChannel) -> Failure {
-        Failure::retryable(Error::Session {
-            host: self.host.alias.clone(),
-            message: format!("no SFTP channel {channel:?} on this connection"),
-        })
+        Failure::retryable(Error::session(
+            self.host.alias.clone(),
+            format!("no SFTP channel {channel:?} on this connection"),
+        ))
     }
 
     /// The SFTP channel a request goes to; for the shared one, opening a new control channel
@@ -1256,10 +1216,7 @@ impl Thread {
             ChanError::Closed => "the server closed the SFTP channel".into(),
         };
         log::info!("{}: {message}", self.host.alias);
-        let error = Error::Session {
-            host: self.host.alias.clone(),
-            message: message.clone(),
-        };
+        let error = Error::session(self.host.alias.clone(), message.clone());
         if let Some(mut chan) = chan {
             chan.fail_all(&Failure::from(error.clone()), false);
             self.free_channel(chan.channel.take());
@@ -1350,10 +1307,10 @@ impl Thread {
                 Ok(true)
             }
             Err(e) => {
-                let error = Error::Session {
-                    host: self.host.alias.clone(),
-                    message: format!("cannot open a channel: {}", e.message),
-                };
+                let error = Error::session(
+                    self.host.alias.clone(),
+                    format!("cannot open a channel: {}", e.message),
+                );
                 if let Some(purpose) = self.opening.take() {
                     if matches!(purpose, Purpose::Control) {
                         if let Some(mut chan) = self.control.take() {
@@ -1432,10 +1389,10 @@ impl Thread {
                     let exec = self.execs.swap_remove(i);
                     if let Turn::Failed(e) = &turn {
                         if is_transport_error(e) {
-                            dead = Some(Error::Session {
-                                host: self.host.alias.clone(),
-                                message: format!("connection lost: {}", e.message),
-                            });
+                            dead = Some(Error::session(
+                                self.host.alias.clone(),
+                                format!("connection lost: {}", e.message),
+                            ));
                         }
                     }
                     self.free_channel(Some(exec.into_channel()));
@@ -1498,16 +1455,16 @@ impl Thread {
     fn liveness(&mut self, now: Instant) -> Option<Error> {
         let silent = now.saturating_duration_since(self.last_heard);
         if silent >= self.silence_limit {
-            return Some(Error::Session {
-                host: self.host.alias.clone(),
-                message: format!(
+            return Some(Error::session(
+                self.host.alias.clone(),
+                format!(
                     "no answer from the server for {} s (ServerAliveInterval {} s × \
                      ServerAliveCountMax {}): the host or the network is down",
                     silent.as_secs(),
                     self.keepalive.as_secs(),
                     (self.silence_limit.as_secs() / self.keepalive.as_secs().max(1)).max(1)
                 ),
-            });
+            ));
         }
         if silent >= self.keepalive && now.duration_since(self.last_keepalive) >= self.keepalive {
             self.last_keepalive = now;
@@ -1601,10 +1558,10 @@ impl Thread {
         if revents & (libc::POLLERR | libc::POLLNVAL) != 0
             || (revents & libc::POLLHUP != 0 && revents & libc::POLLIN == 0)
         {
-            return Err(Error::Session {
-                host: self.host.alias.clone(),
-                message: "the connection was closed by the server or the network".into(),
-            });
+            return Err(Error::session(
+                self.host.alias.clone(),
+                "the connection was closed by the server or the network",
+            ));
         }
         Ok(())
     }
@@ -1682,7 +1639,7 @@ impl Thread {
                 Request::OpenSftp(reply) => {
                     let _ = reply.try_send(Err(unsent.clone()));
                 }
-                Request::CloseSftp(_) | Request::Retire | Request::Abandon(_) => {}
+                Request::CloseSftp(_) | Request::Retire => {}
             }
         }
     }

@@ -35,8 +35,9 @@ use std::time::{Duration, Instant};
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::control::Control;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ssh::config::HostEntry;
+use crate::ssh::connect::Connector;
 use crate::ssh::mux::{Conn, Failure, Gate, Held, LaneCount, Spawn, DEFAULT_CHANNELS};
 use crate::ssh::session::ConnectOptions;
 use crate::ssh::trace::Trace;
@@ -98,7 +99,7 @@ impl r2d2::ManageConnection for LaneManager {
 
     fn connect(&self) -> Result<LaneSlot, Error> {
         let (Some(hp), Some(shared)) = (self.host.upgrade(), self.shared.upgrade()) else {
-            return Err(Error::Io("shutting down".into()));
+            return Err(Error::io("shutting down"));
         };
         let conn = hp.conn_for_lane(&shared)?;
         Ok(LaneSlot {
@@ -109,7 +110,7 @@ impl r2d2::ManageConnection for LaneManager {
 
     fn is_valid(&self, lane: &mut LaneSlot) -> Result<(), Error> {
         if self.has_broken(lane) {
-            Err(Error::Io("the lane's connection is closed or full".into()))
+            Err(Error::io("the lane's connection is closed or full"))
         } else {
             Ok(())
         }
@@ -143,7 +144,7 @@ struct Shared {
     hosts: Mutex<HashMap<String, Arc<HostPool>>>,
     live: Arc<AtomicUsize>,
     limits: PoolLimits,
-    opts: Arc<ConnectOptions>,
+    connector: Arc<Connector>,
     gate: Arc<Gate>,
     next_id: AtomicU64,
 }
@@ -286,7 +287,7 @@ impl Shared {
         let live = self.live.clone();
         let spawn = Spawn {
             host: host.clone(),
-            opts: self.opts.clone(),
+            connector: self.connector.clone(),
             gate: self.gate.clone(),
             id: self.next_id.fetch_add(1, Ordering::AcqRel),
             release: Box::new(move || {
@@ -366,14 +367,14 @@ impl Shared {
     }
 
     fn full(&self, alias: &str) -> Error {
-        Error::Connect {
-            host: alias.to_string(),
-            message: format!(
+        Error::connect(
+            alias.to_string(),
+            format!(
                 "all {} connections (SCOUT_MAX_POOL_SIZE, within the open-file limit) are \
                  busy; retry shortly, or raise SCOUT_MAX_POOL_SIZE (and ulimit -n)",
                 self.limits.max_total
             ),
-        }
+        )
     }
 }
 
@@ -385,13 +386,13 @@ pub struct Pools {
 
 impl Pools {
     /// No pools yet: each host's is built on first use.
-    pub fn new(limits: PoolLimits, opts: ConnectOptions) -> Pools {
+    pub fn new(limits: PoolLimits, connector: Connector) -> Pools {
         let gate = Gate::new(limits.connects_at_once);
         let shared = Shared {
             hosts: Mutex::new(HashMap::new()),
             live: Arc::new(AtomicUsize::new(0)),
             limits,
-            opts: Arc::new(opts),
+            connector: Arc::new(connector),
             gate,
             next_id: AtomicU64::new(1),
         };
@@ -409,7 +410,7 @@ impl Pools {
 
     /// How sessions are opened (for checks that open their own).
     pub fn connect_options(&self) -> &ConnectOptions {
-        &self.shared.opts
+        &self.shared.connector.opts
     }
 
     /// The limits the pools were built with.
@@ -450,19 +451,19 @@ impl Pools {
         let deadline = Instant::now() + wait;
         loop {
             if control.is_cancelled() {
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Error::Timeout {
-                    host: host.alias.clone(),
-                    what: format!(
+                return Err(Error::timeout(
+                    host.alias.clone(),
+                    format!(
                         "waiting for a free channel (all channels of its {} connections are \
                          busy; raise SCOUT_MAX_SESSIONS_PER_HOST or retry)",
                         self.shared.limits.per_host
                     ),
-                    after: wait,
-                });
+                    wait,
+                ));
             }
             if let Ok(inner) = hp.lanes.get_timeout(left.min(Duration::from_millis(100))) {
                 return Ok(Lane::new(inner));
@@ -564,10 +565,10 @@ impl Pools {
         trace: crossbeam_channel::Sender<Trace>,
     ) -> Result<Outside, Error> {
         let hp = self.host_pool(host);
-        let deadline = Instant::now() + self.shared.opts.connect_timeout;
+        let deadline = Instant::now() + self.shared.connector.opts.connect_timeout;
         loop {
             if control.is_cancelled() {
-                return Err(Error::Cancelled);
+                return Err(Error::cancelled());
             }
             {
                 let conns = lock(&hp.conns).len();
@@ -601,15 +602,15 @@ impl Pools {
                 }
             }
             if Instant::now() >= deadline {
-                return Err(Error::Timeout {
-                    host: host.alias.clone(),
-                    what: format!(
+                return Err(Error::timeout(
+                    host.alias.clone(),
+                    format!(
                         "waiting for room to connect (SCOUT_MAX_SESSIONS_PER_HOST={} and \
                          SCOUT_MAX_POOL_SIZE={} are in use)",
                         self.shared.limits.per_host, self.shared.limits.max_total
                     ),
-                    after: self.shared.opts.connect_timeout,
-                });
+                    self.shared.connector.opts.connect_timeout,
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -738,7 +739,7 @@ pub fn extra_idle(idle_timeout: Duration) -> Duration {
 
 /// Whether a failed request may run again on another connection.
 fn retryable(f: &Failure, conn: &Conn, idempotent: bool) -> bool {
-    if matches!(f.error, Error::Cancelled | Error::Timeout { .. }) {
+    if matches!(f.error.kind(), ErrorKind::Cancelled | ErrorKind::Timeout) {
         return false;
     }
     f.retry || (idempotent && !conn.state.is_alive())

@@ -6,17 +6,14 @@
 //! (`mux.rs`) takes it from there.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ssh2::Session;
 
 use crate::error::Error;
-use crate::settings::StrictHostKeyChecking;
-use crate::ssh::config::HostEntry;
-use crate::ssh::jump::Jumps;
+use crate::ssh::config::{HostEntry, StrictHostKeyChecking};
 use crate::ssh::trace::Trace;
-use crate::ssh::transport::{tcp_connect, Transport};
+use crate::ssh::transport::Transport;
 use crate::ssh::{auth, known_hosts};
 
 /// Everything a connect needs besides the host itself.
@@ -32,43 +29,22 @@ pub struct ConnectOptions {
     pub strict: Option<StrictHostKeyChecking>,
     /// The local home directory (default identities, `~/.ssh/known_hosts`).
     pub home: PathBuf,
-    /// The jump hubs for hosts with `ProxyJump` (none: ProxyJump is refused with a message).
-    pub jumps: Option<Arc<Jumps>>,
 }
 
 /// The connect timeout of `host`: its ssh_config `ConnectTimeout`, else SCOUT_CONNECT_TIMEOUT.
 pub(crate) fn connect_limit(host: &HostEntry, opts: &ConnectOptions) -> Duration {
-    host.connect_timeout
-        .filter(|s| *s > 0)
-        .map(Duration::from_secs)
-        .unwrap_or(opts.connect_timeout)
-}
-
-/// Which setting [`connect_limit`] came from, for messages.
-pub(crate) fn connect_limit_name(host: &HostEntry) -> &'static str {
-    if host.connect_timeout.is_some_and(|s| s > 0) {
-        "ConnectTimeout in ssh_config"
-    } else {
-        "SCOUT_CONNECT_TIMEOUT"
-    }
+    host.connect_limit(opts.connect_timeout)
 }
 
 /// The keepalive interval of `host`: its `ServerAliveInterval`, else SCOUT_KEEPALIVE_INTERVAL.
 pub(crate) fn keepalive_interval(host: &HostEntry, opts: &ConnectOptions) -> Duration {
-    host.server_alive_interval
-        .filter(|s| *s > 0)
-        .map(Duration::from_secs)
-        .unwrap_or(opts.keepalive_interval)
+    host.keepalive_interval(opts.keepalive_interval)
 }
 
 /// SCOUT_STRICT_HOST_KEY_CHECKING if set, else the host's StrictHostKeyChecking, else `yes`.
 pub(crate) fn strict_mode(host: &HostEntry, opts: &ConnectOptions) -> StrictHostKeyChecking {
     opts.strict
-        .or_else(|| {
-            host.strict_host_key_checking
-                .as_deref()
-                .and_then(StrictHostKeyChecking::parse)
-        })
+        .or(host.strict_host_key_checking)
         .unwrap_or(StrictHostKeyChecking::Yes)
 }
 
@@ -99,41 +75,8 @@ pub struct Established {
     pub socket: Transport,
 }
 
-/// Transport (TCP or a jump tunnel), handshake, host key, authentication: the stages every
-/// session goes through, each recorded in `trace`, all within the connect timeout.
-pub fn establish(
-    host: &HostEntry,
-    opts: &ConnectOptions,
-    trace: &mut Trace,
-) -> Result<Established, Error> {
-    let limit = connect_limit(host, opts);
-    let deadline = Instant::now() + limit;
-    let socket = match crate::ssh::jump::hops(host) {
-        None => tcp_connect(host, limit, trace)?,
-        Some(hops) => {
-            let jumps = opts.jumps.as_ref().ok_or_else(|| {
-                Error::Config(format!(
-                    "{}: ProxyJump {hops} is not available in this context",
-                    host.alias
-                ))
-            })?;
-            trace.step("tunnel", || {
-                let stream = jumps.tunnel(host, deadline)?;
-                Ok((
-                    Transport::Tunnel(stream),
-                    format!(
-                        "via {hops} (direct-tcpip to {}:{})",
-                        host.hostname, host.port
-                    ),
-                ))
-            })?
-        }
-    };
-    establish_over(host, opts, socket, deadline, trace)
-}
-
 /// The stages after the transport: handshake, host key, authentication, by `deadline`.
-pub(crate) fn establish_over(
+pub fn establish_over(
     host: &HostEntry,
     opts: &ConnectOptions,
     socket: Transport,
@@ -179,10 +122,7 @@ fn handshake(
     deadline: Instant,
     limit: Duration,
 ) -> Result<Session, Error> {
-    let fail = |message: String| Error::Connect {
-        host: host.alias.clone(),
-        message,
-    };
+    let fail = |message: String| Error::connect(host.alias.clone(), message);
     let mut session =
         Session::new().map_err(|e| fail(format!("cannot create an SSH session: {e}")))?;
     let stream = socket
@@ -207,11 +147,11 @@ fn timeout_or(e: Error, host: &HostEntry, deadline: Instant, limit: Duration, wh
     // libssh2's timer counts whole milliseconds (rounded down by `remaining_ms`) and may fire
     // a little before our deadline: a failure that close to it is the timeout.
     if Instant::now() + Duration::from_millis(50) >= deadline {
-        Error::Timeout {
-            host: host.alias.clone(),
-            what: format!("{what} ({})", connect_limit_name(host)),
-            after: limit,
-        }
+        Error::timeout(
+            host.alias.clone(),
+            format!("{what} ({})", host.connect_limit_name()),
+            limit,
+        )
     } else {
         e
     }

@@ -16,6 +16,8 @@ pub struct Stage {
     pub elapsed: Duration,
     /// `Ok(what was found)` or `Err(the error's message)`.
     pub outcome: Result<String, String>,
+    /// For a failed stage, the command that fixes it, if the error named one.
+    pub fix: Option<String>,
 }
 
 /// Records stages when switched on; a no-op otherwise.
@@ -49,17 +51,18 @@ impl Trace {
         let start = Instant::now();
         let result = f();
         let elapsed = start.elapsed();
-        let (value, outcome) = match result {
-            Ok((value, detail)) => (Ok(value), Ok(detail)),
+        let (value, outcome, fix) = match result {
+            Ok((value, detail)) => (Ok(value), Ok(detail), None),
             Err(e) => {
-                let message = e.to_string();
-                (Err(e), Err(message))
+                let (message, fix) = (e.to_string(), e.fix().map(str::to_string));
+                (Err(e), Err(message), fix)
             }
         };
         stages.push(Stage {
             name,
             elapsed,
             outcome,
+            fix,
         });
         value
     }
@@ -78,7 +81,7 @@ mod tests {
     fn records_successes_and_failures_in_order_only_when_on() {
         let mut trace = Trace::on();
         let a: Result<u8, Error> = trace.step("tcp", || Ok((1, "connected".into())));
-        let b: Result<u8, Error> = trace.step("auth", || Err(Error::Io("no key".into())));
+        let b: Result<u8, Error> = trace.step("auth", || Err(Error::io("no key")));
         assert_eq!(a, Ok(1));
         assert!(b.is_err());
         let stages = trace.into_stages();

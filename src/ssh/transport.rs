@@ -2,7 +2,7 @@
 //!
 //! libssh2 only needs a file descriptor, so a session reached through `ProxyJump` runs over one
 //! end of a Unix socket pair whose other end a jump hub relays into a `direct-tcpip` channel
-//! (see [`crate::ssh::jump`]). Everything above this module treats both the same.
+//! (see `jump.rs`). Everything above this module treats both the same.
 
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
@@ -56,10 +56,7 @@ pub fn tcp_connect(
     timeout: Duration,
     trace: &mut Trace,
 ) -> Result<Transport, Error> {
-    let fail = |message: String| Error::Connect {
-        host: host.alias.clone(),
-        message,
-    };
+    let fail = |message: String| Error::connect(host.alias.clone(), message);
     let addrs = trace.step("resolve", || {
         let addrs: Vec<SocketAddr> = (host.hostname.as_str(), host.port)
             .to_socket_addrs()
@@ -78,7 +75,7 @@ pub fn tcp_connect(
             Some(addr) if e.kind() == std::io::ErrorKind::TimedOut => fail(format!(
                 "no answer from {addr} within {:.0} s ({}). Is the host up and the port open?",
                 timeout.as_secs_f64(),
-                crate::ssh::session::connect_limit_name(host)
+                host.connect_limit_name()
             )),
             Some(addr) => fail(format!(
                 "{addr}: {e}. Is sshd running there, and are HostName/Port in ssh_config right?"
@@ -102,7 +99,7 @@ fn connect_any(
         match TcpStream::connect_timeout(addr, timeout) {
             Ok(stream) => {
                 // Without TCP_NODELAY every small request/response pair stalls on delayed ACKs
-                // (44 ms instead of 1.7 ms per exec on loopback; see NOTES-ssh2-r2d2.md).
+                // (≈40 ms each on Linux; docs/PERFORMANCE.md, "Where the time goes: single calls").
                 stream.set_nodelay(true).map_err(|e| (Some(*addr), e))?;
                 set_tcp_keepalive(&stream);
                 return Ok(stream);

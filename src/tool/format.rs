@@ -8,15 +8,17 @@ use serde_json::{json, Value};
 
 use super::ToolOutput;
 use crate::control::human_bytes;
+use crate::fold::{self, Folder};
+use crate::jobs::{dropped_note, JobReport, JobState, JOB_KEEP};
 use crate::ops::compare::{self, Comparison};
 use crate::ops::fs::{self, FileContent, Listing, View};
-use crate::ops::hosts::HostStatus;
+use crate::ops::hosts::{HostGroup, HostStatus};
 use crate::ops::run::{FindResult, Tree};
 use crate::ops::transfer::Transfer;
 use crate::scout::{BroadcastItem, Outcome};
 use crate::ssh::exec::ExecOutput;
 
-pub fn hosts(statuses: &[HostStatus]) -> ToolOutput {
+pub fn hosts(statuses: &[HostStatus], groups: &[HostGroup]) -> ToolOutput {
     let items: Vec<Value> = statuses
         .iter()
         .map(|s| {
@@ -28,13 +30,29 @@ pub fn hosts(statuses: &[HostStatus]) -> ToolOutput {
             })
         })
         .collect();
-    ToolOutput::ok(
-        crate::ops::hosts::format(statuses),
-        json!({ "mode": "hosts", "hosts": items }),
-    )
+    let groups_data: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            json!({
+                "name": g.name, "patterns": g.patterns, "count": g.members.len(),
+                "hosts": fold::fold_hosts(g.members.iter().map(String::as_str)),
+            })
+        })
+        .collect();
+    let text = crate::ops::hosts::format_with_groups(statuses, groups);
+    let mut structured = json!({ "mode": "hosts", "hosts": items });
+    // Only when there are groups: an answer without them stays what it always was.
+    if !groups_data.is_empty() {
+        structured["groups"] = json!(groups_data);
+    }
+    ToolOutput::ok(text, structured)
 }
 
-pub fn checks(checks: &[crate::ops::check::HostCheck]) -> ToolOutput {
+pub fn checks(
+    checks: &[crate::ops::check::HostCheck],
+    groups: &[HostGroup],
+    warnings: &[String],
+) -> ToolOutput {
     let items: Vec<Value> = checks
         .iter()
         .map(|c| {
@@ -58,10 +76,20 @@ pub fn checks(checks: &[crate::ops::check::HostCheck]) -> ToolOutput {
             json!({ "alias": c.alias, "ok": c.ok(), "settings": settings, "stages": stages, "fix": c.fix })
         })
         .collect();
-    ToolOutput::ok(
-        crate::ops::check::format(checks),
-        json!({ "mode": "check", "hosts": items }),
-    )
+    let mut text = crate::ops::check::format(checks);
+    let listed = crate::ops::hosts::format_groups(groups);
+    if !listed.is_empty() {
+        text.push('\n');
+        text.push_str(&listed);
+    }
+    for w in warnings {
+        text.push_str(&format!("warning: {w}\n"));
+    }
+    let mut structured = json!({ "mode": "check", "hosts": items });
+    if !warnings.is_empty() {
+        structured["group_warnings"] = json!(warnings);
+    }
+    ToolOutput::ok(text, structured)
 }
 
 pub fn file(host: &str, file: &FileContent) -> ToolOutput {
@@ -146,23 +174,9 @@ pub fn tree(host: &str, tree: &Tree) -> ToolOutput {
     ToolOutput::ok(text, structured)
 }
 
-pub fn command(
-    host: &str,
-    dir: &str,
-    query: &str,
-    out: &ExecOutput,
-    timeout: std::time::Duration,
-) -> ToolOutput {
-    let stdout = out.stdout_lossy();
-    let stderr = out.stderr_lossy();
-    let mut text = stdout.clone();
-    if !stderr.is_empty() {
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push_str("[stderr]\n");
-        text.push_str(&stderr);
-    }
+/// What a command's end adds below its output: truncation, timeout, cancellation, signal,
+/// remote limit, a non-zero exit code.
+pub fn command_markers(out: &ExecOutput, timeout: std::time::Duration) -> Vec<String> {
     let mut markers = Vec::new();
     if out.truncated() {
         markers.push(format!(
@@ -188,6 +202,27 @@ pub fn command(
     if let Some(code) = out.exit_code.filter(|c| *c != 0) {
         markers.push(format!("[exit code: {code}]"));
     }
+    markers
+}
+
+pub fn command(
+    host: &str,
+    dir: &str,
+    query: &str,
+    out: &ExecOutput,
+    timeout: std::time::Duration,
+) -> ToolOutput {
+    let stdout = out.stdout_lossy();
+    let stderr = out.stderr_lossy();
+    let mut text = stdout.clone();
+    if !stderr.is_empty() {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("[stderr]\n");
+        text.push_str(&stderr);
+    }
+    let markers = command_markers(out, timeout);
     if text.is_empty() && markers.is_empty() {
         text.push_str("(no output)");
     }
@@ -252,9 +287,9 @@ pub fn comparison(c: &Comparison) -> ToolOutput {
         "truncated": c.truncated,
     });
     match &c.outcome {
-        compare::Outcome::Identical => {}
-        compare::Outcome::Differ { unified } => structured["diff"] = json!(unified),
-        compare::Outcome::Binary {
+        compare::DiffOutcome::Identical => {}
+        compare::DiffOutcome::Differ { unified } => structured["diff"] = json!(unified),
+        compare::DiffOutcome::Binary {
             left_size,
             left_sha256,
             right_size,
@@ -287,33 +322,128 @@ pub fn transfer(verb: &str, t: &Transfer) -> ToolOutput {
     ToolOutput::ok(text, structured)
 }
 
-/// One block per target in the order given, then a summary line.
-pub fn broadcast(items: &[BroadcastItem], query: Option<&str>, timeout: Duration) -> ToolOutput {
+/// A broadcast's answer: folded (one block per distinct answer naming its targets, failures
+/// and rarer answers first) or one block per target in the order given; then a summary line.
+pub fn broadcast(
+    items: &[BroadcastItem],
+    query: Option<&str>,
+    timeout: Duration,
+    fold: bool,
+) -> ToolOutput {
+    if fold {
+        return folded(items, query, timeout);
+    }
     let mut text = String::new();
     let mut results = Vec::with_capacity(items.len());
     for item in items {
-        let ok = item.succeeded();
-        let (body, data) = target_block(item, query, timeout);
-        text.push_str(&format!(
-            "═══ {} ═══{}\n",
-            item.target,
-            if ok { "" } else { " [FAILED]" }
-        ));
-        text.push_str(body.trim_end_matches('\n'));
-        text.push('\n');
-        results.push(json!({ "target": item.target, "ok": ok, "result": data }));
+        text.push_str(&target_text(item, query, timeout));
+        let (_, data) = target_block(item, query, timeout);
+        results.push(json!({ "target": item.target, "ok": item.succeeded(), "result": data }));
     }
     let succeeded = items.iter().filter(|i| i.succeeded()).count();
-    text.push_str(&format!("─── {succeeded}/{} succeeded ───", items.len()));
+    text.push_str(&summary(succeeded, items.len(), 1));
     let structured = json!({
-        "mode": "broadcast", "succeeded": succeeded, "total": items.len(), "results": results,
+        "mode": "broadcast", "folded": false, "succeeded": succeeded, "total": items.len(),
+        "results": results,
     });
     ToolOutput::ok(text, structured)
 }
 
+/// One target's block of the per-target view: its header and its answer.
+pub fn target_text(item: &BroadcastItem, query: Option<&str>, timeout: Duration) -> String {
+    let (body, _) = target_block(item, query, timeout);
+    format!(
+        "═══ {} ═══{}\n{}\n",
+        item.target,
+        if item.succeeded() { "" } else { " [FAILED]" },
+        body.trim_end_matches('\n')
+    )
+}
+
+fn summary(succeeded: usize, total: usize, distinct: usize) -> String {
+    if distinct > 1 {
+        format!("─── {succeeded}/{total} succeeded, {distinct} distinct outputs ───")
+    } else {
+        format!("─── {succeeded}/{total} succeeded ───")
+    }
+}
+
+/// The folded view: `═══ web[01-40]:/etc (40) ═══` over each distinct answer.
+fn folded(items: &[BroadcastItem], query: Option<&str>, timeout: Duration) -> ToolOutput {
+    let groups = fold::fold(items);
+    let mut text = String::new();
+    let mut data = Vec::with_capacity(groups.len());
+    for group in &groups {
+        let Some(first) = group.members.first().and_then(|&m| items.get(m)) else {
+            continue;
+        };
+        let count = group.members.len();
+        let hosts = fold::fold_hosts(
+            group
+                .members
+                .iter()
+                .filter_map(|&m| items.get(m))
+                .map(|i| i.host()),
+        );
+        let (body, mut result) = group_block(first, &hosts, query, timeout);
+        text.push_str(&format!(
+            "═══ {}{} ═══{}\n{}\n",
+            fold::label(items, &group.members),
+            if count > 1 {
+                format!(" ({count})")
+            } else {
+                String::new()
+            },
+            if group.succeeded { "" } else { " [FAILED]" },
+            body.trim_end_matches('\n')
+        ));
+        let targets: Vec<Value> = fold::by_path(items, &group.members)
+            .into_iter()
+            .map(|(path, hosts)| json!({ "hosts": hosts, "path": path }))
+            .collect();
+        if result.get("host").is_some() {
+            result["host"] = json!(hosts);
+        }
+        data.push(json!({
+            "targets": targets, "count": count, "ok": group.succeeded, "result": result,
+        }));
+    }
+    let succeeded = items.iter().filter(|i| i.succeeded()).count();
+    text.push_str(&summary(succeeded, items.len(), groups.len()));
+    let structured = json!({
+        "mode": "broadcast", "folded": true, "succeeded": succeeded, "total": items.len(),
+        "distinct": groups.len(), "groups": data,
+    });
+    ToolOutput::ok(text, structured)
+}
+
+/// The answer shared by a group, shown for `hosts` (folded): an error without the host's name
+/// in front, since the header names the hosts.
+fn group_block(
+    item: &BroadcastItem,
+    hosts: &str,
+    query: Option<&str>,
+    timeout: Duration,
+) -> (String, Value) {
+    let path = item.path();
+    let out = match &item.result {
+        Err(e) => {
+            let message = fold::error_text(e);
+            ToolOutput {
+                text: format!("Error: {message}"),
+                structured: json!({ "mode": "error", "error": message }),
+                is_error: true,
+            }
+        }
+        Ok(Outcome::View(View::File(f))) => file(hosts, f),
+        Ok(Outcome::View(View::Directory(l))) => listing(hosts, l),
+        Ok(Outcome::Command(o)) => command(hosts, path, query.unwrap_or_default(), o, timeout),
+    };
+    (out.text, out.structured)
+}
+
 fn target_block(item: &BroadcastItem, query: Option<&str>, timeout: Duration) -> (String, Value) {
-    let (host, path) = item.target.split_once(':').unwrap_or((&item.target, ""));
-    let (host, path) = (host.trim(), path.trim());
+    let (host, path) = (item.host(), item.path());
     let out = match &item.result {
         Err(e) => ToolOutput::error(e),
         Ok(Outcome::View(View::File(f))) => file(host, f),
@@ -321,4 +451,191 @@ fn target_block(item: &BroadcastItem, query: Option<&str>, timeout: Duration) ->
         Ok(Outcome::Command(o)) => command(host, path, query.unwrap_or_default(), o, timeout),
     };
     (out.text, out.structured)
+}
+
+/// A background broadcast's new distinct answer, as it first appears: `═══ #N from TARGET ═══`.
+pub fn job_answer(
+    group: usize,
+    item: &BroadcastItem,
+    query: Option<&str>,
+    timeout: Duration,
+) -> String {
+    let (body, _) = group_block(item, item.host(), query, timeout);
+    format!(
+        "═══ #{} from {}{} ═══\n{}\n",
+        group + 1,
+        item.target,
+        if item.succeeded() { "" } else { " [FAILED]" },
+        body.trim_end_matches('\n')
+    )
+}
+
+/// A background broadcast's closing summary: with folding, which targets gave which answer
+/// (failures and rarer answers first); then the summary line.
+pub fn job_summary(items: &[BroadcastItem], folder: Option<&Folder>) -> String {
+    let succeeded = items.iter().filter(|i| i.succeeded()).count();
+    let Some(folder) = folder else {
+        return format!("{}\n", summary(succeeded, items.len(), 1));
+    };
+    let mut text = String::from("═══ which targets gave which output ═══\n");
+    for g in folder.display_order() {
+        let Some(group) = folder.groups().get(g) else {
+            continue;
+        };
+        let count = group.members.len();
+        text.push_str(&format!(
+            "#{} {}{}{}\n",
+            g + 1,
+            fold::label(items, &group.members),
+            if count > 1 {
+                format!(" ({count})")
+            } else {
+                String::new()
+            },
+            if group.succeeded { "" } else { " [FAILED]" },
+        ));
+    }
+    text.push_str(&summary(succeeded, items.len(), folder.groups().len()));
+    text.push('\n');
+    text
+}
+
+/// The answer to `background: true`: the job's id and how to follow it.
+pub fn job_started(report: &JobReport, timeout: Duration) -> ToolOutput {
+    let id = &report.id;
+    let text = format!(
+        "Started job {id}: {}.\nFollow it with {{\"job\": \"{id}\"}} (state, progress, output; \
+         add \"offset\": N to read the output from byte N); stop it with {{\"job\": \"{id}\", \
+         \"cancel\": true}}. Commands may run {:.0} s (SCOUT_JOB_TIMEOUT); a finished job is kept \
+         {} minutes.",
+        report.what,
+        timeout.as_secs_f64(),
+        JOB_KEEP.as_secs() / 60
+    );
+    ToolOutput::ok(text, job_data(report))
+}
+
+/// A look at a job: its state, its targets by state, and its output from the offset asked.
+pub fn job(report: &JobReport) -> ToolOutput {
+    let id = &report.id;
+    let secs = report.elapsed.as_secs_f64();
+    let when = match report.state {
+        JobState::Running => format!("running for {secs:.1} s"),
+        other => format!("{} after {secs:.1} s", other.as_str()),
+    };
+    let mut text = format!("Job {id}: {when}: {}\n", report.what);
+    if let Some(e) = &report.error {
+        text.push_str(&format!("Error: {e}\n"));
+    }
+    text.push_str(&targets_line(report));
+    if let Some(p) = report
+        .progress
+        .as_ref()
+        .filter(|_| report.state == JobState::Running)
+    {
+        text.push_str(&format!("Progress: {}\n", p.message));
+    }
+    if report.output.is_empty() {
+        if report.output_bytes == 0 {
+            text.push_str("Output: none yet\n");
+        } else {
+            text.push_str(&format!(
+                "Output: nothing from byte {} ({} bytes in all)\n",
+                report.offset, report.output_bytes
+            ));
+        }
+    } else {
+        text.push_str(&format!(
+            "Output, bytes {}-{} of {}:\n{}",
+            report.offset, report.next_offset, report.output_bytes, report.output
+        ));
+        if !report.output.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    if let Some(note) = dropped_note(report) {
+        text.push_str(&note);
+        text.push('\n');
+    }
+    if report.next_offset < report.output_bytes {
+        text.push_str(&format!(
+            "[more output: {{\"job\": \"{id}\", \"offset\": {}}}]\n",
+            report.next_offset
+        ));
+    } else if report.state == JobState::Running {
+        text.push_str(&format!(
+            "[still running: ask {{\"job\": \"{id}\", \"offset\": {}}} for what comes next]\n",
+            report.next_offset
+        ));
+    }
+    ToolOutput::ok(text.trim_end().to_string(), job_data(report))
+}
+
+fn targets_line(report: &JobReport) -> String {
+    let mut parts = Vec::new();
+    if !report.ok.is_empty() {
+        parts.push(format!("{} ok {}", report.succeeded, report.ok));
+    }
+    if !report.failed.is_empty() {
+        parts.push(format!("{} failed {}", report.failures, report.failed));
+    }
+    if !report.waiting.is_empty() {
+        parts.push(format!(
+            "{} not finished {}",
+            report.total - report.done,
+            report.waiting
+        ));
+    }
+    format!(
+        "Targets: {}/{} finished{}{}\n",
+        report.done,
+        report.total,
+        if parts.is_empty() { "" } else { ": " },
+        parts.join("; ")
+    )
+}
+
+fn job_data(report: &JobReport) -> Value {
+    json!({
+        "mode": "job", "id": report.id, "state": report.state.as_str(), "what": report.what,
+        "elapsed_seconds": report.elapsed.as_secs_f64(), "error": report.error,
+        "total": report.total, "done": report.done, "succeeded": report.succeeded,
+        "failed": report.failures,
+        "hosts": { "ok": report.ok, "failed": report.failed, "waiting": report.waiting },
+        "progress": report.progress.as_ref().map(|p| p.message.clone()),
+        "output": report.output, "offset": report.offset, "next_offset": report.next_offset,
+        "output_bytes": report.output_bytes, "dropped_bytes": report.dropped_bytes,
+    })
+}
+
+/// `{"target": "jobs"}`: every job kept, oldest first.
+pub fn jobs(list: &[JobReport]) -> ToolOutput {
+    let mut text = if list.is_empty() {
+        "No background jobs. Start one with \"background\": true on a query or a broadcast.\n"
+            .to_string()
+    } else {
+        format!("{} job(s):\n", list.len())
+    };
+    let mut data = Vec::with_capacity(list.len());
+    for r in list {
+        let secs = r.elapsed.as_secs_f64();
+        text.push_str(&format!(
+            "{}  {:<9} {secs:>7.1} s  {}/{} targets finished ({} failed)  {}\n",
+            r.id,
+            r.state.as_str(),
+            r.done,
+            r.total,
+            r.failures,
+            r.what
+        ));
+        data.push(json!({
+            "id": r.id, "state": r.state.as_str(), "what": r.what, "elapsed_seconds": secs,
+            "total": r.total, "done": r.done, "failed": r.failures,
+            "output_bytes": r.output_bytes,
+        }));
+    }
+    ToolOutput::ok(
+        text.trim_end().to_string(),
+        json!({ "mode": "jobs", "jobs": data }),
+    )
 }

@@ -63,9 +63,11 @@ impl Policy {
     pub fn is_unrestricted(&self) -> bool {
         *self == Policy::default()
     }
+}
 
-    /// The policy in the words of `SCOUT_API_KEYS` (for logs; never the key).
-    pub fn describe(&self) -> String {
+/// The policy in the words of `SCOUT_API_KEYS` (for logs; never the key).
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut parts = Vec::new();
         if self.read_only {
             parts.push("read-only".to_string());
@@ -74,21 +76,13 @@ impl Policy {
             parts.push(format!("hosts={}", hosts.join("|")));
         }
         if let Some(mode) = self.commands {
-            parts.push(format!("commands={}", mode_name(mode)));
+            parts.push(format!("commands={}", mode.name()));
         }
         if parts.is_empty() {
-            "unrestricted".into()
+            f.write_str("unrestricted")
         } else {
-            parts.join(":")
+            f.write_str(&parts.join(":"))
         }
-    }
-}
-
-fn mode_name(mode: PolicyMode) -> &'static str {
-    match mode {
-        PolicyMode::Allowlist => "allowlist",
-        PolicyMode::Shell => "shell",
-        PolicyMode::Off => "off",
     }
 }
 
@@ -218,7 +212,7 @@ impl HttpConfig {
         if transport == Transport::Http {
             config.loopback = binds_loopback(&config.host, config.port)?;
             if !config.loopback && config.keys.is_empty() {
-                return Err(Error::Config(format!(
+                return Err(Error::config(format!(
                     "SCOUT_HTTP_HOST={} is not a loopback address, and SCOUT_API_KEYS is empty: \
                      anyone who can reach the port could run commands on your hosts. Set \
                      SCOUT_API_KEYS (e.g. to the output of `openssl rand -hex 32`), or listen \
@@ -245,7 +239,7 @@ fn binds_loopback(host: &str, port: u16) -> Result<bool> {
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|e| {
-            Error::Config(format!(
+            Error::config(format!(
                 "SCOUT_HTTP_HOST={host} cannot be resolved ({e}): give an address such as \
                  127.0.0.1"
             ))
@@ -317,16 +311,9 @@ pub fn parse_keys(value: &str) -> Result<Vec<KeySpec>> {
                     policy.hosts = Some(patterns);
                 }
                 ("commands", Some(mode)) => {
-                    policy.commands = Some(match mode.to_ascii_lowercase().as_str() {
-                        "allowlist" => PolicyMode::Allowlist,
-                        "off" | "none" => PolicyMode::Off,
-                        "shell" => PolicyMode::Shell,
-                        _ => {
-                            return Err(keys_error(&format!(
-                                "entry {n}: commands= is allowlist, off or shell"
-                            )))
-                        }
-                    })
+                    policy.commands = Some(mode.parse().map_err(|_| {
+                        keys_error(&format!("entry {n}: commands= is allowlist, off or shell"))
+                    })?)
                 }
                 ("name", Some(name))
                     if !name.is_empty()
@@ -366,7 +353,7 @@ pub fn parse_keys(value: &str) -> Result<Vec<KeySpec>> {
 }
 
 fn keys_error(why: &str) -> Error {
-    Error::Config(format!("invalid SCOUT_API_KEYS (--api-keys): {why}"))
+    Error::config(format!("invalid SCOUT_API_KEYS (--api-keys): {why}"))
 }
 
 /// An origin as browsers send it, for comparison: lower case, no trailing slash.
@@ -402,7 +389,7 @@ fn bad(env: &str, value: &str, expected: &str) -> Error {
         .find(|v| v.env == env)
         .map(|v| v.flag)
         .unwrap_or("");
-    Error::Config(format!(
+    Error::config(format!(
         "invalid value '{value}' for {env} ({flag}): expected {expected}"
     ))
 }
@@ -474,7 +461,7 @@ mod tests {
             }
         );
         assert_eq!(
-            keys[1].policy.describe(),
+            keys[1].policy.to_string(),
             "read-only:hosts=web*|db1:commands=off"
         );
         assert_eq!(keys[2].policy.commands, Some(PolicyMode::Allowlist));

@@ -38,10 +38,8 @@ use crate::error::{Error, Result};
 use crate::mcp::protocol::SessionState;
 use crate::mcp::resources;
 use crate::mcp::server::Engine;
-use crate::ops::command::PolicyMode;
 use crate::scout::Scout;
 use crate::sync::lock;
-use crate::util::glob_match;
 
 pub use config::{HttpConfig, Transport};
 use config::{KeySpec, Policy};
@@ -55,6 +53,8 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// serves it.
 struct Principal {
     label: String,
+    /// What the key may do, in the words of `SCOUT_API_KEYS` (for the log).
+    policy: Policy,
     scout: Arc<Scout>,
 }
 
@@ -79,31 +79,20 @@ pub fn serve(base: Arc<Scout>, config: HttpConfig, shutdown: Receiver<()>) -> Re
     let principals = principals(&base, &config.keys)?;
     let (host, port) = config.bind_address();
     let listener = TcpListener::bind((host.as_str(), port)).map_err(|e| {
-        Error::Config(format!(
+        Error::config(format!(
             "cannot listen on {host}:{port} (SCOUT_HTTP_HOST, SCOUT_HTTP_PORT): {e}"
         ))
     })?;
     let local = listener
         .local_addr()
-        .map_err(|e| Error::Io(format!("cannot read the listening address: {e}")))?;
+        .map_err(|e| Error::io(format!("cannot read the listening address: {e}")))?;
     resources::warn_unusable_aliases(&base);
     for p in &principals {
         log::info!(
-            "HTTP key {}: {}",
+            "HTTP key {}: {} (hosts: {})",
             p.label,
-            if Arc::ptr_eq(&p.scout, &base) {
-                "unrestricted".to_string()
-            } else {
-                format!(
-                    "restricted to hosts {}{}",
-                    p.scout.aliases().join(", "),
-                    if p.scout.settings().read_only {
-                        ", read-only"
-                    } else {
-                        ""
-                    }
-                )
-            }
+            p.policy,
+            p.scout.aliases().join(", ")
         );
     }
     let limits = RateLimit::new(config.rate_per_minute, config.burst, principals.len());
@@ -131,7 +120,7 @@ pub fn serve(base: Arc<Scout>, config: HttpConfig, shutdown: Receiver<()>) -> Re
     std::thread::Builder::new()
         .name("scout-http-accept".into())
         .spawn(move || acceptor.accept(listener))
-        .map_err(|e| Error::Io(format!("cannot start the HTTP acceptor: {e}")))?;
+        .map_err(|e| Error::io(format!("cannot start the HTTP acceptor: {e}")))?;
 
     let _ = shutdown.recv();
     log::info!("signal received: shutting down");
@@ -156,6 +145,7 @@ fn principals(base: &Arc<Scout>, keys: &[KeySpec]) -> Result<Vec<Principal>> {
     if keys.is_empty() {
         return Ok(vec![Principal {
             label: "anonymous".into(),
+            policy: Policy::default(),
             scout: base.clone(),
         }]);
     }
@@ -173,24 +163,17 @@ fn principals(base: &Arc<Scout>, keys: &[KeySpec]) -> Result<Vec<Principal>> {
         };
         out.push(Principal {
             label: key.label.clone(),
+            policy: key.policy.clone(),
             scout,
         });
     }
     Ok(out)
 }
 
-/// How much a command policy allows, to compare them.
-fn breadth(mode: PolicyMode) -> u8 {
-    match mode {
-        PolicyMode::Off => 0,
-        PolicyMode::Allowlist => 1,
-        PolicyMode::Shell => 2,
-    }
-}
-
 /// A `Scout` whose settings are the server's narrowed by `policy`: read-only added, the
 /// command policy lowered, the hosts cut down to the server's hosts that match the key's
-/// patterns. Every operation checks these settings, so the key cannot reach past them.
+/// patterns. Every operation checks these settings, so the key cannot reach past them; the
+/// connections are the server's, shared.
 fn restricted(base: &Scout, policy: &Policy, label: &str) -> Result<Scout> {
     let settings = base.settings().clone();
     let server_mode = settings.command_policy.mode;
@@ -199,25 +182,23 @@ fn restricted(base: &Scout, policy: &Policy, label: &str) -> Result<Scout> {
         builder = builder.read_only(true);
     }
     if let Some(mode) = policy.commands {
-        if breadth(mode) > breadth(server_mode) {
-            return Err(Error::Config(format!(
+        if mode > server_mode {
+            return Err(Error::config(format!(
                 "SCOUT_API_KEYS, key {label}: commands={} would allow more than the server's \
                  SCOUT_COMMAND_POLICY={}; a key can only narrow it",
-                config_mode(mode),
-                config_mode(server_mode)
+                mode.name(),
+                server_mode.name()
             )));
         }
         builder = builder.command_policy(mode);
     }
-    let allowed: Option<Vec<String>> = policy.hosts.as_ref().map(|patterns| {
-        base.aliases()
-            .into_iter()
-            .filter(|alias| patterns.iter().any(|p| glob_match(p, alias)))
-            .collect()
-    });
+    let allowed: Option<Vec<String>> = policy
+        .hosts
+        .as_ref()
+        .map(|patterns| base.aliases_matching(patterns));
     if let (Some(allowed), Some(patterns)) = (&allowed, &policy.hosts) {
         if allowed.is_empty() {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "SCOUT_API_KEYS, key {label}: hosts={} matches none of the server's hosts ({})",
                 patterns.join("|"),
                 base.aliases().join(", ")
@@ -225,26 +206,18 @@ fn restricted(base: &Scout, policy: &Policy, label: &str) -> Result<Scout> {
         }
         builder = builder.allowlist(allowed.iter().cloned());
     }
-    let scout = Scout::new(builder.build()?)?;
+    let scout = base.narrowed(builder.build()?)?;
     if let Some(allowed) = &allowed {
         // The aliases became an allowlist of patterns: one with a glob character must not
         // have let in more than it names.
         if let Some(extra) = scout.aliases().iter().find(|a| !allowed.contains(a)) {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "SCOUT_API_KEYS, key {label}: cannot confine the key to its hosts (alias \
                  '{extra}' slipped in); rename hosts whose alias has '*' or '?'"
             )));
         }
     }
     Ok(scout)
-}
-
-fn config_mode(mode: PolicyMode) -> &'static str {
-    match mode {
-        PolicyMode::Allowlist => "allowlist",
-        PolicyMode::Shell => "shell",
-        PolicyMode::Off => "off",
-    }
 }
 
 impl Server {

@@ -18,11 +18,9 @@ pub mod kind {
     pub const READ: u8 = 5;
     pub const WRITE: u8 = 6;
     pub const LSTAT: u8 = 7;
-    pub const FSTAT: u8 = 8;
     pub const OPENDIR: u8 = 11;
     pub const READDIR: u8 = 12;
     pub const REMOVE: u8 = 13;
-    pub const REALPATH: u8 = 16;
     pub const STAT: u8 = 17;
     pub const RENAME: u8 = 18;
     pub const READLINK: u8 = 19;
@@ -52,9 +50,7 @@ pub mod open {
     #![allow(missing_docs)]
     pub const READ: u32 = 0x01;
     pub const WRITE: u32 = 0x02;
-    pub const APPEND: u32 = 0x04;
     pub const CREATE: u32 = 0x08;
-    pub const TRUNCATE: u32 = 0x10;
     pub const EXCLUSIVE: u32 = 0x20;
 }
 
@@ -118,12 +114,8 @@ impl Request {
         self
     }
 
-    /// The packet type.
-    pub fn kind(&self) -> u8 {
-        self.packet[4]
-    }
-
     /// Everything after the request id.
+    #[cfg(test)]
     pub fn body(&self) -> &[u8] {
         &self.packet[HEADER..]
     }
@@ -153,6 +145,7 @@ impl Request {
     }
 
     /// `WRITE handle offset data`.
+    #[cfg(test)]
     pub fn write(handle: &[u8], offset: u64, data: &[u8]) -> Request {
         let mut r = Request::write_with(handle, offset, data.len());
         r.packet.extend_from_slice(data);
@@ -186,6 +179,7 @@ impl Request {
     }
 
     /// Bytes of data in a `WRITE` built here.
+    #[cfg(test)]
     pub fn data_len(&self) -> usize {
         self.packet.len().saturating_sub(self.write_length_at() + 4)
     }
@@ -241,6 +235,7 @@ impl Request {
     }
 
     /// The whole packet with request id `id`.
+    #[cfg(test)]
     pub fn packet(&self, id: u32) -> Vec<u8> {
         self.clone().into_packet(id)
     }
@@ -412,15 +407,6 @@ impl Drop for Reply {
     fn drop(&mut self) {
         crate::ssh::sftp::buffers::give(std::mem::take(&mut self.packet));
     }
-}
-
-/// What a reply says, read for a particular request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// `STATUS`: OK, EOF or an error.
-    Status(Status),
-    /// Anything else, to be read by the request's own method.
-    Other,
 }
 
 impl Reply {
