@@ -20,7 +20,7 @@ use common::load::rss_and_threads;
 use common::{scout_bin, scout_client, Fleet, McpClient};
 use scout_mcp::__private::{ParseContext, SshConfig};
 use scout_mcp::PolicyMode;
-use scout_mcp::{Control, Scout, Settings};
+use scout_mcp::{Control, RemotePath, Scout, Settings};
 use serde_json::{json, Value};
 
 struct Stats {
@@ -85,6 +85,11 @@ fn logins(fleet: &Fleet, alias: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// `host:path` for the benches' own hosts and paths.
+fn at(host: &str, path: &str) -> RemotePath {
+    RemotePath::new(host, path).expect("a valid host:path")
+}
+
 fn pool_figures(quick: bool) {
     println!("pool");
     let fleet = Fleet::start(&["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"]);
@@ -93,7 +98,9 @@ fn pool_figures(quick: bool) {
 
     // Warm checkout: the pools of a warm host, no network (check out, give back).
     let scout = library(&fleet, |b| b);
-    scout.read("p0", &path).expect("warm up");
+    scout
+        .read(&at("p0", &path), &Control::new())
+        .expect("warm up");
     let n = if quick { 20_000 } else { 200_000 };
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
@@ -107,7 +114,9 @@ fn pool_figures(quick: bool) {
     // The same while the reaper wakes every 10 ms (idle timeout 20 ms): it checks idle
     // sessions out too, so a checkout may meet it.
     let scout = library(&fleet, |b| b.idle_timeout(Duration::from_millis(20)));
-    scout.read("p0", &path).expect("warm up");
+    scout
+        .read(&at("p0", &path), &Control::new())
+        .expect("warm up");
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
@@ -125,7 +134,9 @@ fn pool_figures(quick: bool) {
             let scout = scout.clone();
             std::thread::spawn(move || {
                 let t = Instant::now();
-                let out = scout.run("p1", "/", "true", &Control::new()).expect("run");
+                let out = scout
+                    .run(&at("p1", "/"), "true", &Control::new())
+                    .expect("run");
                 assert!(out.success());
                 t.elapsed()
             })
@@ -149,7 +160,7 @@ fn pool_figures(quick: bool) {
     for _ in 0..rounds {
         let scout = library(&fleet, |b| b);
         let t = Instant::now();
-        scout.read("p2", &path).expect("read");
+        scout.read(&at("p2", &path), &Control::new()).expect("read");
         one.push(t.elapsed());
         drop(scout);
         let scout = library(&fleet, |b| b);
@@ -178,14 +189,16 @@ fn pool_figures(quick: bool) {
     let mut stale = Vec::new();
     let mut warm = Vec::new();
     for _ in 0..rounds {
-        scout.read("p3", &path).expect("warm");
+        scout.read(&at("p3", &path), &Control::new()).expect("warm");
         let t = Instant::now();
-        scout.read("p3", &path).expect("warm read");
+        scout
+            .read(&at("p3", &path), &Control::new())
+            .expect("warm read");
         warm.push(t.elapsed());
         fleet.sshd("p3").drop_connections();
         let t = Instant::now();
         scout
-            .read("p3", &path)
+            .read(&at("p3", &path), &Control::new())
             .expect("read after the server dropped the session");
         stale.push(t.elapsed());
     }

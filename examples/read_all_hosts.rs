@@ -12,8 +12,11 @@ fn main() {
         eprintln!("{e}"); // a configuration error says what to fix
         std::process::exit(2)
     });
+    let control = scout_mcp::Control::new();
     for host in scout.aliases() {
-        match scout.read(&host, &path) {
+        let read =
+            scout_mcp::RemotePath::new(&host, &path).and_then(|at| scout.read(&at, &control));
+        match read {
             Ok(file) => println!("{host}: {}", file.text().unwrap_or("(binary)").trim_end()),
             Err(e) => println!("{host}: error: {e}"),
         }

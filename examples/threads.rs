@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use scout_mcp::{Control, Scout};
+use scout_mcp::{Control, RemotePath, Scout};
 
 const ROUNDS: usize = 5;
 
@@ -80,11 +80,12 @@ fn work(scout: &Scout, hosts: &[String], path: &str) -> (usize, Vec<String>) {
     let (mut ok, mut errors) = (0, Vec::new());
     for round in 0..ROUNDS {
         for host in hosts {
-            match scout.read(host, path) {
+            match RemotePath::new(host, path).and_then(|at| scout.read(&at, &Control::new())) {
                 Ok(_) => ok += 1,
                 Err(e) => errors.push(format!("round {round} read on {host}: {e}")),
             }
-            match scout.run(host, "/", "ls /", &Control::new()) {
+            match RemotePath::new(host, "/").and_then(|at| scout.run(&at, "ls /", &Control::new()))
+            {
                 Ok(out) if out.success() => ok += 1,
                 Ok(out) => errors.push(format!(
                     "round {round} run on {host}: exit {:?}",

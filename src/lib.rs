@@ -50,8 +50,9 @@
 //! ```no_run
 //! // no_run: needs an ssh_config with reachable hosts.
 //! let scout = scout_mcp::Scout::from_env()?;
+//! let control = scout_mcp::Control::new();
 //! for host in scout.aliases() {
-//!     let file = scout.read(&host, "/etc/hostname")?;
+//!     let file = scout.read(&scout_mcp::RemotePath::new(&host, "/etc/hostname")?, &control)?;
 //!     println!("{host}: {}", file.text().unwrap_or("(binary)").trim());
 //! }
 //! # Ok::<(), scout_mcp::Error>(())
@@ -90,7 +91,8 @@ pub use ops::fs::{Entry, EntryKind, FileContent, Listing, View};
 pub use ops::hosts::{GroupDef, HostEntry, HostGroup, HostStatus};
 pub use ops::local_files::BeamScope;
 pub use ops::run::{FindResult, Tree};
-pub use ops::transfer::{Direction, Transfer};
+pub use ops::target::RemotePath;
+pub use ops::transfer::{Direction, Transfer, TransferOptions};
 pub use scout::{BroadcastItem, BroadcastOptions, Outcome, Scout};
 pub use settings::{Settings, SettingsBuilder, StrictHostKeyChecking};
 pub use ssh::exec::{ExecOutput, RemoteLimits};
@@ -127,3 +129,8 @@ pub mod __private {
         pub use crate::ops::remote_path::{shell_word, validate, PathError};
     }
 }
+
+/// The README's Rust examples, compiled as doc tests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

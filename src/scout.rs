@@ -22,8 +22,8 @@ use crate::ops::hosts::{is_pattern, HostEntry, HostGroup, HostStatus, Inventory,
 use crate::ops::remote_path;
 use crate::ops::run::{self, FindResult, Tree};
 use crate::ops::services::Service;
-use crate::ops::target::Target;
-use crate::ops::transfer::{self, LocalPath, Transfer};
+use crate::ops::target::{RemotePath, Target};
+use crate::ops::transfer::{self, LocalPath, Transfer, TransferOptions};
 use crate::settings::Settings;
 use crate::ssh::connect::Connector;
 use crate::ssh::exec::{ExecLimits, ExecOutput, RemoteLimits};
@@ -66,8 +66,9 @@ const REACHABILITY_TTL: Duration = Duration::from_secs(5);
 ///
 /// let settings = Settings::builder().ssh_config("/etc/scout/ssh_config").build()?;
 /// let scout = Scout::new(settings)?;
-/// let hostname = scout.read("web1", "/etc/hostname")?;
-/// let uptime = scout.run("web1", "/", "cat /proc/uptime", &Control::new())?;
+/// let control = Control::new();
+/// let hostname = scout.read(&"web1:/etc/hostname".parse()?, &control)?;
+/// let uptime = scout.run(&"web1:/".parse()?, "cat /proc/uptime", &control)?;
 /// println!("{:?} up {}", hostname.text(), uptime.stdout_lossy());
 /// # Ok::<(), scout_mcp::Error>(())
 /// ```
@@ -405,58 +406,65 @@ impl Scout {
             .collect())
     }
 
-    /// Reads a file, or lists a directory, at `path` on `host` (symlinks followed).
-    pub fn view(&self, host: &str, path: &str) -> Result<View> {
-        self.view_with(host, path, &Control::new())
-    }
-
-    /// [`Scout::view`] with cancellation and progress (bytes read) for large files.
-    pub fn view_with(&self, host: &str, path: &str, control: &Control) -> Result<View> {
+    /// Reads a file, or lists a directory, at `at` (symlinks followed); `control` cancels it
+    /// and sees the bytes of a large file as they are read.
+    pub fn view(&self, at: &RemotePath, control: &Control) -> Result<View> {
         let max = self.settings().max_file_size;
-        self.with_sftp(host, path, control, |sftp| {
-            fs::view(sftp, path, max, MAX_ENTRIES, control)
+        self.with_sftp(at, control, |sftp| {
+            fs::view(sftp, at.path(), max, MAX_ENTRIES, control)
         })
     }
 
     /// Reads a file (up to `SCOUT_MAX_FILE_SIZE`, cut on a UTF-8 boundary).
-    pub fn read(&self, host: &str, path: &str) -> Result<FileContent> {
-        self.view_file(host, path, &Control::new())
+    ///
+    /// ```no_run
+    /// // no_run: needs a reachable host "web1".
+    /// use scout_mcp::{Control, RemotePath, Scout};
+    /// let scout = Scout::from_env()?;
+    /// let file = scout.read(&"web1:/etc/hostname".parse()?, &Control::new())?;
+    /// println!("{}", file.text().unwrap_or("(binary)").trim());
+    /// # Ok::<(), scout_mcp::Error>(())
+    /// ```
+    pub fn read(&self, at: &RemotePath, control: &Control) -> Result<FileContent> {
+        let max = self.settings().max_file_size;
+        self.with_sftp(at, control, |sftp| {
+            fs::read_file(sftp, at.path(), max, control)
+        })
     }
 
     /// Lists a directory (at most `MAX_ENTRIES` entries, sorted by name).
-    pub fn list(&self, host: &str, path: &str) -> Result<Listing> {
-        self.with_sftp(host, path, &Control::new(), |sftp| {
-            fs::list_dir(sftp, path, MAX_ENTRIES)
+    pub fn list(&self, at: &RemotePath, control: &Control) -> Result<Listing> {
+        self.with_sftp(at, control, |sftp| {
+            fs::list_dir(sftp, at.path(), MAX_ENTRIES)
         })
     }
 
     /// A directory tree to `depth` levels (1–10).
-    pub fn tree(&self, host: &str, path: &str, depth: u32, control: &Control) -> Result<Tree> {
+    pub fn tree(&self, at: &RemotePath, depth: u32, control: &Control) -> Result<Tree> {
         check_depth(depth)?;
-        let host = self.target_host(host, path)?;
+        let host = self.host_of(at)?;
         let limits = self.exec_limits();
         self.pools().with_lane(&host, control, |lane| {
-            run::tree(lane, path, depth, MAX_ENTRIES, &limits, control)
+            run::tree(lane, at.path(), depth, MAX_ENTRIES, &limits, control)
         })
     }
 
-    /// Files and directories under `path` whose name matches the glob `pattern`, to `depth`
+    /// Files and directories under `at` whose name matches the glob `pattern`, to `depth`
     /// levels (1–10), at most `MAX_FIND_RESULTS` (sorted; `total` tells how many matched).
     pub fn find(
         &self,
-        host: &str,
-        path: &str,
+        at: &RemotePath,
         pattern: &str,
         depth: u32,
         control: &Control,
     ) -> Result<FindResult> {
         check_depth(depth)?;
-        let host = self.target_host(host, path)?;
+        let host = self.host_of(at)?;
         let limits = self.exec_limits();
         self.pools().with_lane(&host, control, |lane| {
             run::find(
                 lane,
-                path,
+                at.path(),
                 pattern,
                 depth,
                 MAX_FIND_RESULTS,
@@ -466,14 +474,15 @@ impl Scout {
         })
     }
 
-    /// Runs `query` in directory `dir` under the command policy. A non-zero exit is a result,
-    /// not an error; a timeout returns the partial output with `timed_out` set.
+    /// Runs `query` in the directory `dir` under the command policy. A non-zero exit is a
+    /// result, not an error; a timeout returns the partial output with `timed_out` set.
     ///
     /// ```no_run
     /// // no_run: needs a reachable host "web1".
     /// # let scout = scout_mcp::Scout::from_env()?;
     /// let control = scout_mcp::Control::new();
-    /// let out = scout.run("web1", "/var/log", "grep -c error syslog", &control)?;
+    /// let logs = "web1:/var/log".parse()?;
+    /// let out = scout.run(&logs, "grep -c error syslog", &control)?;
     /// match out.exit_code {
     ///     Some(0) => println!("{} errors", out.stdout_lossy().trim()),
     ///     Some(1) => println!("no errors"), // grep found nothing: a result, not an Err
@@ -481,28 +490,27 @@ impl Scout {
     /// }
     /// # Ok::<(), scout_mcp::Error>(())
     /// ```
-    pub fn run(&self, host: &str, dir: &str, query: &str, control: &Control) -> Result<ExecOutput> {
-        self.run_for(host, dir, query, self.settings().command_timeout, control)
+    pub fn run(&self, dir: &RemotePath, query: &str, control: &Control) -> Result<ExecOutput> {
+        self.run_for(dir, query, self.settings().command_timeout, control)
     }
 
     /// [`Scout::run`] with its own timeout instead of `SCOUT_COMMAND_TIMEOUT` (background jobs
     /// use `SCOUT_JOB_TIMEOUT`).
     pub(crate) fn run_for(
         &self,
-        host: &str,
-        dir: &str,
+        dir: &RemotePath,
         query: &str,
         timeout: Duration,
         control: &Control,
     ) -> Result<ExecOutput> {
         let command = self.vet_command(query)?;
-        let host = self.target_host(host, dir)?;
+        let host = self.host_of(dir)?;
         let limits = ExecLimits {
             timeout,
             ..self.query_limits()
         };
         self.pools().with_lane(&host, control, |lane| {
-            run::query(lane, dir, &command, &limits, control)
+            run::query(lane, dir.path(), &command, &limits, control)
         })
     }
 
@@ -516,39 +524,33 @@ impl Scout {
     /// when `control` is cancelled).
     pub fn diff(
         &self,
-        host: &str,
-        path: &str,
-        other_host: &str,
-        other_path: &str,
+        left: &RemotePath,
+        right: &RemotePath,
         control: &Control,
     ) -> Result<Comparison> {
-        let left = self.view_file(host, path, control)?;
-        let right = self.view_file(other_host, other_path, control)?;
-        let (l, r) = (
-            format!("{host}:{path}"),
-            format!("{other_host}:{other_path}"),
-        );
-        if left.binary.is_none() && right.binary.is_none() {
+        let left_file = self.read(left, control)?;
+        let right_file = self.read(right, control)?;
+        let (l, r) = (left.to_string(), right.to_string());
+        if left_file.binary.is_none() && right_file.binary.is_none() {
             let max = self.settings().max_output_size;
-            return Ok(compare::texts(&l, &left, &r, &right, max));
+            return Ok(compare::texts(&l, &left_file, &r, &right_file, max));
         }
-        let left_sum = self.sum(host, path, &left, control)?;
-        let right_sum = self.sum(other_host, other_path, &right, control)?;
+        let left_sum = self.sum(left, &left_file, control)?;
+        let right_sum = self.sum(right, &right_file, control)?;
         Ok(compare::binaries(&l, left_sum, &r, right_sum))
     }
 
     /// Compares a remote file with `expected` content.
     pub fn diff_content(
         &self,
-        host: &str,
-        path: &str,
+        at: &RemotePath,
         expected: &str,
         control: &Control,
     ) -> Result<Comparison> {
-        let actual = self.view_file(host, path, control)?;
-        let label = format!("{host}:{path}");
+        let actual = self.read(at, control)?;
+        let label = at.to_string();
         if actual.binary.is_some() {
-            let sum = self.sum(host, path, &actual, control)?;
+            let sum = self.sum(at, &actual, control)?;
             let expected_sum = (
                 expected.len() as u64,
                 crate::sha256::hex(expected.as_bytes()),
@@ -564,91 +566,96 @@ impl Scout {
         Ok(compare::with_expected(&label, &actual, expected, max))
     }
 
-    /// A file read like [`Scout::read`], with cancellation.
-    fn view_file(&self, host: &str, path: &str, control: &Control) -> Result<FileContent> {
-        let max = self.settings().max_file_size;
-        self.with_sftp(host, path, control, |sftp| {
-            fs::read_file(sftp, path, max, control)
-        })
-    }
-
     /// Size and SHA-256 of a file already read: from its bytes when it was read whole, else
     /// streamed again (it was cut at `SCOUT_MAX_FILE_SIZE`).
-    fn sum(
-        &self,
-        host: &str,
-        path: &str,
-        file: &FileContent,
-        control: &Control,
-    ) -> Result<(u64, String)> {
+    fn sum(&self, at: &RemotePath, file: &FileContent, control: &Control) -> Result<(u64, String)> {
         if file.truncated {
-            return self.hash(host, path, control);
+            return self.hash(at, control);
         }
         Ok((file.bytes.len() as u64, crate::sha256::hex(&file.bytes)))
     }
 
     /// Size and SHA-256 of a remote file (streamed, any size; stops when `control` is
     /// cancelled).
-    pub fn hash(&self, host: &str, path: &str, control: &Control) -> Result<(u64, String)> {
-        let host = self.target_host(host, path)?;
+    pub fn hash(&self, at: &RemotePath, control: &Control) -> Result<(u64, String)> {
+        let host = self.host_of(at)?;
         self.with_transfer(&host, control, |sftp| {
-            transfer::hash_remote(sftp, path, control)
+            transfer::hash_remote(sftp, at.path(), control)
         })
     }
 
-    /// Copies the remote file `host:remote` to the local path `local` (into it, if it is a
-    /// directory). Refuses to replace an existing file unless `overwrite`.
+    /// Copies the remote file `from` to the local path `to` (into it, if it is a directory),
+    /// which must lie in the transfer directory (`SCOUT_BEAM_DIR`). Refuses to replace an
+    /// existing file unless [`TransferOptions::overwrite`].
+    ///
+    /// ```no_run
+    /// // no_run: needs a reachable host "web1".
+    /// use scout_mcp::{Control, Scout, TransferOptions};
+    /// let scout = Scout::from_env()?;
+    /// let done = scout.download(
+    ///     &"web1:/etc/hosts".parse()?,
+    ///     "hosts.web1",
+    ///     &TransferOptions::new().overwrite(true),
+    ///     &Control::new(),
+    /// )?;
+    /// println!("{} bytes, sha256 {}", done.bytes, done.sha256);
+    /// # Ok::<(), scout_mcp::Error>(())
+    /// ```
     pub fn download(
         &self,
-        host: &str,
-        remote: &str,
-        local: &str,
-        overwrite: bool,
+        from: &RemotePath,
+        to: &str,
+        options: &TransferOptions,
         control: &Control,
     ) -> Result<Transfer> {
         self.check_writable("a download (it writes a local file)")?;
-        let host = self.target_host(host, remote)?;
-        let local = LocalPath::resolve(local, &self.settings().beam)?;
+        let host = self.host_of(from)?;
+        let local = LocalPath::resolve(to, &self.settings().beam)?;
         self.with_transfer(&host, control, |sftp| {
-            transfer::download(sftp, remote, local.clone(), overwrite, control)
+            transfer::download(sftp, from.path(), local.clone(), options.overwrite, control)
         })
     }
 
-    /// Copies the local file `local` to `host:remote` (into it, if it is a directory).
-    /// Refused in read-only mode; refuses to replace an existing file unless `overwrite`.
+    /// Copies the local file `from` (in the transfer directory, `SCOUT_BEAM_DIR`) to the remote
+    /// path `to` (into it, if it is a directory). Refused in read-only mode; refuses to replace
+    /// an existing file unless [`TransferOptions::overwrite`].
     pub fn upload(
         &self,
-        local: &str,
-        host: &str,
-        remote: &str,
-        overwrite: bool,
+        from: &str,
+        to: &RemotePath,
+        options: &TransferOptions,
         control: &Control,
     ) -> Result<Transfer> {
         self.check_writable("upload")?;
-        let host = self.target_host(host, remote)?;
-        let local = LocalPath::resolve(local, &self.settings().beam)?;
+        let host = self.host_of(to)?;
+        let local = LocalPath::resolve(from, &self.settings().beam)?;
         self.with_transfer(&host, control, |sftp| {
-            transfer::upload(sftp, local.clone(), remote, overwrite, control)
+            transfer::upload(sftp, local.clone(), to.path(), options.overwrite, control)
         })
     }
 
-    /// Copies `src_host:src_path` to `dst_host:dst_path`, streamed through this process in
+    /// Copies the remote file `from` to the remote path `to`, streamed through this process in
     /// constant memory. The same host on both sides works (a channel for each side).
     pub fn copy(
         &self,
-        src_host: &str,
-        src_path: &str,
-        dst_host: &str,
-        dst_path: &str,
-        overwrite: bool,
+        from: &RemotePath,
+        to: &RemotePath,
+        options: &TransferOptions,
         control: &Control,
     ) -> Result<Transfer> {
         self.check_writable("a host-to-host copy")?;
-        let src = self.target_host(src_host, src_path)?;
-        let dst = self.target_host(dst_host, dst_path)?;
-        self.with_transfer(&src, control, |from| {
-            self.with_transfer(&dst, control, |to| {
-                transfer::relay(from, src_path, to, dst_path, overwrite, control)
+        let src = self.host_of(from)?;
+        let dst = self.host_of(to)?;
+        self.with_transfer(&src, control, |source| {
+            self.with_transfer(&dst, control, |destination| {
+                transfer::relay(
+                    source,
+                    from.path(),
+                    destination,
+                    to.path(),
+                    options.overwrite,
+                    control,
+                )
             })
             .map_err(Failure::from)
         })
@@ -658,12 +665,11 @@ impl Scout {
     /// operations: retried once on another connection if the first died under it).
     fn with_sftp<T>(
         &self,
-        host: &str,
-        path: &str,
+        at: &RemotePath,
         control: &Control,
         op: impl Fn(&Sftp<'_>) -> std::result::Result<T, Failure>,
     ) -> Result<T> {
-        let host = self.target_host(host, path)?;
+        let host = self.host_of(at)?;
         self.pools().with_conn(&host, true, |conn| {
             op(&Sftp::new(conn, SftpChannel::Shared, control))
         })
@@ -778,30 +784,31 @@ impl Scout {
             std::collections::HashMap::new();
         for target in targets {
             // A target that does not parse fails on its own, as does an unknown alias.
-            let Ok(Target::Path { host, path }) = Target::parse(target) else {
+            let Ok(Target::Path(at)) = Target::parse(target) else {
                 out.push(target.clone());
                 continue;
             };
-            if !is_pattern(&host) || self.inner.inventory.get(&host).is_ok() {
+            let (host, path) = (at.host(), at.path());
+            if !is_pattern(host) || self.inner.inventory.get(host).is_ok() {
                 out.push(target.clone());
                 continue;
             }
-            if !patterns.contains_key(&host) {
+            if !patterns.contains_key(host) {
                 if patterns.len() >= MAX_PATTERNS {
                     return Err(Error::invalid_argument(format!(
                         "more than {MAX_PATTERNS} different host patterns in one broadcast; \
                          combine them into one list (e.g. \"web*,db*:/path\")"
                     )));
                 }
-                let selected = self.select(&host)?;
-                patterns.insert(host.clone(), selected);
+                let selected = self.select(host)?;
+                patterns.insert(host.to_string(), selected);
             }
-            let hosts = patterns.get(&host).map(Vec::as_slice).unwrap_or_default();
+            let hosts = patterns.get(host).map(Vec::as_slice).unwrap_or_default();
             if out.len() + hosts.len() > MAX_TARGETS {
                 return Err(Error::invalid_argument(format!(
                     "the targets name more than {MAX_TARGETS} hosts ('{}' alone names {}); at \
                      most {MAX_TARGETS} per broadcast: narrow the patterns",
-                    shorten(&host, 200),
+                    shorten(host, 200),
                     hosts.len()
                 )));
             }
@@ -815,7 +822,7 @@ impl Scout {
             Target::Hosts => Err(Error::invalid_argument(
                 "'hosts' cannot be a broadcast target; use \"host:/path\"",
             )),
-            Target::Path { host, path } => Ok((self.target_host(&host, &path)?, path)),
+            Target::Path(at) => Ok((self.host_of(&at)?, at.path().to_string())),
         }
     }
 
@@ -1071,7 +1078,7 @@ impl Scout {
             None => ("", partial),
         };
         let list_dir = if dir.is_empty() { "." } else { dir };
-        let listing = self.list(host, list_dir)?;
+        let listing = self.list(&RemotePath::new(host, list_dir)?, &Control::new())?;
         Ok(listing
             .entries
             .iter()
@@ -1164,10 +1171,9 @@ impl Scout {
         policy.build(query).map_err(|r| Error::policy(r.0))
     }
 
-    fn target_host(&self, alias: &str, path: &str) -> Result<Arc<HostEntry>> {
-        crate::ops::remote_path::validate(path)
-            .map_err(|e| Error::invalid_argument(format!("invalid path: {e}")))?;
-        self.inner.inventory.get(alias)
+    /// The ssh_config entry of `at`'s host (an error of kind `UnknownHost` when there is none).
+    fn host_of(&self, at: &RemotePath) -> Result<Arc<HostEntry>> {
+        self.inner.inventory.get(at.host())
     }
 }
 

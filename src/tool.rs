@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 use crate::control::Control;
 use crate::error::Error;
 use crate::ops::fs::View;
-use crate::ops::target::Target;
-use crate::ops::transfer::Direction;
+use crate::ops::target::{RemotePath, Target};
+use crate::ops::transfer::{Direction, TransferOptions};
 use crate::scout::{check_depth, local_is_file, Scout};
 
 pub(crate) mod format;
@@ -51,57 +51,75 @@ impl ToolOutput {
     }
 }
 
-/// The parameters of one call, type-checked.
-#[derive(Debug, Default)]
-struct Args {
-    target: String,
-    query: Option<String>,
-    tree: bool,
-    find: Option<String>,
-    depth: Option<u32>,
-    diff: Option<String>,
-    diff_content: Option<String>,
-    targets: Option<Vec<String>>,
-    beam: Option<String>,
-    beam_source: Option<String>,
-    beam_target: Option<String>,
-    beam_direction: Option<String>,
-    overwrite: bool,
-    /// `hosts` mode: check these hosts (empty: every host).
-    check: Option<Vec<String>>,
-    /// Run `query` or the broadcast as a background job.
-    background: bool,
-    /// A job to look at (or cancel).
-    job: Option<String>,
-    /// With `job`: cancel it.
-    cancel: bool,
-    /// With `job`: output from this byte.
-    offset: Option<u64>,
-    /// Broadcast: fold identical answers (default) or one block per target.
-    fold: Option<bool>,
+/// Declares the tool's parameters once: each one's field in [`Args`], the reader that
+/// type-checks it, and its `inputSchema` entry. The struct, the list of known names and the
+/// schema's properties are all generated from the one list below.
+macro_rules! parameters {
+    ($( $name:ident : $ty:ty = $read:ident, $schema:tt; )*) => {
+        /// The parameters of one call, type-checked.
+        #[derive(Debug, Default)]
+        struct Args {
+            $( $name: $ty, )*
+        }
+
+        /// Every parameter's name, in the order error messages list them.
+        const PARAMS: &[&str] = &[$( stringify!($name) ),*];
+
+        impl Args {
+            fn read(map: &Map<String, Value>) -> Result<Args, Error> {
+                Ok(Args { $( $name: $read(map, stringify!($name))?, )* })
+            }
+        }
+
+        /// The `properties` of the tool's `inputSchema`.
+        pub(crate) fn schema_properties() -> Map<String, Value> {
+            let mut properties = Map::new();
+            $( properties.insert(stringify!($name).to_string(), json!($schema)); )*
+            properties
+        }
+    };
 }
 
-const PARAMS: &[&str] = &[
-    "target",
-    "query",
-    "tree",
-    "find",
-    "depth",
-    "diff",
-    "diff_content",
-    "targets",
-    "beam",
-    "beam_source",
-    "beam_target",
-    "beam_direction",
-    "overwrite",
-    "check",
-    "background",
-    "job",
-    "cancel",
-    "offset",
-    "fold",
-];
+parameters! {
+    target: String = text,
+        { "type": "string", "description": "\"hosts\" to list hosts and groups, \"jobs\" to list background jobs, or \"host:/path\" (path may be relative to the login directory or start with ~)" };
+    query: Option<String> = string,
+        { "type": "string", "description": "command to run with target's path as working directory (with targets: run on each)" };
+    tree: bool = flag,
+        { "type": "boolean", "description": "show a directory as a tree", "default": false };
+    find: Option<String> = string,
+        { "type": "string", "description": "glob (find -name pattern) to search for under target" };
+    depth: Option<u32> = depth,
+        { "type": "integer", "minimum": 1, "maximum": 10, "default": 5, "description": "depth for find and tree" };
+    diff: Option<String> = string,
+        { "type": "string", "description": "another host:/path to compare target's file with" };
+    diff_content: Option<String> = string,
+        { "type": "string", "description": "expected content to compare target's file with" };
+    targets: Option<Vec<String>> = string_list,
+        { "type": "array", "items": { "type": "string" }, "description": "broadcast: several HOSTS:/path, read (or run query) on each, concurrently (at most 1000 after expansion). HOSTS is an alias or a pattern: glob (web*), range (web[01-40,42]), group (@web), comma-separated, '!' excludes (web*,!web13)" };
+    beam: Option<String> = string,
+        { "type": "string", "description": "local path for an SFTP transfer with target" };
+    beam_source: Option<String> = string,
+        { "type": "string", "description": "host:/path to copy from (host-to-host copy, with beam_target)" };
+    beam_target: Option<String> = string,
+        { "type": "string", "description": "host:/path to copy to (host-to-host copy, with beam_source)" };
+    beam_direction: Option<String> = string,
+        { "type": "string", "enum": ["upload", "download"], "description": "direction of a beam transfer (default: upload if the local file exists, else download)" };
+    overwrite: bool = flag,
+        { "type": "boolean", "default": false, "description": "allow a transfer to replace an existing file" };
+    check: Option<Vec<String>> = check_hosts,
+        { "type": ["boolean", "string", "array"], "items": { "type": "string" }, "description": "with target \"hosts\": connect to hosts stage by stage (DNS, TCP, handshake, host key, auth, exec) and say what to fix; true = every host, or one alias, or an array of aliases" };
+    background: bool = flag,
+        { "type": "boolean", "default": false, "description": "run the query or broadcast as a background job: answers at once with a job id (for work longer than a tool call may wait)" };
+    job: Option<String> = string,
+        { "type": "string", "description": "a job id: its state, per-host progress and output (from offset)" };
+    cancel: bool = flag,
+        { "type": "boolean", "default": false, "description": "with job: stop it (remote commands are killed)" };
+    offset: Option<u64> = offset,
+        { "type": "integer", "minimum": 0, "default": 0, "description": "with job: return output from this byte (the previous answer's next_offset)" };
+    fold: Option<bool> = boolean,
+        { "type": "boolean", "default": true, "description": "broadcast: one block per distinct output naming its hosts (failures and differences first); false = one block per target" };
+}
 
 impl Args {
     fn parse(value: Option<&Value>) -> Result<Args, Error> {
@@ -122,27 +140,7 @@ impl Args {
                 PARAMS.join(", ")
             )));
         }
-        Ok(Args {
-            target: string(map, "target")?.unwrap_or_default(),
-            query: string(map, "query")?,
-            tree: boolean(map, "tree")?.unwrap_or(false),
-            find: string(map, "find")?,
-            depth: integer(map, "depth")?,
-            diff: string(map, "diff")?,
-            diff_content: string(map, "diff_content")?,
-            targets: string_list(map, "targets")?,
-            beam: string(map, "beam")?,
-            beam_source: string(map, "beam_source")?,
-            beam_target: string(map, "beam_target")?,
-            beam_direction: string(map, "beam_direction")?,
-            overwrite: boolean(map, "overwrite")?.unwrap_or(false),
-            check: check_hosts(map)?,
-            background: boolean(map, "background")?.unwrap_or(false),
-            job: string(map, "job")?,
-            cancel: boolean(map, "cancel")?.unwrap_or(false),
-            offset: offset(map)?,
-            fold: boolean(map, "fold")?,
-        })
+        Args::read(map)
     }
 }
 
@@ -180,7 +178,17 @@ fn boolean(map: &Map<String, Value>, name: &str) -> Result<Option<bool>, Error> 
     }
 }
 
-fn integer(map: &Map<String, Value>, name: &str) -> Result<Option<u32>, Error> {
+/// A string that may be absent (then empty).
+fn text(map: &Map<String, Value>, name: &str) -> Result<String, Error> {
+    string(map, name).map(Option::unwrap_or_default)
+}
+
+/// A boolean that may be absent (then false).
+fn flag(map: &Map<String, Value>, name: &str) -> Result<bool, Error> {
+    boolean(map, name).map(|b| b.unwrap_or(false))
+}
+
+fn depth(map: &Map<String, Value>, name: &str) -> Result<Option<u32>, Error> {
     match map.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
@@ -209,27 +217,27 @@ fn string_list(map: &Map<String, Value>, name: &str) -> Result<Option<Vec<String
 }
 
 /// `offset`: a byte offset into a job's output.
-fn offset(map: &Map<String, Value>) -> Result<Option<u64>, Error> {
-    match map.get("offset") {
+fn offset(map: &Map<String, Value>, name: &str) -> Result<Option<u64>, Error> {
+    match map.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
             Error::invalid_argument(format!(
-                "parameter 'offset' must be a whole number of bytes from 0, got {n}"
+                "parameter '{name}' must be a whole number of bytes from 0, got {n}"
             ))
         }),
-        Some(other) => Err(wrong_type("offset", "a whole number of bytes", other)),
+        Some(other) => Err(wrong_type(name, "a whole number of bytes", other)),
     }
 }
 
 /// `check`: `true` (every host), a host alias, or an array of aliases; `false` means no check.
-fn check_hosts(map: &Map<String, Value>) -> Result<Option<Vec<String>>, Error> {
-    match map.get("check") {
+fn check_hosts(map: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>>, Error> {
+    match map.get(name) {
         None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
         Some(Value::Bool(true)) => Ok(Some(Vec::new())),
         Some(Value::String(alias)) => Ok(Some(vec![alias.clone()])),
-        Some(Value::Array(_)) => string_list(map, "check"),
+        Some(Value::Array(_)) => string_list(map, name),
         Some(other) => Err(wrong_type(
-            "check",
+            name,
             "true (every host), a host alias, or an array of aliases",
             other,
         )),
@@ -274,16 +282,10 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         ));
     }
     if let (Some(src), Some(dst)) = (&args.beam_source, &args.beam_target) {
-        let (src_host, src_path) = remote_target(src, "beam_source")?;
-        let (dst_host, dst_path) = remote_target(dst, "beam_target")?;
-        let t = scout.copy(
-            &src_host,
-            &src_path,
-            &dst_host,
-            &dst_path,
-            args.overwrite,
-            control,
-        )?;
+        let from = remote_target(src, "beam_source")?;
+        let to = remote_target(dst, "beam_target")?;
+        let options = TransferOptions::new().overwrite(args.overwrite);
+        let t = scout.copy(&from, &to, &options, control)?;
         return Ok(format::transfer("Copied", &t));
     }
     if args.check.is_some() && args.target != "hosts" {
@@ -331,7 +333,7 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
         }
         return Ok(format::jobs(&scout.jobs().list()));
     }
-    let (host, path) = match Target::parse(&args.target)? {
+    let at = match Target::parse(&args.target)? {
         Target::Hosts => {
             return Ok(match &args.check {
                 Some(aliases) => format::checks(
@@ -342,49 +344,50 @@ fn dispatch(scout: &Scout, args: &Args, control: &Control) -> Result<ToolOutput,
                 None => format::hosts(&scout.hosts(), scout.groups()),
             })
         }
-        Target::Path { host, path } => (host, path),
+        Target::Path(at) => at,
     };
-    scout.host(&host)?;
+    let host = at.host();
+    scout.host(host)?;
     if let Some(local) = &args.beam {
-        return beam(scout, args, &host, &path, local, control);
+        return beam(scout, args, &at, local, control);
     }
     let depth = args.depth.unwrap_or(DEFAULT_DEPTH);
     if let Some(depth) = args.depth {
         check_depth(depth)?;
     }
     if let Some(pattern) = &args.find {
-        let found = scout.find(&host, &path, pattern, depth, control)?;
-        return Ok(format::find(&host, &found));
+        let found = scout.find(&at, pattern, depth, control)?;
+        return Ok(format::find(host, &found));
     }
     if let Some(other) = &args.diff {
-        let (other_host, other_path) = remote_target(other, "diff")?;
-        let c = scout.diff(&host, &path, &other_host, &other_path, control)?;
+        let other = remote_target(other, "diff")?;
+        let c = scout.diff(&at, &other, control)?;
         return Ok(format::comparison(&c));
     }
     if let Some(expected) = &args.diff_content {
-        let c = scout.diff_content(&host, &path, expected, control)?;
+        let c = scout.diff_content(&at, expected, control)?;
         return Ok(format::comparison(&c));
     }
     if let Some(query) = &args.query {
         if args.background {
-            return jobs::query(scout, &host, &path, query);
+            return jobs::query(scout, &at, query);
         }
-        let out = scout.run(&host, &path, query, control)?;
+        let out = scout.run(&at, query, control)?;
         return Ok(format::command(
-            &host,
-            &path,
+            host,
+            at.path(),
             query,
             &out,
             scout.settings().command_timeout,
         ));
     }
     if args.tree {
-        let tree = scout.tree(&host, &path, depth, control)?;
-        return Ok(format::tree(&host, &tree));
+        let tree = scout.tree(&at, depth, control)?;
+        return Ok(format::tree(host, &tree));
     }
-    match scout.view_with(&host, &path, control)? {
-        View::File(file) => Ok(format::file(&host, &file)),
-        View::Directory(listing) => Ok(format::listing(&host, &listing)),
+    match scout.view(&at, control)? {
+        View::File(file) => Ok(format::file(host, &file)),
+        View::Directory(listing) => Ok(format::listing(host, &listing)),
     }
 }
 
@@ -452,9 +455,9 @@ fn check_beam_args(args: &Args) -> Result<(), Error> {
 }
 
 /// A `host:/path` parameter other than `target` (`hosts` is not a path).
-fn remote_target(value: &str, param: &str) -> Result<(String, String), Error> {
+fn remote_target(value: &str, param: &str) -> Result<RemotePath, Error> {
     match Target::parse(value) {
-        Ok(Target::Path { host, path }) => Ok((host, path)),
+        Ok(Target::Path(at)) => Ok(at),
         Ok(Target::Hosts) => Err(Error::invalid_argument(format!(
             "'{param}' must be \"host:/path\", not 'hosts'"
         ))),
@@ -467,8 +470,7 @@ fn remote_target(value: &str, param: &str) -> Result<(String, String), Error> {
 fn beam(
     scout: &Scout,
     args: &Args,
-    host: &str,
-    path: &str,
+    remote: &RemotePath,
     local: &str,
     control: &Control,
 ) -> Result<ToolOutput, Error> {
@@ -477,9 +479,10 @@ fn beam(
         None if local_is_file(local, &scout.settings().beam) => Direction::Upload,
         None => Direction::Download,
     };
+    let options = TransferOptions::new().overwrite(args.overwrite);
     let t = match direction {
-        Direction::Upload => scout.upload(local, host, path, args.overwrite, control)?,
-        Direction::Download => scout.download(host, path, local, args.overwrite, control)?,
+        Direction::Upload => scout.upload(local, remote, &options, control)?,
+        Direction::Download => scout.download(remote, local, &options, control)?,
     };
     let verb = match direction {
         Direction::Upload => "Uploaded",

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{scout_client_in, tool_text, Era, Fleet, TempDir};
+use scout_mcp::TransferOptions;
 use serde_json::{json, Value};
 
 fn target(fleet: &Fleet, alias: &str, rel: &str) -> String {
@@ -475,10 +476,9 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
     let control = scout_mcp::Control::new();
     scout
         .download(
-            "alpha",
-            &small.display().to_string(),
+            &common::at("alpha", small.display()),
             &local.join("small.bin").display().to_string(),
-            false,
+            &TransferOptions::new(),
             &control,
         )
         .expect("small download");
@@ -487,10 +487,9 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
     let moved = scout_mcp::__private::moved();
     let t = scout
         .download(
-            "alpha",
-            &remote.display().to_string(),
+            &common::at("alpha", remote.display()),
             &down.display().to_string(),
-            false,
+            &TransferOptions::new(),
             &control,
         )
         .expect("download");
@@ -521,9 +520,8 @@ fn transfers_use_openssl_chacha_large_requests_and_a_kept_channel() {
         let t = scout
             .upload(
                 &down.display().to_string(),
-                "alpha",
-                &up.display().to_string(),
-                overwrite,
+                &common::at("alpha", up.display()),
+                &TransferOptions::new().overwrite(overwrite),
                 &control,
             )
             .expect("upload");

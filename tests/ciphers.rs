@@ -15,6 +15,7 @@ use std::process::Command;
 
 use common::{authorize, keygen, scout_bin, scout_client, Fleet, TempDir};
 use scout_mcp::__private::ciphers;
+use scout_mcp::TransferOptions;
 use serde_json::json;
 
 /// The ciphers the installed OpenSSH knows (`ssh -Q cipher`; sshd is the same build).
@@ -45,9 +46,8 @@ fn round_trip(fleet: &Fleet, data: &[u8]) {
     let up = scout
         .upload(
             &src.display().to_string(),
-            "alpha",
-            &remote.display().to_string(),
-            true,
+            &common::at("alpha", remote.display()),
+            &TransferOptions::new().overwrite(true),
             &control,
         )
         .expect("upload");
@@ -55,17 +55,16 @@ fn round_trip(fleet: &Fleet, data: &[u8]) {
     assert_eq!(fs::read(&remote).unwrap(), data);
     scout
         .download(
-            "alpha",
-            &remote.display().to_string(),
+            &common::at("alpha", remote.display()),
             &back.display().to_string(),
-            false,
+            &TransferOptions::new(),
             &control,
         )
         .expect("download");
     assert_eq!(fs::read(&back).unwrap(), data);
     let small = fleet.write_remote_file("small.txt", b"through the cipher\n");
     let read = scout
-        .read("alpha", &small.display().to_string())
+        .read(&common::at("alpha", small.display()), &control)
         .expect("read");
     assert_eq!(read.bytes, b"through the cipher\n");
 }

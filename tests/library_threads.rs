@@ -99,7 +99,7 @@ fn worker(
             }
             let query = format!("{hold}echo $SSH_CONNECTION; cat thread-{me}.txt");
             let out = scout
-                .run(host, root, &query, &Control::new())
+                .run(&common::at(host, root), &query, &Control::new())
                 .map_err(|e| format!("thread {me} run on {host}: {e}"))?;
             let text = out.stdout_lossy();
             let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
@@ -111,7 +111,7 @@ fn worker(
             }
             ok += 1;
             let read = scout
-                .read(host, &file)
+                .read(&common::at(host, &file), &Control::new())
                 .map_err(|e| format!("thread {me} read on {host}: {e}"))?;
             if read.text() != Some(expected.as_str()) {
                 return Err(format!("thread {me} read on {host}: {:?}", read.text()));
@@ -264,7 +264,10 @@ fn a_clone_keeps_the_sessions_open_until_it_is_dropped_too() {
     let file = file.display().to_string();
     let scout = scout_for(&fleet);
     let clone = scout.clone();
-    let read = |s: &Scout, file: &str| s.read("h1", file).map(|f| f.text().map(String::from));
+    let read = |s: &Scout, file: &str| {
+        s.read(&common::at("h1", file), &Control::new())
+            .map(|f| f.text().map(String::from))
+    };
     assert_eq!(read(&scout, &file), Ok(Some("shared\n".into())));
     drop(scout);
 

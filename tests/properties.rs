@@ -15,7 +15,7 @@ use scout_mcp::__private::remote_path;
 use scout_mcp::__private::Target;
 use scout_mcp::__private::{ParseContext, SshConfig};
 use scout_mcp::{CommandPolicy, PolicyMode};
-use scout_mcp::{Scout, Settings};
+use scout_mcp::{RemotePath, Scout, Settings};
 use serde_json::{json, Value};
 
 struct Gen(u64);
@@ -111,10 +111,14 @@ fn target_parsing_and_path_checks_never_panic_and_agree() {
     check("target", |g| {
         let text = g.text(12, &["hosts", "web1", ":", "/etc/", "~/", "../"]);
         match Target::parse(&text) {
-            Ok(Target::Path { host, path }) => {
+            Ok(Target::Path(at)) => {
+                let (host, path) = (at.host(), at.path());
                 assert!(!host.is_empty() && !path.is_empty());
-                assert!(remote_path::validate(&path).is_ok());
+                assert!(remote_path::validate(path).is_ok());
                 assert!(!path.contains('\0'));
+                // Whatever parses also builds, and prints back to what parses the same.
+                assert_eq!(RemotePath::new(host, path).ok().as_ref(), Some(&at));
+                assert_eq!(at.to_string().parse::<RemotePath>().ok(), Some(at.clone()));
             }
             Ok(Target::Hosts) => assert!(text.trim().eq_ignore_ascii_case("hosts")),
             Err(e) => assert!(!e.to_string().is_empty()),

@@ -8,7 +8,7 @@ use std::os::fd::RawFd;
 
 use common::Fleet;
 use scout_mcp::PolicyMode;
-use scout_mcp::{Control, Scout, Settings};
+use scout_mcp::{Control, RemotePath, Scout, Settings};
 
 /// Data segments (out, in) on this process's TCP connections to `port`.
 fn data_segments(port: u16) -> (u32, u32) {
@@ -88,19 +88,30 @@ fn warm_reads_and_listings_cost_a_few_sftp_round_trips_and_no_remote_process() {
         .build()
         .unwrap();
     let scout = Scout::new(settings).unwrap();
+    let at = |path: &str| RemotePath::new("alpha", path).unwrap();
     let port = fleet.port("alpha");
     let path = file.display().to_string();
     let dir_path = dir.display().to_string();
 
     let read = measure(port, || {
-        assert_eq!(scout.read("alpha", &path).unwrap().bytes.len(), 1024);
+        assert_eq!(
+            scout.read(&at(&path), &Control::new()).unwrap().bytes.len(),
+            1024
+        );
     });
     let list = measure(port, || {
-        assert_eq!(scout.list("alpha", &dir_path).unwrap().entries.len(), 100);
+        assert_eq!(
+            scout
+                .list(&at(&dir_path), &Control::new())
+                .unwrap()
+                .entries
+                .len(),
+            100
+        );
     });
     let starts = fleet.sshd("alpha").log_count("Starting session");
     let query = measure(port, || {
-        let out = scout.run("alpha", "/", "true", &Control::new()).unwrap();
+        let out = scout.run(&at("/"), "true", &Control::new()).unwrap();
         assert!(out.success());
     });
     let empty = fleet
@@ -108,7 +119,11 @@ fn warm_reads_and_listings_cost_a_few_sftp_round_trips_and_no_remote_process() {
         .display()
         .to_string();
     let empty_read = measure(port, || {
-        assert!(scout.read("alpha", &empty).unwrap().bytes.is_empty());
+        assert!(scout
+            .read(&at(&empty), &Control::new())
+            .unwrap()
+            .bytes
+            .is_empty());
     });
     eprintln!("data segments out/in: read {read:?}, list {list:?}, query {query:?}, empty read {empty_read:?}");
 

@@ -17,6 +17,7 @@ use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOU
 use crate::mcp::modern;
 use crate::ops::fs::View;
 use crate::ops::services::Service;
+use crate::ops::target::RemotePath;
 use crate::scout::Scout;
 use crate::util::base64;
 use crate::{control::Control, tool};
@@ -242,7 +243,10 @@ fn read(scout: &Scout, uri: &str, control: &Control) -> Reply {
         Location::Service { host, service } => {
             text(scout.service(&host, &service, control).map_err(|e| rpc_error(uri, e))?)
         }
-        Location::Path { host, path } => match scout.view_with(&host, &path, control).map_err(|e| rpc_error(uri, e))? {
+        Location::Path { host, path } => match RemotePath::new(&host, &path)
+            .and_then(|at| scout.view(&at, control))
+            .map_err(|e| rpc_error(uri, e))?
+        {
             View::Directory(listing) => text(tool::format::listing(&host, &listing).text),
             View::File(file) if file.binary.is_some() && file.truncated => Err(RpcError::new(
                 INVALID_PARAMS,

@@ -85,6 +85,32 @@ impl Direction {
     }
 }
 
+/// How a transfer ([`Scout::download`](crate::Scout::download), `upload`, `copy`) writes.
+///
+/// ```
+/// let options = scout_mcp::TransferOptions::new().overwrite(true);
+/// assert!(options.overwrite);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransferOptions {
+    /// Replace a file that exists at the destination (default: refuse, and say so).
+    pub overwrite: bool,
+}
+
+impl TransferOptions {
+    /// The defaults: never replace a file.
+    pub fn new() -> TransferOptions {
+        TransferOptions::default()
+    }
+
+    /// Whether to replace a file that exists at the destination.
+    pub fn overwrite(mut self, overwrite: bool) -> TransferOptions {
+        self.overwrite = overwrite;
+        self
+    }
+}
+
 /// What a transfer did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {

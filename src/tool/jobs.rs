@@ -4,6 +4,7 @@
 use crate::error::Error;
 use crate::fold::{label_targets, Folder};
 use crate::jobs::JobContext;
+use crate::ops::target::RemotePath;
 use crate::scout::{BroadcastOptions, Scout};
 
 use super::format;
@@ -14,22 +15,18 @@ const WHAT_QUERY: usize = 200;
 
 /// Starts `query` on `host:path` as a job. The host and the command policy are checked first:
 /// what would fail at once fails now, not in the job.
-pub fn query(scout: &Scout, host: &str, path: &str, query: &str) -> Result<ToolOutput, Error> {
+pub fn query(scout: &Scout, dir: &RemotePath, query: &str) -> Result<ToolOutput, Error> {
     scout.vet_query(query)?;
     let timeout = scout.settings().job_timeout;
-    let what = format!("`{}` on {host}:{path}", cut(query, WHAT_QUERY));
-    let (worker, host, path, query) = (
-        scout.clone(),
-        host.to_string(),
-        path.to_string(),
-        query.to_string(),
-    );
-    let report = scout
-        .jobs()
-        .start(what, vec![host.clone()], move |ctx: &JobContext| {
+    let what = format!("`{}` on {dir}", cut(query, WHAT_QUERY));
+    let (worker, dir, query) = (scout.clone(), dir.clone(), query.to_string());
+    let report = scout.jobs().start(
+        what,
+        vec![dir.host().to_string()],
+        move |ctx: &JobContext| {
             // The output goes to the job as it is read; the end adds what happened.
             let control = ctx.control().clone().with_output_tap(ctx.output_tap());
-            let result = worker.run_for(&host, &path, &query, timeout, &control);
+            let result = worker.run_for(&dir, &query, timeout, &control);
             drop(worker);
             let out = result.inspect_err(|_| ctx.target_done(0, false))?;
             ctx.target_done(0, out.success() && !out.timed_out);
@@ -38,7 +35,8 @@ pub fn query(scout: &Scout, host: &str, path: &str, query: &str) -> Result<ToolO
                 ctx.append_summary(&format!("\n{}\n", markers.join("\n")));
             }
             Ok(())
-        })?;
+        },
+    )?;
     Ok(format::job_started(&report, timeout))
 }
 

@@ -2,34 +2,11 @@
 
 use serde_json::{json, Value};
 
-/// The tool's `inputSchema`.
+/// The tool's `inputSchema`: the parameters declared in `tool.rs`, no others.
 pub fn input_schema() -> Value {
     json!({
         "type": "object",
-        "properties": {
-            "target": { "type": "string", "description": "\"hosts\" to list hosts and groups, \"jobs\" to list background jobs, or \"host:/path\" (path may be relative to the login directory or start with ~)" },
-            "query": { "type": "string", "description": "command to run with target's path as working directory (with targets: run on each)" },
-            "tree": { "type": "boolean", "description": "show a directory as a tree", "default": false },
-            "find": { "type": "string", "description": "glob (find -name pattern) to search for under target" },
-            "depth": { "type": "integer", "minimum": 1, "maximum": 10, "default": 5, "description": "depth for find and tree" },
-            "diff": { "type": "string", "description": "another host:/path to compare target's file with" },
-            "diff_content": { "type": "string", "description": "expected content to compare target's file with" },
-            "targets": { "type": "array", "items": { "type": "string" }, "description": "broadcast: several HOSTS:/path, read (or run query) on each, concurrently (at most 1000 after expansion). HOSTS is an alias or a pattern: glob (web*), range (web[01-40,42]), group (@web), comma-separated, '!' excludes (web*,!web13)" },
-            "fold": { "type": "boolean", "default": true, "description": "broadcast: one block per distinct output naming its hosts (failures and differences first); false = one block per target" },
-            "background": { "type": "boolean", "default": false, "description": "run the query or broadcast as a background job: answers at once with a job id (for work longer than a tool call may wait)" },
-            "job": { "type": "string", "description": "a job id: its state, per-host progress and output (from offset)" },
-            "offset": { "type": "integer", "minimum": 0, "default": 0, "description": "with job: return output from this byte (the previous answer's next_offset)" },
-            "cancel": { "type": "boolean", "default": false, "description": "with job: stop it (remote commands are killed)" },
-            "beam": { "type": "string", "description": "local path for an SFTP transfer with target" },
-            "beam_direction": { "type": "string", "enum": ["upload", "download"], "description": "direction of a beam transfer (default: upload if the local file exists, else download)" },
-            "overwrite": { "type": "boolean", "default": false, "description": "allow a transfer to replace an existing file" },
-            "beam_source": { "type": "string", "description": "host:/path to copy from (host-to-host copy, with beam_target)" },
-            "beam_target": { "type": "string", "description": "host:/path to copy to (host-to-host copy, with beam_source)" },
-            "check": {
-                "type": ["boolean", "string", "array"], "items": { "type": "string" },
-                "description": "with target \"hosts\": connect to hosts stage by stage (DNS, TCP, handshake, host key, auth, exec) and say what to fix; true = every host, or one alias, or an array of aliases"
-            }
-        },
+        "properties": super::schema_properties(),
         "additionalProperties": false
     })
 }

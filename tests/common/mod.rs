@@ -118,3 +118,11 @@ pub fn authorize(fleet: &Fleet, key: &Path) {
     keys.push_str(&public);
     std::fs::write(&file, keys).unwrap();
 }
+
+/// `host:path` as the library takes it (`path` may be a `Path::display()`).
+pub fn at(host: &str, path: impl std::fmt::Display) -> scout_mcp::RemotePath {
+    match scout_mcp::RemotePath::new(host, &path.to_string()) {
+        Ok(at) => at,
+        Err(e) => panic!("{host}:{path}: {e}"),
+    }
+}
