@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind};
 use crate::mcp::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND};
 use crate::mcp::modern;
 use crate::ops::fs::View;
-use crate::ops::services::Service;
+use crate::ops::services::{Service, KINDS};
 use crate::ops::target::RemotePath;
 use crate::scout::Scout;
 use crate::util::base64;
@@ -26,8 +26,6 @@ use crate::{control::Control, tool};
 pub const PAGE_SIZE: usize = 100;
 /// Values offered by one completion.
 const MAX_COMPLETIONS: usize = 100;
-/// Service resources without a parameter (listed by `resources/list`).
-const STATIC_SERVICES: &[&str] = &["docker", "compose", "zfs", "zfs/snapshots", "syslog"];
 
 /// A JSON-RPC error for a resource method.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,11 +125,10 @@ fn resources(scout: &Scout) -> Vec<Value> {
         "mimeType": "text/plain",
     })];
     for host in scheme_aliases(scout) {
-        for suffix in STATIC_SERVICES {
-            let (_, name, description) = catalog_entry(suffix);
+        for kind in KINDS.iter().filter(|k| !k.is_template()) {
             all.push(json!({
-                "uri": format!("{host}://{suffix}"), "name": format!("{host} {name}"),
-                "description": description, "mimeType": "text/plain",
+                "uri": format!("{host}://{}", kind.uri), "name": format!("{host} {}", kind.title),
+                "description": kind.description, "mimeType": "text/plain",
             }));
         }
     }
@@ -148,24 +145,14 @@ fn templates(scout: &Scout) -> Vec<Value> {
             "uriTemplate": format!("{host}://{{path*}}"), "name": format!("{host} path"),
             "description": format!("A file or directory on {host}"),
         }));
-        for (suffix, name, description) in Service::catalog() {
-            if suffix.contains('{') {
-                all.push(json!({
-                    "uriTemplate": format!("{host}://{suffix}"), "name": format!("{host} {name}"),
-                    "description": description, "mimeType": "text/plain",
-                }));
-            }
+        for kind in KINDS.iter().filter(|k| k.is_template()) {
+            all.push(json!({
+                "uriTemplate": format!("{host}://{}", kind.uri), "name": format!("{host} {}", kind.title),
+                "description": kind.description, "mimeType": "text/plain",
+            }));
         }
     }
     all
-}
-
-fn catalog_entry(suffix: &str) -> (&'static str, &'static str, &'static str) {
-    Service::catalog()
-        .iter()
-        .copied()
-        .find(|(s, _, _)| *s == suffix)
-        .unwrap_or(("", "", ""))
 }
 
 /// One page of `items` under `key`, with `nextCursor` when more remain.

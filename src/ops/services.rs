@@ -3,7 +3,8 @@
 //! `{host}://compose/{project}/logs`, `{host}://zfs`, `{host}://zfs/{pool}`,
 //! `{host}://zfs/{pool}/datasets`, `{host}://zfs/snapshots` and `{host}://syslog`.
 //!
-//! The module is pure. [`Service::parse`] reads the part of the URI after `{host}://`,
+//! The module is pure. [`KINDS`] lists every service once: its URI, title and description.
+//! [`Service::parse`] reads the part of the URI after `{host}://`,
 //! [`Service::command`] builds the one POSIX `sh` command line to run over SSH (one round trip per
 //! resource), and [`Service::render`] turns what that command printed into the resource text.
 //!
@@ -79,100 +80,111 @@ pub enum Service {
     Syslog,
 }
 
-/// A template whose name sits between a fixed prefix and suffix.
-struct Template {
-    prefix: &'static str,
-    /// Empty for a name that ends the URI; such a name is one path segment.
-    suffix: &'static str,
+/// One kind of service resource: its URI, title and description for listings, and how to
+/// build it. The one list of services ([`KINDS`]); parsing, URIs, listings and templates all
+/// come from it, so a new service is one entry here plus its command and renderer.
+#[derive(Debug)]
+pub struct Kind {
+    /// The URI after `{host}://`; a `{…}` part is the one name it takes (a template).
+    pub uri: &'static str,
+    /// Short title, for `resources/list`.
+    pub title: &'static str,
+    /// What it shows.
+    pub description: &'static str,
+    /// What the name is (for error messages); empty for a URI without a name.
     what: &'static str,
     make: fn(String) -> Service,
 }
 
-/// Longer suffixes first, so `compose/x/logs` is the logs of `x`, not the project `x/logs`.
-const TEMPLATES: [Template; 5] = [
-    Template {
-        prefix: "docker/",
-        suffix: "/logs",
+impl Kind {
+    /// Whether the URI takes a name (a template, not a listed resource).
+    pub fn is_template(&self) -> bool {
+        self.uri.contains('{')
+    }
+
+    /// The fixed text before and after the name (the whole URI and "" for a static one).
+    fn parts(&self) -> (&'static str, &'static str) {
+        match (self.uri.find('{'), self.uri.find('}')) {
+            (Some(open), Some(close)) => (&self.uri[..open], &self.uri[close + 1..]),
+            _ => (self.uri, ""),
+        }
+    }
+}
+
+/// Every service resource. Static URIs match before templates, and templates with a longer
+/// suffix first, so `zfs/snapshots` is the snapshot list (never a pool) and `compose/x/logs`
+/// the logs of `x` (not the project `x/logs`).
+pub static KINDS: [Kind; 10] = [
+    Kind {
+        uri: "docker",
+        title: "Docker containers",
+        description: "All containers (docker ps -a): name, image, status, published ports",
+        what: "",
+        make: |_| Service::Docker,
+    },
+    Kind {
+        uri: "docker/{name}/logs",
+        title: "Container logs",
+        description: "Last 100 log lines of a container, with timestamps",
         what: "container",
         make: Service::DockerLogs,
     },
-    Template {
-        prefix: "compose/",
-        suffix: "/logs",
-        what: "compose project",
-        make: Service::ComposeLogs,
+    Kind {
+        uri: "compose",
+        title: "Compose projects",
+        description: "Docker Compose projects, running or stopped, with their compose files",
+        what: "",
+        make: |_| Service::Compose,
     },
-    Template {
-        prefix: "zfs/",
-        suffix: "/datasets",
-        what: "pool",
-        make: Service::ZfsDatasets,
-    },
-    Template {
-        prefix: "compose/",
-        suffix: "",
+    Kind {
+        uri: "compose/{project}",
+        title: "Compose files",
+        description: "The compose file(s) of a Compose project, with their content",
         what: "compose project",
         make: Service::ComposeProject,
     },
-    Template {
-        prefix: "zfs/",
-        suffix: "",
+    Kind {
+        uri: "compose/{project}/logs",
+        title: "Compose project logs",
+        description: "Last 100 log lines of a Compose project's containers, oldest first",
+        what: "compose project",
+        make: Service::ComposeLogs,
+    },
+    Kind {
+        uri: "zfs",
+        title: "ZFS pools",
+        description: "ZFS pools: size, allocated, free, capacity, fragmentation, health",
+        what: "",
+        make: |_| Service::Zfs,
+    },
+    Kind {
+        uri: "zfs/{pool}",
+        title: "ZFS pool status",
+        description: "zpool status of a pool: state, last scrub, devices, errors",
         what: "pool",
         make: Service::ZfsPool,
     },
-];
-
-const CATALOG: [(&str, &str, &str); 10] = [
-    (
-        "docker",
-        "Docker containers",
-        "All containers (docker ps -a): name, image, status, published ports",
-    ),
-    (
-        "docker/{name}/logs",
-        "Container logs",
-        "Last 100 log lines of a container, with timestamps",
-    ),
-    (
-        "compose",
-        "Compose projects",
-        "Docker Compose projects, running or stopped, with their compose files",
-    ),
-    (
-        "compose/{project}",
-        "Compose files",
-        "The compose file(s) of a Compose project, with their content",
-    ),
-    (
-        "compose/{project}/logs",
-        "Compose project logs",
-        "Last 100 log lines of a Compose project's containers, oldest first",
-    ),
-    (
-        "zfs",
-        "ZFS pools",
-        "ZFS pools: size, allocated, free, capacity, fragmentation, health",
-    ),
-    (
-        "zfs/{pool}",
-        "ZFS pool status",
-        "zpool status of a pool: state, last scrub, devices, errors",
-    ),
-    (
-        "zfs/{pool}/datasets",
-        "ZFS datasets",
-        "Filesystems and volumes of a pool: used, available, referenced, mountpoint",
-    ),
-    (
-        "zfs/snapshots",
-        "ZFS snapshots",
-        "The newest 100 ZFS snapshots of all pools",
-    ),
-    (
-        "syslog",
-        "System log",
-        "Last 100 lines of the journal (journalctl), else of /var/log/syslog or /var/log/messages",
-    ),
+    Kind {
+        uri: "zfs/{pool}/datasets",
+        title: "ZFS datasets",
+        description: "Filesystems and volumes of a pool: used, available, referenced, mountpoint",
+        what: "pool",
+        make: Service::ZfsDatasets,
+    },
+    Kind {
+        uri: "zfs/snapshots",
+        title: "ZFS snapshots",
+        description: "The newest 100 ZFS snapshots of all pools",
+        what: "",
+        make: |_| Service::ZfsSnapshots,
+    },
+    Kind {
+        uri: "syslog",
+        title: "System log",
+        description: "Last 100 lines of the journal (journalctl), else of /var/log/syslog or /var/log/messages",
+        what: "",
+        make: |_| Service::Syslog,
+    },
 ];
 
 impl Service {
@@ -185,50 +197,53 @@ impl Service {
     /// `zfs/{pool}`) is one path segment, so `compose/a/b` is a file path. `zfs/snapshots` is the
     /// snapshot list, never a pool (static URIs match before templates).
     pub fn parse(rest: &str) -> Option<Result<Service, String>> {
-        if let Some(service) = Self::parse_static(rest) {
-            return Some(Ok(service));
+        if let Some(kind) = KINDS.iter().find(|k| !k.is_template() && k.uri == rest) {
+            return Some(Ok((kind.make)(String::new())));
         }
-        for t in &TEMPLATES {
+        let mut templates: Vec<&Kind> = KINDS.iter().filter(|k| k.is_template()).collect();
+        templates.sort_by_key(|k| std::cmp::Reverse(k.parts().1.len()));
+        for kind in templates {
+            let (prefix, suffix) = kind.parts();
             let Some(name) = rest
-                .strip_prefix(t.prefix)
-                .and_then(|r| r.strip_suffix(t.suffix))
+                .strip_prefix(prefix)
+                .and_then(|r| r.strip_suffix(suffix))
             else {
                 continue;
             };
-            if t.suffix.is_empty() && name.contains('/') {
+            if suffix.is_empty() && name.contains('/') {
                 continue;
             }
-            return Some(validate_name(name, t.what).map(t.make));
+            return Some(validate_name(name, kind.what).map(kind.make));
         }
         None
-    }
-
-    fn parse_static(rest: &str) -> Option<Service> {
-        Some(match rest {
-            "docker" => Service::Docker,
-            "compose" => Service::Compose,
-            "zfs" => Service::Zfs,
-            "zfs/snapshots" => Service::ZfsSnapshots,
-            "syslog" => Service::Syslog,
-            _ => return None,
-        })
     }
 
     /// The part of the URI after `{host}://` that names this resource (the inverse of
     /// [`Service::parse`]).
     pub fn uri(&self) -> String {
-        match self {
-            Service::Docker => "docker".to_string(),
-            Service::DockerLogs(name) => format!("docker/{name}/logs"),
-            Service::Compose => "compose".to_string(),
-            Service::ComposeProject(project) => format!("compose/{project}"),
-            Service::ComposeLogs(project) => format!("compose/{project}/logs"),
-            Service::Zfs => "zfs".to_string(),
-            Service::ZfsPool(pool) => format!("zfs/{pool}"),
-            Service::ZfsDatasets(pool) => format!("zfs/{pool}/datasets"),
-            Service::ZfsSnapshots => "zfs/snapshots".to_string(),
-            Service::Syslog => "syslog".to_string(),
+        let (prefix, suffix) = self.kind().parts();
+        if self.kind().is_template() {
+            format!("{prefix}{}{suffix}", self.name())
+        } else {
+            prefix.to_string()
         }
+    }
+
+    /// The entry of [`KINDS`] this service was made from.
+    fn kind(&self) -> &'static Kind {
+        let i = match self {
+            Service::Docker => 0,
+            Service::DockerLogs(_) => 1,
+            Service::Compose => 2,
+            Service::ComposeProject(_) => 3,
+            Service::ComposeLogs(_) => 4,
+            Service::Zfs => 5,
+            Service::ZfsPool(_) => 6,
+            Service::ZfsDatasets(_) => 7,
+            Service::ZfsSnapshots => 8,
+            Service::Syslog => 9,
+        };
+        &KINDS[i]
     }
 
     /// The remote POSIX `sh` command line to run. Names are validated by [`Service::parse`] and
@@ -313,12 +328,6 @@ impl Service {
             return Err(self.failure(host, code, &text));
         }
         Ok(self.render_success(host, stdout, &err))
-    }
-
-    /// The URI templates and static URIs (the part after `{host}://`) for listing, each as
-    /// `(uri suffix, name, description)`.
-    pub fn catalog() -> &'static [(&'static str, &'static str, &'static str)] {
-        &CATALOG
     }
 
     fn name(&self) -> &str {
@@ -1135,18 +1144,23 @@ mod tests {
     }
 
     #[test]
-    fn catalog_lists_every_form_once() {
-        let catalog = Service::catalog();
-        assert_eq!(catalog.len(), 10);
-        for (uri, name, description) in catalog {
-            assert!(!name.is_empty() && !description.is_empty());
-            // Each template, with its placeholder filled, parses to a service.
-            let filled = uri.replace("{name}", "web").replace("{project}", "media");
-            assert!(matches!(
-                Service::parse(&filled.replace("{pool}", "tank")),
-                Some(Ok(_))
-            ));
+    fn every_kind_round_trips_through_its_uri() {
+        for kind in &KINDS {
+            assert!(!kind.title.is_empty() && !kind.description.is_empty());
+            // Each URI, with its placeholder filled, parses to a service that prints it back
+            // and comes from this entry.
+            let (prefix, suffix) = kind.parts();
+            let uri = if kind.is_template() {
+                format!("{prefix}web{suffix}")
+            } else {
+                kind.uri.to_string()
+            };
+            let service = Service::parse(&uri).unwrap().unwrap();
+            assert_eq!(service.uri(), uri);
+            assert!(std::ptr::eq(service.kind(), kind), "{uri}");
         }
+        let uris: std::collections::HashSet<&str> = KINDS.iter().map(|k| k.uri).collect();
+        assert_eq!(uris.len(), KINDS.len(), "each URI once");
     }
 
     // -----------------------------------------------------------------------------------------
