@@ -8,8 +8,7 @@
 //! `cargo bench --bench chaos` (10,000 calls, a fault every ~300 ms); `-- --quick` runs
 //! 3,000; `--calls N` sets it.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use scout_testkit as common;
 
 use std::time::{Duration, Instant};
 

@@ -10,8 +10,7 @@
 //!
 //! `cargo bench --bench fleet` (full) or `-- --quick` (fewer iterations, 20 hosts instead of 50).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use scout_testkit as common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -11,8 +11,7 @@
 //!
 //! `cargo bench --bench fleet_scale` (50, 200, 500 hosts), `-- --quick` (50, 200).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use scout_testkit as common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -10,8 +10,7 @@
 //! Samples of the transports are interleaved, so machine noise falls on all of them alike.
 //! `cargo bench --bench http` (200 iterations each); `-- --quick` runs 30.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use scout_testkit as common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

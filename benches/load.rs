@@ -5,8 +5,7 @@
 //!
 //! `cargo bench --bench load` (10,000 calls); `-- --quick` runs 3,000; `--calls N` sets it.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use scout_testkit as common;
 
 use common::load::{rss_and_threads, run};
 use common::{scout_client, Fleet};

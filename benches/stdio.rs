@@ -24,11 +24,10 @@
 //! and `--bulk N` set the counts explicitly. Other arguments (cargo passes `--bench`) are
 //! ignored.
 //!
-//! The sshd is the integration-test fixture (`tests/common`): a real OpenSSH server on 127.0.0.1.
+//! The sshd is the test fixture (`testkit/`): a real OpenSSH server on 127.0.0.1.
 //! Run as root, it logs in the user `scouttest`, whose shell is a plain /bin/sh.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use scout_testkit as common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

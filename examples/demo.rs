@@ -3,8 +3,7 @@
 //!
 //! Run it with `scripts/demo` (which installs what is missing and builds the binary first).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use scout_testkit as common;
 
 use common::{tool_text, Fleet, McpClient};
 use serde_json::{json, Value};

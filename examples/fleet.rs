@@ -1,5 +1,5 @@
 //! The throwaway fleet behind `scripts/with-fleet`: starts local sshd servers (the test fixture
-//! of `tests/common`), runs the given command with the environment that points scout at them,
+//! of `testkit/`), runs the given command with the environment that points scout at them,
 //! and stops them again.
 //!
 //! ```sh
@@ -14,8 +14,7 @@
 //! `SSH_AUTH_SOCK` (the fleet's key only) and `SCOUT_FLEET_ROOT`, a directory both sides see,
 //! holding `hello.txt`. The fleet's own messages go to stderr.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use scout_testkit as common;
 
 use std::process::{Command, ExitCode};
 

@@ -494,7 +494,7 @@ fn beam(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ssh::exec::ExecOutput;
+    use crate::ExecOutput;
 
     #[test]
     fn arguments_are_type_checked_with_clear_messages() {

@@ -5,7 +5,7 @@
 //! Every scout here runs with `HOME` set to an empty directory, so no key of the machine's own
 //! `~/.ssh` can make a test pass by accident.
 
-mod common;
+use crate::common;
 
 use common::{authorize, keygen, scout_client, Agent, Fleet, TempDir};
 use serde_json::json;

@@ -4,7 +4,7 @@
 //! not overlap a fault on its own host succeeds; descriptors, threads and memory come back to
 //! where they were. The long run (10,000+ calls) is `cargo bench --bench chaos`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

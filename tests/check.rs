@@ -1,7 +1,7 @@
 //! The connection doctor against real sshd: `scout-mcp check [HOST…]` and the `hosts` mode's
 //! `check` parameter — every stage timed, the fix named for each kind of failure.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! The command line (docs/BEHAVIOUR.md §7): help, version, configuration errors, `hosts`, `call`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

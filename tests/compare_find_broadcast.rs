@@ -1,7 +1,7 @@
 //! find, diff / diff_content and broadcast (docs/BEHAVIOUR.md §3.6, §3.7, §3.9) against real sshd
 //! hosts, through the binary.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Concurrency in the MCP server against real sshd: pings while workers are busy, out-of-order
 //! completion with exact ids, cancellation, duplicate ids, shutdown with work in flight.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

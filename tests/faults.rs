@@ -5,7 +5,7 @@
 //! changed between two calls (`host_keys.rs`), a command that never ends and a stderr flood
 //! (`tool_modes.rs`, `concurrency.rs`).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! sizes measured), host patterns and groups within the allow/block lists and the target cap,
 //! and background jobs (progress, output from an offset, cancel, caps, shutdown).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -12,22 +12,6 @@ use serde_json::{json, Value};
 
 /// Adds one `Host` block per name to the fleet's ssh_config, each pointing at one of the
 /// fleet's sshd (round robin): many aliases, few servers.
-fn add_aliases(fleet: &Fleet, names: &[String]) {
-    let mut config = std::fs::read_to_string(&fleet.ssh_config).unwrap();
-    let ports: Vec<u16> = fleet.hosts.iter().map(|(_, s)| s.port).collect();
-    for (i, name) in names.iter().enumerate() {
-        config.push_str(&format!(
-            "Host {name}\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  \
-             IdentitiesOnly yes\n  UserKnownHostsFile {}\n\n",
-            ports[i % ports.len()],
-            fleet.user,
-            fleet.client_key.display(),
-            fleet.known_hosts.display(),
-        ));
-    }
-    std::fs::write(&fleet.ssh_config, config).unwrap();
-}
-
 fn names(prefix: &str, range: std::ops::RangeInclusive<usize>, width: usize) -> Vec<String> {
     range.map(|i| format!("{prefix}{i:0width$}")).collect()
 }
@@ -60,7 +44,7 @@ fn headers(text: &str) -> Vec<&str> {
 fn five_hundred_hosts_with_one_answer_fold_into_one_small_block() {
     let fleet = Fleet::start(&["s1", "s2", "s3", "s4"]);
     let hosts = names("h", 1..=500, 3);
-    add_aliases(&fleet, &hosts);
+    fleet.add_named_aliases(&hosts);
     let dir = fleet.remote_root.display().to_string();
     fleet.write_remote_file("hello.txt", b"hello\n");
     fleet.write_remote_file("one/answer.txt", b"one\n");
@@ -207,9 +191,9 @@ fn patterns_and_groups_expand_within_the_lists_and_the_cap() {
     let fleet = Fleet::start(&["s1", "s2"]);
     let mut all = names("web", 1..=5, 2);
     all.extend(["db1", "db2", "secret1"].map(String::from));
-    add_aliases(&fleet, &all);
+    fleet.add_named_aliases(&all);
     // Many aliases that are never contacted: the cap is checked before anything connects.
-    add_aliases(&fleet, &names("x", 1..=1001, 4));
+    fleet.add_named_aliases(&names("x", 1..=1001, 4));
     let dir = fleet.remote_root.display().to_string();
     fleet.write_remote_file("motd", b"hi\n");
     let motd = format!("{dir}/motd");

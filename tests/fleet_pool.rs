@@ -4,7 +4,7 @@
 //! limit is raised at start and sizes the pool, and no failure to read known_hosts ever
 //! advises weaker host-key checking. Aliases are spread over a few real sshd servers.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! ssh_config's own `StrictHostKeyChecking`/`UserKnownHostsFile`, and a key that changes between
 //! two calls of one running server.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 //! attack ran anything: no `PWNED` file appears and the canary file is intact. The command
 //! policy's own escapes are tried in `tool_modes.rs`.
 
-mod common;
+use crate::common;
 
 use std::os::unix::ffi::OsStrExt;
 

@@ -3,7 +3,7 @@
 //! policy through every tool mode and resource, 50 concurrent clients, cancellation in both
 //! eras ending the remote command, and garbage that must not take the server down.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -267,7 +267,7 @@ fn stateless_requests_mirror_their_headers_and_errors_map_to_statuses() {
     assert_eq!(d.status, 405);
 }
 
-fn progress_stream(session: Option<&str>, c: &common::http::Client, id: u64) {
+fn progress_stream(session: Option<&str>, server: &HttpServer, c: &common::http::Client, id: u64) {
     let slow = "for i in 1 2 3 4 5 6; do echo line $i; sleep 0.3; done";
     let args = json!({"target": "alpha:/", "query": slow});
     let params = json!({"name": "scout", "arguments": args, "_meta": {"progressToken": "tok"}});
@@ -278,7 +278,12 @@ fn progress_stream(session: Option<&str>, c: &common::http::Client, id: u64) {
     assert!(r.is_sse(), "progress needs a stream: {:?}", r.headers);
     let events = r.events();
     let (last, progress) = events.split_last().expect("events");
-    assert_eq!(last["id"], id, "the response ends the stream: {events:?}");
+    assert_eq!(
+        last["id"],
+        id,
+        "the response ends the stream: {events:?}\nserver log:\n{}",
+        server.stderr()
+    );
     assert!(tool_text(&last["result"]).ends_with("line 6\n"));
     assert!(
         !progress.is_empty(),
@@ -299,11 +304,12 @@ fn progress_stream(session: Option<&str>, c: &common::http::Client, id: u64) {
 #[test]
 fn progress_travels_on_the_response_stream_in_both_eras() {
     let fleet = Fleet::start(&["alpha"]);
-    let server = shell(&fleet, &[]);
+    // The log says why, should a stream end without its answer.
+    let server = shell(&fleet, &[("SCOUT_LOG_LEVEL", "info")]);
     let c = server.client(None);
     let session = c.initialize("2025-11-25");
-    progress_stream(Some(&session), &c, 11);
-    progress_stream(None, &c, 12);
+    progress_stream(Some(&session), &server, &c, 11);
+    progress_stream(None, &server, &c, 12);
     // A client that takes only JSON gets the answer alone.
     let mut headers = c.base_headers();
     headers[1].1 = "application/json".into();

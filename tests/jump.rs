@@ -5,7 +5,7 @@
 //! host is the jump host's `PermitOpen`: with it allowing the target, the call works; with it
 //! allowing anything else, the very same call fails with the jump host's refusal.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

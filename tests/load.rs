@@ -4,7 +4,7 @@
 //! their bounds between a warm-up and a run three times as long. The long run (10,000 calls) is
 //! `cargo bench --bench load`; its last figures are in docs/PERFORMANCE.md.
 
-mod common;
+use crate::common;
 
 use common::load::{rss_and_threads, run};
 use common::{scout_client, Fleet};

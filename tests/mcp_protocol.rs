@@ -2,7 +2,7 @@
 //! and in the stateless one (2026-07-28, docs/PROTOCOL.md). No SSH host is needed: the server
 //! must answer all of this without connecting anywhere.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

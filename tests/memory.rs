@@ -3,7 +3,7 @@
 //! of millions of values, a batch of thousands of requests, a 1000-target broadcast of 1 MiB
 //! files, and a client that sends 100,000 requests without reading a byte.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //! and a host that goes silent is noticed by keepalives. Timings are the benches' business
 //! (`benches/stdio.rs`); these tests check the behaviour.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! recorded real output (tests/fixtures/services/bin): the SSH path is real, only the remote
 //! program is not.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! passphrase, nor a secret from the environment appears in the log (stderr) or in any result;
 //! file contents, uploads and expected contents are not logged either.
 
-mod common;
+use crate::common;
 
 use common::{scout_client, Agent, Fleet};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Sessions and the pool against real sshd (docs/BEHAVIOUR.md §5, §6): caps, reuse, retry, reaping,
 //! eviction, dead hosts, host keys, authentication.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! runs → exit 0 within 2 s, the remote command ended, every stdout line a whole JSON-RPC
 //! message, and the pooled connections closed politely.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The `scout` tool's modes against real sshd hosts (docs/BEHAVIOUR.md §3.1–§3.5), through
 //! the binary.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

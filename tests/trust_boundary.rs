@@ -2,7 +2,7 @@
 //! trust-boundary review, tried against the real binary and real sshd with a canary that must
 //! survive. Memory bounds are in `memory.rs`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -5,7 +5,7 @@
 # - As root, a login user `scouttest` with /bin/sh as shell: sshd runs every command through the
 #   user's login shell, and root's shell on these machines sources a heavy ~/.bashrc (pyenv init,
 #   which can stall 60 s on a lock when shells start in parallel). Tests log in as this user
-#   instead (tests/common/sshd.rs picks it when running as root).
+#   instead (testkit/src/sshd.rs picks it when running as root).
 
 ensure_prereqs() {
     local need=()

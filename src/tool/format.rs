@@ -16,7 +16,7 @@ use crate::ops::hosts::{HostGroup, HostStatus};
 use crate::ops::run::{FindResult, Tree};
 use crate::ops::transfer::Transfer;
 use crate::scout::{BroadcastItem, Outcome};
-use crate::ssh::exec::ExecOutput;
+use crate::ExecOutput;
 
 pub fn hosts(statuses: &[HostStatus], groups: &[HostGroup]) -> ToolOutput {
     let items: Vec<Value> = statuses

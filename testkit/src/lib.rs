@@ -1,7 +1,10 @@
-//! Shared integration-test fixture: real sshd servers (`sshd`) and a stdio MCP client (`mcp`).
-//! Each test binary includes it with `mod common;`; not every test uses every helper.
-#![allow(dead_code)]
-#![allow(unused_imports)]
+//! The fixture scout-mcp's tests, benches and examples share: throwaway OpenSSH `sshd`
+//! servers on 127.0.0.1 (`sshd`), an MCP client for the real binary over stdio (`mcp`) and over
+//! HTTP (`http`), a scripted agent (`agent`), load and fault drivers (`load`, `chaos`).
+//!
+//! A crate of its own (a dev-dependency of scout-mcp) so that every user compiles it once and
+//! nothing needs `#[path]` includes or `allow(dead_code)`. It does not depend on scout-mcp: it
+//! drives the binary, as a user would.
 
 pub mod agent;
 pub mod chaos;
@@ -16,16 +19,22 @@ pub use sshd::{Fleet, Sshd, TempDir};
 
 use std::path::{Path, PathBuf};
 
-/// The scout-mcp binary: `$SCOUT_BIN` if set, else the one cargo built for this test run
-/// (examples and benches, which cargo gives no such variable, fall back to target/debug).
+/// The scout-mcp binary: `$SCOUT_BIN` if set, else the one cargo built next to the running
+/// test, bench or example (cargo builds the binary before integration tests and benches; they
+/// run from `target/<profile>/deps`, examples from `target/<profile>/examples`).
 pub fn scout_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("SCOUT_BIN") {
         return PathBuf::from(bin);
     }
-    match option_env!("CARGO_BIN_EXE_scout-mcp") {
-        Some(bin) => PathBuf::from(bin),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug/scout-mcp"),
-    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("scout-mcp"))
+        .find(|bin| bin.is_file())
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/scout-mcp")
+        })
 }
 
 /// scout-mcp started against `fleet` (its `env()` plus `extra_env`), already initialized
@@ -58,11 +67,11 @@ macro_rules! in_both_eras {
             mod $name {
                 #[test]
                 fn legacy() {
-                    super::$name($crate::common::Era::Legacy)
+                    super::$name($crate::Era::Legacy)
                 }
                 #[test]
                 fn modern() {
-                    super::$name($crate::common::Era::Modern)
+                    super::$name($crate::Era::Modern)
                 }
             }
         )*
@@ -117,12 +126,4 @@ pub fn authorize(fleet: &Fleet, key: &Path) {
     let mut keys = std::fs::read_to_string(&file).unwrap();
     keys.push_str(&public);
     std::fs::write(&file, keys).unwrap();
-}
-
-/// `host:path` as the library takes it (`path` may be a `Path::display()`).
-pub fn at(host: &str, path: impl std::fmt::Display) -> scout_mcp::RemotePath {
-    match scout_mcp::RemotePath::new(host, &path.to_string()) {
-        Ok(at) => at,
-        Err(e) => panic!("{host}:{path}: {e}"),
-    }
 }

@@ -3,11 +3,11 @@
 //! demand than that, and dropping the last `Scout` clone disconnects every session and leaves
 //! none of scout's threads behind.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier, Mutex, MutexGuard};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,16 +21,6 @@ const CLOSED: &str = "scout-mcp closing";
 const PER_HOST: u32 = 2;
 const THREADS: usize = 6;
 const ROUNDS: usize = 4;
-
-/// The tests look at the process's thread names: they take turns so that one test's Scout is
-/// not mistaken for another's.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// A Scout for `fleet`, built from the fleet's environment (not the process's) plus code:
 /// the shell policy, so a command can show which sshd answered it.
@@ -99,7 +89,7 @@ fn worker(
             }
             let query = format!("{hold}echo $SSH_CONNECTION; cat thread-{me}.txt");
             let out = scout
-                .run(&common::at(host, root), &query, &Control::new())
+                .run(&crate::at(host, root), &query, &Control::new())
                 .map_err(|e| format!("thread {me} run on {host}: {e}"))?;
             let text = out.stdout_lossy();
             let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
@@ -111,7 +101,7 @@ fn worker(
             }
             ok += 1;
             let read = scout
-                .read(&common::at(host, &file), &Control::new())
+                .read(&crate::at(host, &file), &Control::new())
                 .map_err(|e| format!("thread {me} read on {host}: {e}"))?;
             if read.text() != Some(expected.as_str()) {
                 return Err(format!("thread {me} read on {host}: {:?}", read.text()));
@@ -134,7 +124,7 @@ fn worker(
 
 #[test]
 fn threads_sharing_one_scout_get_their_own_results_within_the_per_host_cap() {
-    let _turn = serial();
+    let _turn = crate::serial();
     let fleet = Fleet::start(&["h1", "h2"]);
     let root = fleet.remote_root.display().to_string();
     for me in 0..THREADS {
@@ -258,14 +248,14 @@ fn threads_sharing_one_scout_get_their_own_results_within_the_per_host_cap() {
 
 #[test]
 fn a_clone_keeps_the_sessions_open_until_it_is_dropped_too() {
-    let _turn = serial();
+    let _turn = crate::serial();
     let fleet = Fleet::start(&["h1"]);
     let file = fleet.write_remote_file("f.txt", b"shared\n");
     let file = file.display().to_string();
     let scout = scout_for(&fleet);
     let clone = scout.clone();
     let read = |s: &Scout, file: &str| {
-        s.read(&common::at("h1", file), &Control::new())
+        s.read(&crate::at("h1", file), &Control::new())
             .map(|f| f.text().map(String::from))
     };
     assert_eq!(read(&scout, &file), Ok(Some("shared\n".into())));

@@ -5,7 +5,7 @@
 //! effect in a build that has it (`cfg(scout_cipher_table)`, set by build.rs), in the log and
 //! in `scout-mcp check`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::fs;
@@ -46,7 +46,7 @@ fn round_trip(fleet: &Fleet, data: &[u8]) {
     let up = scout
         .upload(
             &src.display().to_string(),
-            &common::at("alpha", remote.display()),
+            &crate::at("alpha", remote.display()),
             &TransferOptions::new().overwrite(true),
             &control,
         )
@@ -55,7 +55,7 @@ fn round_trip(fleet: &Fleet, data: &[u8]) {
     assert_eq!(fs::read(&remote).unwrap(), data);
     scout
         .download(
-            &common::at("alpha", remote.display()),
+            &crate::at("alpha", remote.display()),
             &back.display().to_string(),
             &TransferOptions::new(),
             &control,
@@ -64,7 +64,7 @@ fn round_trip(fleet: &Fleet, data: &[u8]) {
     assert_eq!(fs::read(&back).unwrap(), data);
     let small = fleet.write_remote_file("small.txt", b"through the cipher\n");
     let read = scout
-        .read(&common::at("alpha", small.display()), &control)
+        .read(&crate::at("alpha", small.display()), &control)
         .expect("read");
     assert_eq!(read.bytes, b"through the cipher\n");
 }
@@ -80,6 +80,7 @@ fn negotiated(fleet: &mut Fleet, direction: &str) -> Option<String> {
 
 #[test]
 fn every_cipher_in_the_table_that_sshd_offers_carries_data_both_ways_across_rekeys() {
+    let _turn = crate::serial();
     let offered = openssh_ciphers();
     let data: Vec<u8> = (0..(300 * 1024 + 7))
         .map(|i| (i * 31 % 251) as u8)
@@ -131,6 +132,7 @@ fn every_cipher_in_the_table_that_sshd_offers_carries_data_both_ways_across_reke
 
 #[test]
 fn the_binary_negotiates_the_first_cipher_of_the_table() {
+    let _turn = crate::serial();
     let mut fleet = Fleet::start_with_config(&["alpha"], "LogLevel DEBUG1\n");
     let file = fleet.write_remote_file("hello.txt", b"hello\n");
     let mut client = scout_client(&fleet, &[]);
@@ -149,6 +151,7 @@ fn the_binary_negotiates_the_first_cipher_of_the_table() {
 
 #[test]
 fn the_start_up_check_reports_the_table_in_effect_in_the_log_and_in_check() {
+    let _turn = crate::serial();
     // A build with the table must have it in effect; one without (build.rs fell back, with
     // a warning) says it uses libssh2's own ciphers. Neither is an error.
     let in_effect = cfg!(scout_cipher_table);
@@ -208,6 +211,7 @@ fn login_with_key_file(fleet: &Fleet, key: &Path, passphrase: &str) -> bool {
 
 #[test]
 fn encrypted_key_files_open_with_each_key_cipher_and_refuse_a_wrong_passphrase() {
+    let _turn = crate::serial();
     let fleet = Fleet::start(&["alpha"]);
     let dir = TempDir::new();
     let kinds: [(&str, &[&str]); 5] = [

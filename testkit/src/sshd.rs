@@ -782,11 +782,17 @@ impl Fleet {
     /// fleet's sshds: many "hosts" (each its own connections, as far as scout can tell) on a
     /// few servers. Returns them.
     pub fn add_aliases(&self, prefix: &str, n: usize) -> Vec<String> {
+        let aliases: Vec<String> = (0..n).map(|i| format!("{prefix}{i:03}")).collect();
+        self.add_named_aliases(&aliases);
+        aliases
+    }
+
+    /// Appends a `Host` block for each of `aliases` to the fleet's ssh_config, spread round-robin
+    /// over the fleet's sshd servers.
+    pub fn add_named_aliases(&self, aliases: &[String]) {
         let user = &self.user;
         let mut cfg = String::new();
-        let mut added = Vec::new();
-        for i in 0..n {
-            let alias = format!("{prefix}{i:03}");
+        for (i, alias) in aliases.iter().enumerate() {
             let (_, sshd) = &self.hosts[i % self.hosts.len()];
             cfg.push_str(&format!(
                 "Host {alias}\n  HostName 127.0.0.1\n  Port {}\n  User {user}\n  \
@@ -795,14 +801,12 @@ impl Fleet {
                 cfg_path(&self.client_key),
                 cfg_path(&self.known_hosts),
             ));
-            added.push(alias);
         }
         let mut f = fs::OpenOptions::new()
             .append(true)
             .open(&self.ssh_config)
             .expect("open ssh_config");
         f.write_all(cfg.as_bytes()).expect("append to ssh_config");
-        added
     }
 
     pub fn port(&self, alias: &str) -> u16 {

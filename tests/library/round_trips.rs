@@ -2,7 +2,7 @@
 //! kernel (`TCP_INFO` data segments of this process's sockets to the sshd), and proof that reads
 //! and listings start no remote process (sshd logs every session channel it starts).
 
-mod common;
+use crate::common;
 
 use std::os::fd::RawFd;
 
@@ -75,6 +75,7 @@ fn measure(port: u16, mut op: impl FnMut()) -> (u32, u32, u64) {
 
 #[test]
 fn warm_reads_and_listings_cost_a_few_sftp_round_trips_and_no_remote_process() {
+    let _turn = crate::serial();
     let mut fleet = Fleet::start(&["alpha"]);
     let file = fleet.write_remote_file("rt/file.txt", &[b'x'; 1024]);
     for i in 0..100 {

@@ -124,8 +124,9 @@ impl HttpServer {
 
     /// SIGTERM, then the exit code (killed after `timeout`).
     pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let end = Instant::now() + timeout;
         while Instant::now() < end {
             if let Ok(Some(s)) = self.child.try_wait() {
