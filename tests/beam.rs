@@ -7,30 +7,12 @@ use crate::common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
-use common::{scout_client_in, tool_text, Era, Fleet, TempDir};
+use common::{pattern, scout_client_in, sha256sum, tool_text, Era, Fleet, TempDir};
 use serde_json::{json, Value};
 
 fn target(fleet: &Fleet, alias: &str, rel: &str) -> String {
     format!("{alias}:{}", fleet.remote_root.join(rel).display())
-}
-
-fn sha256sum(path: &Path) -> String {
-    let out = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Some bytes that are not all alike, so a misplaced chunk changes the hash.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 4096) as u8).collect()
 }
 
 fn download_writes_the_file_with_its_hash_and_never_overwrites_silently(era: Era) {

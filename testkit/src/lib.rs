@@ -127,3 +127,21 @@ pub fn authorize(fleet: &Fleet, key: &Path) {
     keys.push_str(&public);
     std::fs::write(&file, keys).unwrap();
 }
+
+/// The SHA-256 of a local file as `sha256sum` prints it (an independent check of scout's).
+pub fn sha256sum(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `len` bytes that are not all alike, so a misplaced chunk changes the hash.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 4096) as u8).collect()
+}

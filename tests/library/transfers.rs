@@ -2,27 +2,9 @@
 //! of SFTP requests can be read: the cipher that carries them, request sizes, a kept channel.
 
 use std::fs;
-use std::process::Command;
 
-use crate::common::Fleet;
+use crate::common::{pattern, sha256sum, Fleet};
 use scout_mcp::TransferOptions;
-
-fn sha256sum(path: &std::path::Path) -> String {
-    let out = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Some bytes that are not all alike, so a misplaced chunk changes the hash.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 4096) as u8).collect()
-}
 
 /// libssh2's chacha20-poly1305 runs on OpenSSL's ChaCha20/Poly1305 (src/ssh/chacha.rs): the
 /// link took scout's definitions (the call counter moves). The server offers only that cipher
