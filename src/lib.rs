@@ -95,6 +95,7 @@ pub use ops::target::RemotePath;
 pub use ops::transfer::{Direction, Transfer, TransferOptions};
 pub use scout::{BroadcastItem, BroadcastOptions, Outcome, Scout};
 pub use settings::{Settings, SettingsBuilder, StrictHostKeyChecking};
+pub use ssh::config::ProxyJump;
 pub use ssh::exec::{ExecOutput, RemoteLimits};
 pub use ssh::pool::HostPoolState;
 pub use ssh::trace::Stage;

@@ -512,7 +512,10 @@ fn compare(
     check(
         "proxyjump",
         format!("{proxy:?}"),
-        format!("{:?}", ours.proxy_jump),
+        format!(
+            "{:?}",
+            ours.proxy_jump.as_ref().map(|j| j.as_str().to_string())
+        ),
     );
     let timeout = ours
         .connect_timeout

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use crate::control::Control;
 use crate::error::Error;
 use crate::settings::StrictHostKeyChecking;
+use crate::ssh::auth;
 use crate::ssh::config::HostEntry;
 use crate::ssh::exec::{ExecLimits, RemoteLimits};
 use crate::ssh::mux::SftpChannel;
 use crate::ssh::pool::Pools;
 use crate::ssh::session::{self, ConnectOptions};
 use crate::ssh::trace::Stage;
-use crate::ssh::{auth, jump};
 
 /// What a check found for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +176,7 @@ fn resolved_settings(
             .join(", ")
     };
     let identity_files = auth::identity_files(host, &opts.home);
-    let proxy = match (jump::hops(host), chain) {
+    let proxy = match (&host.proxy_jump, chain) {
         (None, _) => "none".to_string(),
         (Some(_), Ok(hops)) => hops
             .iter()

@@ -129,8 +129,8 @@ pub struct HostEntry {
     pub identities_only: bool,
     /// `IdentityAgent` as written (`none`, `SSH_AUTH_SOCK`, or a path).
     pub identity_agent: Option<String>,
-    /// `ProxyJump` as written (`none` resolves to `None`).
-    pub proxy_jump: Option<String>,
+    /// `ProxyJump` (`none` resolves to `None`).
+    pub proxy_jump: Option<ProxyJump>,
     /// `ConnectTimeout` in seconds.
     pub connect_timeout: Option<u64>,
     /// `ServerAliveInterval` in seconds.
@@ -429,6 +429,93 @@ fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
     pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
+/// A host's `ProxyJump`: the jump hosts as written, parsed once when the host is resolved. A
+/// list that does not parse is kept with its reason, which the host's connect reports (the
+/// other hosts are not affected).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyJump {
+    text: String,
+    hops: Result<Vec<Hop>, String>,
+}
+
+impl ProxyJump {
+    /// `None` for an empty value or `none`.
+    fn parse(text: &str) -> Option<ProxyJump> {
+        let text = text.trim();
+        if text.is_empty() || text.eq_ignore_ascii_case("none") {
+            return None;
+        }
+        let hops = text.split(',').map(|hop| parse_hop(hop.trim())).collect();
+        Some(ProxyJump {
+            text: text.to_string(),
+            hops,
+        })
+    }
+
+    /// The value as written in ssh_config.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The hops in order, or why the value cannot be used.
+    pub(crate) fn hops(&self) -> Result<&[Hop], &str> {
+        match &self.hops {
+            Ok(hops) => Ok(hops),
+            Err(why) => Err(why),
+        }
+    }
+}
+
+impl std::fmt::Display for ProxyJump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// One hop of a `ProxyJump` list: `[ssh://][user@]host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hop {
+    pub(crate) user: Option<String>,
+    pub(crate) host: String,
+    pub(crate) port: Option<u16>,
+}
+
+fn parse_hop(text: &str) -> Result<Hop, String> {
+    let text = text.strip_prefix("ssh://").unwrap_or(text);
+    let (user, rest) = match text.rsplit_once('@') {
+        Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
+        Some(_) => return Err(format!("'{text}' has an empty user")),
+        None => (None, text),
+    };
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("'{text}': missing ']'"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, Some(p)),
+            _ => (rest, None),
+        }
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("'{text}' has no valid host name"));
+    }
+    let port = port
+        .map(|p| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("'{text}': bad port '{p}'"))
+        })
+        .transpose()?;
+    Ok(Hop {
+        user,
+        host: host.to_string(),
+        port,
+    })
+}
+
 #[derive(Default)]
 struct Collected {
     hostname: Option<String>,
@@ -493,7 +580,7 @@ impl Collected {
             identity_files: self.identity_files.iter().map(path).collect(),
             identities_only: self.identities_only.unwrap_or(false),
             identity_agent: self.identity_agent.map(|a| expand_agent(a, &home, &tokens)),
-            proxy_jump: self.proxy_jump.filter(|j| !j.eq_ignore_ascii_case("none")),
+            proxy_jump: self.proxy_jump.as_deref().and_then(ProxyJump::parse),
             connect_timeout: self.connect_timeout,
             server_alive_interval: self.server_alive_interval,
             server_alive_count_max: self.server_alive_count_max,
@@ -1449,12 +1536,56 @@ mod tests {
         }
     }
 
+    fn hop(user: Option<&str>, host: &str, port: Option<u16>) -> Hop {
+        Hop {
+            user: user.map(String::from),
+            host: host.to_string(),
+            port,
+        }
+    }
+
+    #[test]
+    fn hops_parse_like_openssh() {
+        assert_eq!(parse_hop("bastion"), Ok(hop(None, "bastion", None)));
+        assert_eq!(
+            parse_hop("ops@bastion:2222"),
+            Ok(hop(Some("ops"), "bastion", Some(2222)))
+        );
+        assert_eq!(
+            parse_hop("ssh://ops@10.0.0.1:22"),
+            Ok(hop(Some("ops"), "10.0.0.1", Some(22)))
+        );
+        assert_eq!(
+            parse_hop("[fe80::1]:2200"),
+            Ok(hop(None, "fe80::1", Some(2200)))
+        );
+        assert_eq!(parse_hop("fe80::1"), Ok(hop(None, "fe80::1", None)));
+        assert_eq!(parse_hop("a@b@host"), Ok(hop(Some("a@b"), "host", None)));
+        for bad in ["", "@host", "host:", "host:0", "host:99999", "[::1", "a b"] {
+            assert!(parse_hop(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn proxy_jump_is_parsed_once_and_keeps_why_it_cannot_be_used() {
+        let c = parse("Host a\n  ProxyJump ops@j1:2222,j2\nHost b\n  ProxyJump j1,host:0\n");
+        let a = c.resolve("a").proxy_jump.unwrap();
+        assert_eq!(a.as_str(), "ops@j1:2222,j2");
+        assert_eq!(
+            a.hops(),
+            Ok(&[hop(Some("ops"), "j1", Some(2222)), hop(None, "j2", None)][..])
+        );
+        let b = c.resolve("b").proxy_jump.unwrap();
+        assert!(b.hops().unwrap_err().contains("bad port"), "{b:?}");
+    }
+
     #[test]
     fn proxy_jump_none_blocks_later_values() {
         let c = parse("Host a\n ProxyJump none\nHost b\n ProxyJump j1,j2\nHost *\n ProxyJump j\n");
         assert_eq!(c.resolve("a").proxy_jump, None);
-        assert_eq!(c.resolve("b").proxy_jump.as_deref(), Some("j1,j2"));
-        assert_eq!(c.resolve("c").proxy_jump.as_deref(), Some("j"));
+        let text = |alias: &str| c.resolve(alias).proxy_jump.map(|j| j.to_string());
+        assert_eq!(text("b").as_deref(), Some("j1,j2"));
+        assert_eq!(text("c").as_deref(), Some("j"));
         assert_eq!(parse("ProxyJump NONE").resolve("a").proxy_jump, None);
     }
 

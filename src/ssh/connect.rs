@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::error::Error;
 use crate::ssh::config::HostEntry;
-use crate::ssh::jump::{self, Jumps};
+use crate::ssh::jump::Jumps;
 use crate::ssh::session::{self, ConnectOptions, Established};
 use crate::ssh::trace::Trace;
 use crate::ssh::transport::{tcp_connect, Transport};
@@ -27,7 +27,7 @@ impl Connector {
     pub fn establish(&self, host: &HostEntry, trace: &mut Trace) -> Result<Established, Error> {
         let limit = host.connect_limit(self.opts.connect_timeout);
         let deadline = Instant::now() + limit;
-        let socket = match jump::hops(host) {
+        let socket = match &host.proxy_jump {
             None => tcp_connect(host, limit, trace)?,
             Some(hops) => {
                 let jumps = self.jumps.as_ref().ok_or_else(|| {

@@ -40,58 +40,6 @@ const OPEN_STALL: Duration = Duration::from_secs(1);
 /// How long a finished tunnel's channel may wait for the peer to confirm its close.
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
-/// The host's `ProxyJump` value, unless unset or `none`.
-pub fn hops(host: &HostEntry) -> Option<&str> {
-    host.proxy_jump
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("none"))
-}
-
-/// One hop of a `ProxyJump` list: `[ssh://][user@]host[:port]`.
-#[derive(Debug, PartialEq, Eq)]
-struct Hop {
-    user: Option<String>,
-    host: String,
-    port: Option<u16>,
-}
-
-fn parse_hop(text: &str) -> Result<Hop, String> {
-    let text = text.strip_prefix("ssh://").unwrap_or(text);
-    let (user, rest) = match text.rsplit_once('@') {
-        Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
-        Some(_) => return Err(format!("'{text}' has an empty user")),
-        None => (None, text),
-    };
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("'{text}': missing ']'"))?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') => (h, Some(p)),
-            _ => (rest, None),
-        }
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(format!("'{text}' has no valid host name"));
-    }
-    let port = port
-        .map(|p| {
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("'{text}': bad port '{p}'"))
-        })
-        .transpose()?;
-    Ok(Hop {
-        user,
-        host: host.to_string(),
-        port,
-    })
-}
-
 /// The jump hubs of one `Scout`, keyed by chain.
 pub struct Jumps {
     config: SshConfig,
@@ -131,7 +79,7 @@ impl Jumps {
     }
 
     fn chain_at(&self, host: &HostEntry, depth: usize) -> Result<Vec<HostEntry>, Error> {
-        let Some(spec) = hops(host) else {
+        let Some(spec) = &host.proxy_jump else {
             return Ok(Vec::new());
         };
         let bad = |why: String| {
@@ -146,11 +94,15 @@ impl Jumps {
             )));
         }
         let mut chain = Vec::new();
-        for (i, text) in spec.split(',').enumerate() {
-            let hop = parse_hop(text.trim()).map_err(bad)?;
+        for (i, hop) in spec
+            .hops()
+            .map_err(|e| bad(e.to_string()))?
+            .iter()
+            .enumerate()
+        {
             let mut entry = self.config.resolve(&hop.host);
-            if let Some(user) = hop.user {
-                entry.user = user;
+            if let Some(user) = &hop.user {
+                entry.user = user.clone();
             }
             if let Some(port) = hop.port {
                 entry.port = port;
@@ -923,36 +875,6 @@ impl Tunnel {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hop(user: Option<&str>, host: &str, port: Option<u16>) -> Hop {
-        Hop {
-            user: user.map(String::from),
-            host: host.to_string(),
-            port,
-        }
-    }
-
-    #[test]
-    fn hops_parse_like_openssh() {
-        assert_eq!(parse_hop("bastion"), Ok(hop(None, "bastion", None)));
-        assert_eq!(
-            parse_hop("ops@bastion:2222"),
-            Ok(hop(Some("ops"), "bastion", Some(2222)))
-        );
-        assert_eq!(
-            parse_hop("ssh://ops@10.0.0.1:22"),
-            Ok(hop(Some("ops"), "10.0.0.1", Some(22)))
-        );
-        assert_eq!(
-            parse_hop("[fe80::1]:2200"),
-            Ok(hop(None, "fe80::1", Some(2200)))
-        );
-        assert_eq!(parse_hop("fe80::1"), Ok(hop(None, "fe80::1", None)));
-        assert_eq!(parse_hop("a@b@host"), Ok(hop(Some("a@b"), "host", None)));
-        for bad in ["", "@host", "host:", "host:0", "host:99999", "[::1", "a b"] {
-            assert!(parse_hop(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
 
     fn config(text: &str) -> SshConfig {
         let ctx = crate::ssh::config::ParseContext {
