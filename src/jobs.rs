@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::control::{human_bytes, Budget, Control, Progress};
 use crate::error::{Error, Result};
-use crate::fold::fold_hosts;
+use crate::ranges::fold_hosts;
 use crate::sync::lock;
 
 /// Jobs kept at once, running or finished.

@@ -47,6 +47,17 @@ fn passwd_field(field: impl Fn(&libc::passwd) -> *mut libc::c_char) -> Option<St
     }
 }
 
+/// Expands a leading `~` or `~/` against the local home directory.
+pub fn expand_tilde(path: &str, home: &std::path::Path) -> std::path::PathBuf {
+    if path == "~" {
+        home.to_path_buf()
+    } else if let Some(rest) = path.strip_prefix("~/") {
+        home.join(rest)
+    } else {
+        std::path::PathBuf::from(path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -25,6 +25,7 @@ use crate::ops::services::Service;
 use crate::ops::target::{RemotePath, Target};
 use crate::ops::transfer::{self, LocalPath, Transfer, TransferOptions};
 use crate::settings::Settings;
+use crate::ssh::config::{ParseContext, SshConfig};
 use crate::ssh::connect::Connector;
 use crate::ssh::exec::{ExecLimits, ExecOutput, RemoteLimits};
 use crate::ssh::jump::Jumps;
@@ -40,7 +41,7 @@ pub const MAX_ENTRIES: usize = 1000;
 /// Matches shown by `find` before the "more results" marker.
 pub const MAX_FIND_RESULTS: usize = 100;
 /// Targets accepted by one broadcast (after host patterns and groups are expanded).
-pub const MAX_TARGETS: usize = 1000;
+pub use crate::ops::hosts::MAX_TARGETS;
 /// Distinct host patterns in one broadcast (each is matched against every alias).
 pub const MAX_PATTERNS: usize = 64;
 /// Hosts one `check` takes.
@@ -171,7 +172,7 @@ impl Scout {
     /// starts the reaper thread; connects to nothing yet. Fails with an error of kind [`ErrorKind::Config`](crate::ErrorKind::Config) when the
     /// ssh_config cannot be read.
     pub fn new(settings: Settings) -> Result<Scout> {
-        let inventory = Inventory::load(&settings)?;
+        let inventory = inventory(&settings)?;
         for warning in inventory.warnings() {
             log::warn!("ssh_config: {warning}");
         }
@@ -244,7 +245,7 @@ impl Scout {
     /// settings (timeouts, known_hosts, pool limits) are this `Scout`'s. Its own background jobs
     /// and fan-out threads; [`Scout::close`] on either closes the shared connections.
     pub(crate) fn narrowed(&self, settings: Settings) -> Result<Scout> {
-        let inventory = Inventory::load(&settings)?;
+        let inventory = inventory(&settings)?;
         Ok(Scout {
             inner: Arc::new(Inner {
                 fanout: FanOut::new(settings.max_concurrency),
@@ -1181,6 +1182,22 @@ impl Scout {
 /// (the `beam` fallback rule: an existing local file means upload).
 pub fn local_is_file(local: &str, scope: &crate::settings::BeamScope) -> bool {
     LocalPath::resolve(local, scope).is_ok_and(|p| p.is_file())
+}
+
+/// The hosts of the ssh_config the settings name, filtered by their allow and block lists,
+/// with their groups. A missing file is an empty inventory.
+fn inventory(settings: &Settings) -> Result<Inventory> {
+    let ctx = ParseContext {
+        home: settings.home.clone(),
+        local_user: settings.local_user.clone(),
+    };
+    let config = SshConfig::load(&settings.ssh_config, &ctx).map_err(|e| {
+        Error::config(format!(
+            "cannot use ssh_config: {e}. Fix the file or point SCOUT_SSH_CONFIG elsewhere"
+        ))
+    })?;
+    Inventory::from_config(&config, &settings.allowlist, &settings.blocklist)
+        .with_groups(&settings.host_groups)
 }
 
 /// The items of a broadcast, every target with a result.

@@ -631,7 +631,7 @@ impl Settings {
             })?),
         };
         let settings = Settings {
-            ssh_config: expand_tilde(&raw.get("SCOUT_SSH_CONFIG"), &home),
+            ssh_config: crate::local::expand_tilde(&raw.get("SCOUT_SSH_CONFIG"), &home),
             known_hosts: raw.path("SCOUT_KNOWN_HOSTS", &home),
             strict_host_key_checking: strict,
             allowlist: list(&raw.get("SCOUT_ALLOWLIST")),
@@ -878,7 +878,7 @@ impl SettingsBuilder {
 
     fn expand(&self, path: PathBuf) -> PathBuf {
         match path.to_str() {
-            Some(text) => expand_tilde(text, &self.settings.home),
+            Some(text) => crate::local::expand_tilde(text, &self.settings.home),
             None => path,
         }
     }
@@ -945,7 +945,8 @@ impl Raw<'_> {
     }
 
     fn path(&self, env: &str, home: &std::path::Path) -> Option<PathBuf> {
-        self.explicit(env).map(|v| expand_tilde(v.trim(), home))
+        self.explicit(env)
+            .map(|v| crate::local::expand_tilde(v.trim(), home))
     }
 
     /// `SCOUT_HOST_GROUPS`: inline definitions, or the path of a file of them.
@@ -956,7 +957,7 @@ impl Raw<'_> {
         };
         let value = value.trim();
         let (text, source) = if value.starts_with('/') || value.starts_with('~') {
-            let path = expand_tilde(value, home);
+            let path = crate::local::expand_tilde(value, home);
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 Error::config(format!(
                     "{ENV} (--host-groups): cannot read the groups file {}: {e}",
@@ -1083,17 +1084,6 @@ fn list(value: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect()
-}
-
-/// Expands a leading `~` or `~/` against the local home directory.
-pub fn expand_tilde(path: &str, home: &std::path::Path) -> PathBuf {
-    if path == "~" {
-        home.to_path_buf()
-    } else if let Some(rest) = path.strip_prefix("~/") {
-        home.join(rest)
-    } else {
-        PathBuf::from(path)
-    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ mod host_keys;
 mod hostile;
 mod http;
 mod jump;
+mod layers;
 mod load;
 mod mcp_protocol;
 mod memory;

@@ -3,6 +3,7 @@
 //! * [`jsonrpc`] — parsing incoming lines into messages, building responses and error objects.
 //! * [`protocol`] — what the server says: version negotiation, capabilities, the tool list, and
 //!   the methods answered without touching SSH, in either era.
+//! * [`versions`] — the protocol versions of both eras, one list each.
 //! * [`modern`] — the stateless era (2026-07-28): the per-request `_meta` envelope,
 //!   `server/discover`, and what its results carry.
 //! * [`progress`] — `notifications/progress`: rate-limited, strictly increasing.
@@ -21,3 +22,4 @@ pub mod progress;
 pub mod protocol;
 pub mod resources;
 pub mod server;
+pub mod versions;

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::mcp::jsonrpc::{self, INVALID_PARAMS};
 
 /// Protocol versions served statelessly, newest first.
-pub const VERSIONS: &[&str] = &["2026-07-28"];
+pub use crate::mcp::versions::STATELESS as VERSIONS;
 
 /// `_meta` key: the protocol version of this request (required).
 pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -117,11 +117,7 @@ pub fn envelope(id: &Value, params: &Option<Value>) -> Envelope {
 /// Every version this server speaks, stateless ones first (the `supported` list of a
 /// `-32022`: the legacy ones are reached through `initialize`).
 pub fn supported_versions() -> Vec<&'static str> {
-    VERSIONS
-        .iter()
-        .chain(crate::mcp::protocol::VERSIONS)
-        .copied()
-        .collect()
+    crate::mcp::versions::all()
 }
 
 /// Whether a message (a member of a batch) is a request of the stateless era.

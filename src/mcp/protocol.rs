@@ -14,9 +14,8 @@ use crate::mcp::modern::{self, Envelope};
 use crate::settings::Settings;
 use crate::tool;
 
-/// Protocol versions negotiated by `initialize` (the legacy era), newest first. The stateless
-/// ones are [`modern::VERSIONS`].
-pub const VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+/// Protocol versions negotiated by `initialize` (the legacy era), newest first.
+pub use crate::mcp::versions::LEGACY as VERSIONS;
 
 /// The client's version when supported, else the newest.
 pub fn negotiate(requested: Option<&str>) -> &'static str {

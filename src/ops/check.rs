@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use crate::control::Control;
 use crate::error::Error;
-use crate::settings::StrictHostKeyChecking;
 use crate::ssh::auth;
 use crate::ssh::config::HostEntry;
+use crate::ssh::config::StrictHostKeyChecking;
 use crate::ssh::exec::{ExecLimits, RemoteLimits};
 use crate::ssh::mux::SftpChannel;
 use crate::ssh::pool::Pools;

@@ -5,7 +5,7 @@
 //! **Host patterns.** The host part of a broadcast target (`HOSTS:path`) is an alias, or a
 //! comma-separated list of items: an alias, a glob on aliases (`web*`, `db?`, matched like
 //! ssh_config's `Host` patterns), a range (`web[01-40,42]`, the notation
-//! [`fold_hosts`](crate::fold::fold_hosts) writes), or a group (`@web`); an item prefixed with
+//! [`fold_hosts`](crate::ranges::fold_hosts) writes), or a group (`@web`); an item prefixed with
 //! `!` removes its hosts (`web*,!web13`). Only hosts of the inventory can be named, so the
 //! allow/block lists hold. An item that names no host, or an alias that is not a host inside a
 //! list, is an error that names the known hosts.
@@ -16,9 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::fold::{expand_ranges, fold_hosts, natural_cmp, split_list};
-use crate::settings::Settings;
-use crate::ssh::config::{host_matches, ParseContext, SshConfig};
+use crate::ranges::{expand_ranges, fold_hosts, natural_cmp, split_list};
+use crate::ssh::config::{host_matches, SshConfig};
 use crate::sync::lock;
 
 pub use crate::ssh::config::HostEntry;
@@ -28,8 +27,10 @@ pub use crate::ssh::config::HostEntry;
 pub const MAX_PATTERN_LEN: usize = 1024;
 /// Most items in one pattern list (`a*,b*,!c` is three).
 pub const MAX_PATTERN_ITEMS: usize = 64;
-/// Most names one range or pattern may make (the broadcast target cap).
-const MAX_NAMES: usize = crate::scout::MAX_TARGETS;
+/// Targets accepted by one broadcast (after host patterns and groups are expanded), and so the
+/// most names one range or pattern may make.
+pub const MAX_TARGETS: usize = 1000;
+const MAX_NAMES: usize = MAX_TARGETS;
 /// How deep groups may refer to groups.
 const MAX_GROUP_DEPTH: usize = 8;
 /// Most groups, and most patterns in one group.
@@ -187,21 +188,6 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Reads the ssh_config named by the settings. A missing file is an empty inventory.
-    pub fn load(settings: &Settings) -> Result<Inventory, Error> {
-        let ctx = ParseContext {
-            home: settings.home.clone(),
-            local_user: settings.local_user.clone(),
-        };
-        let config = SshConfig::load(&settings.ssh_config, &ctx).map_err(|e| {
-            Error::config(format!(
-                "cannot use ssh_config: {e}. Fix the file or point SCOUT_SSH_CONFIG elsewhere"
-            ))
-        })?;
-        Self::from_config(&config, &settings.allowlist, &settings.blocklist)
-            .with_groups(&settings.host_groups)
-    }
-
     /// The inventory of `config`, filtered: an alias is a host when it matches the allowlist
     /// (if any) and not the blocklist. Both lists are matched like a `Host` line of
     /// ssh_config: `*` and `?` wildcards, and a `!pattern` excludes what it matches

@@ -104,7 +104,7 @@ impl BeamScope {
         if value == UNRESTRICTED {
             return Ok(BeamScope::Unrestricted);
         }
-        let path = crate::settings::expand_tilde(value, home);
+        let path = crate::local::expand_tilde(value, home);
         let scope = BeamScope::Dir {
             path,
             default: false,

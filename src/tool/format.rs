@@ -35,7 +35,7 @@ pub fn hosts(statuses: &[HostStatus], groups: &[HostGroup]) -> ToolOutput {
         .map(|g| {
             json!({
                 "name": g.name, "patterns": g.patterns, "count": g.members.len(),
-                "hosts": fold::fold_hosts(g.members.iter().map(String::as_str)),
+                "hosts": crate::ranges::fold_hosts(g.members.iter().map(String::as_str)),
             })
         })
         .collect();
@@ -378,7 +378,7 @@ fn folded(items: &[BroadcastItem], query: Option<&str>, timeout: Duration) -> To
             continue;
         };
         let count = group.members.len();
-        let hosts = fold::fold_hosts(
+        let hosts = crate::ranges::fold_hosts(
             group
                 .members
                 .iter()
