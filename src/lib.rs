@@ -17,16 +17,19 @@
 //!                                               (sole owner of stdout)          ◄── reaper thread
 //! ```
 //!
-//! * `mcp` — JSON-RPC framing and the MCP protocol: the server's threads and routing.
+//! * `mcp` — JSON-RPC framing and the MCP protocol over stdio or streamable HTTP: the server's
+//!   threads and routing.
 //! * `tool` — the `scout` tool: arguments in, text (and structured content) out.
-//! * [`Scout`] — the library facade: every operation as a blocking method.
-//! * [`fold`] — a broadcast's answers folded by output, host names folded into ranges.
+//! * [`Scout`] — the library facade: every operation as a blocking method on a [`RemotePath`].
+//! * [`fold`] — a broadcast's answers folded by output; [`fold_hosts`] writes host names as
+//!   ranges (`web[01-40]`).
 //! * `jobs` — background work that outlives a request: ids, progress, output, cancel.
 //! * `ops` — the operations themselves: targets, paths, command policy, reads, listings, runs.
 //! * `ssh` — ssh_config, sessions (connect, host keys, auth), command execution, the per-host
 //!   pools and the reaper.
 //!
-//! `docs/ARCHITECTURE.md` tells how a request flows through these pieces.
+//! Every module is private: what this page lists is the API. `docs/ARCHITECTURE.md` tells
+//! how a request flows through these pieces and which way the layers depend.
 //!
 //! ## Configuration
 //!
