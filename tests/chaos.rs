@@ -13,6 +13,7 @@ use common::{scout_client, wait_until, Fleet};
 
 #[test]
 fn a_chaos_soak_answers_everything_once_and_fails_only_calls_that_met_a_fault() {
+    let _turn = crate::heavy();
     let fleet = Fleet::start(&["k0", "k1", "k2", "k3", "k4"]);
     let mut c = scout_client(
         &fleet,

@@ -13,6 +13,7 @@ const HOSTS: [&str; 10] = ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8",
 
 #[test]
 fn sixty_four_in_flight_over_ten_hosts_each_answered_once_within_the_caps() {
+    let _turn = crate::heavy();
     let fleet = Fleet::start(&HOSTS);
     let per_host = 3;
     let mut c = scout_client(

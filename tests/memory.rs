@@ -40,6 +40,7 @@ fn assert_bounded(pid: u32, what: &str) {
 
 #[test]
 fn huge_lines_and_batches_stay_within_the_bound() {
+    let _turn = crate::heavy();
     let fleet = Fleet::start(&["alpha"]);
     fleet.write_remote_file("small.txt", b"small\n");
     let mut c = scout_client(&fleet, &[]);
@@ -82,6 +83,7 @@ fn huge_lines_and_batches_stay_within_the_bound() {
 
 #[test]
 fn a_broadcast_of_1000_targets_of_1_mib_files_stays_within_the_bound() {
+    let _turn = crate::heavy();
     let fleet = Fleet::start(&["alpha", "beta"]);
     let data: Vec<u8> = (0..(1u32 << 20)).map(|i| b'a' + (i % 26) as u8).collect();
     let file = fleet.write_remote_file("big.txt", &data);
@@ -107,6 +109,7 @@ fn a_broadcast_of_1000_targets_of_1_mib_files_stays_within_the_bound() {
 
 #[test]
 fn a_client_that_never_reads_stalls_only_itself() {
+    let _turn = crate::heavy();
     let fleet = Fleet::start(&["alpha"]);
     let mut cmd = Command::new(scout_bin());
     cmd.env_remove("SSH_AUTH_SOCK");

@@ -37,3 +37,11 @@ mod shutdown;
 mod ssh_config_vs_openssh;
 mod tool_modes;
 mod trust_boundary;
+
+/// The tests that load the machine most (thousands of calls, a fleet of sshd, big transfers)
+/// and measure a process's growth take turns: side by side, each would make the other's
+/// figures noise (more worker threads start on a busy machine, and their stacks count).
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -156,6 +156,9 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Whether the body ended as the server meant it to: a chunked body with its last (empty)
+    /// chunk, or any other body. False when the connection closed in the middle of a stream.
+    pub ended: bool,
 }
 
 impl Reply {
@@ -430,29 +433,34 @@ pub fn parse_reply(raw: &[u8]) -> Option<Reply> {
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked {
+    let (body, ended) = if chunked {
         dechunk(rest)
     } else {
-        rest.to_vec()
+        (rest.to_vec(), true)
     };
     Some(Reply {
         status,
         headers,
         body,
+        ended,
     })
 }
 
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
+/// The body of a chunked message, and whether its last (empty) chunk arrived.
+fn dechunk(mut data: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(std::str::from_utf8(&data[..eol]).unwrap_or("0"), 16)
             .unwrap_or(0);
         data = &data[eol + 2..];
-        if size == 0 || data.len() < size {
+        if size == 0 {
+            return (out, true);
+        }
+        if data.len() < size {
             break;
         }
         out.extend_from_slice(&data[..size]);
         data = &data[(size + 2).min(data.len())..];
     }
-    out
+    (out, false)
 }
