@@ -2,7 +2,7 @@
 //! it the way MCP clients do — and the ways they must not.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -69,7 +69,7 @@ impl HttpServer {
         let out_sink = stdout.clone();
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = out_pipe.read(&mut buf) {
+            while let Ok(n) = crate::read_some(&mut out_pipe, &mut buf) {
                 if n == 0 {
                     break;
                 }
@@ -338,7 +338,7 @@ impl Client {
         let mut got = Vec::new();
         let mut byte = [0u8; 1];
         while !got.ends_with(b"\r\n\r\n") {
-            match s.read(&mut byte) {
+            match crate::read_some(&mut s, &mut byte) {
                 Ok(1) => got.push(byte[0]),
                 _ => panic!("no response head: {:?}", lossy(&got)),
             }
@@ -405,7 +405,7 @@ pub fn read_to_close(s: &mut TcpStream, timeout: Duration) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     while Instant::now() < end {
-        match s.read(&mut buf) {
+        match crate::read_some(s, &mut buf) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e)

@@ -22,6 +22,19 @@ use std::path::{Path, PathBuf};
 /// The scout-mcp binary: `$SCOUT_BIN` if set, else the one cargo built next to the running
 /// test, bench or example (cargo builds the binary before integration tests and benches; they
 /// run from `target/<profile>/deps`, examples from `target/<profile>/examples`).
+/// `read`, again when a signal interrupted it. A socket read with a timeout (`SO_RCVTIMEO`)
+/// fails with `EINTR` whenever a signal arrives, even one whose handler asks for restarts, and a
+/// client that took that for the end of the stream closed its connection mid-answer (which the
+/// server, in the 2026-07-28 era, rightly treats as a cancel).
+pub fn read_some(r: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 pub fn scout_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("SCOUT_BIN") {
         return PathBuf::from(bin);

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -191,7 +191,7 @@ impl McpClient {
             .spawn(move || {
                 let mut chunk = vec![0u8; 64 * 1024];
                 loop {
-                    match stderr.read(&mut chunk) {
+                    match crate::read_some(&mut stderr, &mut chunk) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => lock(&sh.stderr).extend_from_slice(&chunk[..n]),
                     }

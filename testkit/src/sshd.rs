@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -287,7 +287,7 @@ fn banner_ok(port: u16) -> bool {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 256];
     while buf.len() < 8 {
-        match s.read(&mut chunk) {
+        match crate::read_some(&mut s, &mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
