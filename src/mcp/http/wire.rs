@@ -46,8 +46,9 @@ pub enum Body {
     Chunked,
 }
 
-/// A request head.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request head. Its `Debug` hides credentials (`Authorization`, `Cookie` and the like), so
+/// no log line or error built from it can show a key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     /// The method, as sent (methods are case-sensitive).
     pub method: String,
@@ -63,6 +64,35 @@ pub struct Request {
     pub expects_continue: bool,
     /// The client lets the connection live on after the response.
     pub keep_alive: bool,
+}
+
+/// Header fields whose values are credentials.
+const SECRET_FIELDS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "x-api-key"];
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let shown = if SECRET_FIELDS.contains(&n.as_str()) {
+                    "…"
+                } else {
+                    v.as_str()
+                };
+                (n.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("http10", &self.http10)
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .field("expects_continue", &self.expects_continue)
+            .field("keep_alive", &self.keep_alive)
+            .finish()
+    }
 }
 
 impl Request {
@@ -762,6 +792,18 @@ mod tests {
             head("POST /mcp HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nConnection: close").unwrap();
         assert_eq!(r.body, Body::Chunked);
         assert!(!r.keep_alive);
+    }
+
+    #[test]
+    fn debug_never_shows_a_credential() {
+        let r = head(
+            "POST /mcp HTTP/1.1\r\nAuthorization: Bearer sekrit-key-0123456789\r\n\
+             Proxy-Authorization: Basic c2Vrcml0\r\nCookie: sid=sekrit\r\nX-Trace: visible",
+        )
+        .unwrap();
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("sekrit") && !shown.contains("c2Vrcml0"), "{shown}");
+        assert!(shown.contains("authorization") && shown.contains("visible"), "{shown}");
     }
 
     #[test]
