@@ -559,6 +559,50 @@ fn over_its_rate_a_key_gets_429_with_retry_after_and_other_keys_do_not() {
 }
 
 #[test]
+fn a_batch_pays_for_each_of_its_requests() {
+    let fleet = Fleet::start(&["alpha"]);
+    let server = HttpServer::start(
+        &fleet,
+        &[
+            ("SCOUT_API_KEYS", TRUSTED),
+            ("SCOUT_RATE_LIMIT_PER_MINUTE", "60"),
+            ("SCOUT_RATE_LIMIT_BURST", "3"),
+        ],
+    );
+    let c = server.client(Some(TRUSTED));
+    let session = c.initialize("2025-03-26");
+    let batch = Value::Array(
+        (1..=20)
+            .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}))
+            .collect(),
+    );
+    let headers = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-03-26"),
+    ];
+    // Once the bucket is full again, a batch of 20 (more than the burst of 3) goes through…
+    let mut served = None;
+    assert!(wait_until(Duration::from_secs(20), || {
+        let r = c.post(&batch, &headers);
+        let done = r.status != 429;
+        served = Some(r);
+        done
+    }));
+    let served = served.unwrap();
+    assert_eq!(served.status, 200, "{}", served.text());
+    assert_eq!(served.message().as_array().map(Vec::len), Some(20));
+    // …and is paid for in full: at one a second, the next request waits out the debt of 17,
+    // not a single second as if the batch had cost only a burst.
+    let r = c.session_request(&session, json!(99), "tools/list", Value::Null);
+    assert_eq!(r.status, 429, "{}", r.text());
+    let wait: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!(wait >= 10, "Retry-After {wait} s after a batch of 20");
+}
+
+#[test]
 fn connections_and_sessions_are_capped() {
     let fleet = Fleet::start(&["alpha"]);
     let server = shell(

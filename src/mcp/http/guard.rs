@@ -107,13 +107,17 @@ impl RateLimit {
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.per_second).min(self.burst);
         b.at = now;
-        // More than a burst at once can never fit: it is judged as a full burst.
-        let need = f64::from(n).min(self.burst);
-        if b.tokens >= need {
+        // Every request is paid for. More than a burst at once (a batch) can never fit the
+        // bucket: it is let through only when the bucket is full, and paid for in full, the
+        // bucket going into debt that later requests wait out. Judging it as a mere burst
+        // would let batches run at many times the rate.
+        let need = f64::from(n);
+        if b.tokens >= need.min(self.burst) {
             b.tokens -= need;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((need - b.tokens) / self.per_second))
+            let wait = (need.min(self.burst) - b.tokens) / self.per_second;
+            Err(Duration::try_from_secs_f64(wait).unwrap_or(Duration::from_secs(86_400)))
         }
     }
 }
@@ -223,6 +227,13 @@ mod tests {
         );
         assert!(limit.take(0, 1, t0 + Duration::from_secs(1)).is_ok());
         assert!(limit.take(0, 1, t0 + Duration::from_secs(1)).is_err());
+        // A batch bigger than the burst passes with a full bucket, and is paid for in full.
+        let limit = RateLimit::new(60, 3, 1);
+        assert!(limit.take(0, 8, t0).is_ok());
+        let wait = limit.take(0, 1, t0).unwrap_err();
+        assert!(wait >= Duration::from_secs(5), "{wait:?}");
+        assert!(limit.take(0, 1, t0 + Duration::from_secs(5)).is_err());
+        assert!(limit.take(0, 1, t0 + Duration::from_secs(6)).is_ok());
         let off = RateLimit::new(0, 1, 1);
         for _ in 0..100 {
             assert!(off.take(0, 1, t0).is_ok());
