@@ -603,6 +603,37 @@ fn a_batch_pays_for_each_of_its_requests() {
 }
 
 #[test]
+fn without_keys_only_requests_to_a_loopback_host_are_served() {
+    let fleet = Fleet::start(&["alpha"]);
+    let server = shell(&fleet, &[]);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+    .to_string();
+    let post = |host: &str| {
+        let raw = format!(
+            "POST /mcp HTTP/1.1\r\n{host}Content-Type: application/json\r\nAccept: \
+             application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: \
+             close\r\n\r\n{body}",
+            body.len()
+        );
+        status_of_raw(&raw_exchange(
+            server.addr,
+            raw.as_bytes(),
+            Duration::from_secs(10),
+        ))
+    };
+    // DNS rebinding without an Origin header: the page's own name arrives as Host.
+    let port = server.addr.port();
+    assert_eq!(post(&format!("Host: rebind.evil.example:{port}\r\n")), 403);
+    assert_eq!(post("Host: 127.0.0.1.nip.io\r\n"), 403);
+    assert_eq!(post("Host: localhost\r\nHost: evil.example\r\n"), 400);
+    assert_eq!(post(&format!("Host: localhost:{port}\r\n")), 200);
+    assert_eq!(post(&format!("Host: 127.0.0.1:{port}\r\n")), 200);
+    assert_eq!(post(""), 200, "HTTP/1.0-style clients send no Host");
+    assert!(server.stderr().contains("403 for Host"));
+}
+
+#[test]
 fn connections_and_sessions_are_capped() {
     let fleet = Fleet::start(&["alpha"]);
     let server = shell(

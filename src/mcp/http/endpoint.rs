@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::guard::origin_allowed;
+use super::guard::{host_allowed, origin_allowed};
 use super::wire::{Body, Connection, ReadError, Request, Response};
 use super::{NoSession, Server, MAX_BODY};
 use crate::mcp::jsonrpc::{
@@ -158,6 +158,26 @@ impl Server {
                     false,
                     false,
                 );
+            }
+        }
+        // Without keys, the Host must be this machine too: a page that rebinds its name to
+        // 127.0.0.1 is refused even by a client that sends no Origin.
+        if !self.keys.required() {
+            if let Some(host) = request.header("host") {
+                if !host_allowed(host, &self.config.allowed_origins) {
+                    log::info!("{peer}: 403 for Host {host:?}");
+                    return finish(
+                        conn,
+                        request,
+                        rpc_error(
+                            403,
+                            "Forbidden: without API keys the server answers only requests \
+                             addressed to a loopback host (Host header)",
+                        ),
+                        false,
+                        false,
+                    );
+                }
             }
         }
         let cors: Vec<(&'static str, String)> = match origin {

@@ -131,25 +131,51 @@ pub fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
     if allowed.contains(&origin) {
         return true;
     }
-    let Some(rest) = origin
+    origin
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
-    else {
+        .and_then(authority_host)
+        .is_some_and(is_loopback_host)
+}
+
+/// Whether the `Host` of a request may reach a server without keys: a loopback name or
+/// address (with any port), or the host of an origin in `SCOUT_HTTP_ALLOWED_ORIGINS`. A page
+/// that rebinds its own name to 127.0.0.1 makes the browser send that name as `Host`; this
+/// refuses it even where the browser sends no `Origin`.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    let Some(name) = authority_host(&host) else {
         return false;
     };
-    let host = if let Some(v6) = rest.strip_prefix('[') {
+    is_loopback_host(name)
+        || allowed.iter().any(|origin| {
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .and_then(authority_host)
+                .is_some_and(|allowed_name| allowed_name == name)
+        })
+}
+
+/// The host of an authority (`host`, `host:port`, `[v6]`, `[v6]:port`), if it is well formed.
+fn authority_host(authority: &str) -> Option<&str> {
+    if let Some(v6) = authority.strip_prefix('[') {
         match v6.split_once(']') {
-            Some((host, "")) => host,
-            Some((host, port)) if port.strip_prefix(':').is_some_and(valid_port) => host,
-            _ => return false,
+            Some((host, "")) => Some(host),
+            Some((host, port)) if port.strip_prefix(':').is_some_and(valid_port) => Some(host),
+            _ => None,
         }
     } else {
-        match rest.split_once(':') {
-            Some((host, port)) if valid_port(port) => host,
-            Some(_) => return false,
-            None => rest,
+        match authority.split_once(':') {
+            Some((host, port)) if valid_port(port) => Some(host),
+            Some(_) => None,
+            None => Some(authority),
         }
-    };
+    }
+    .filter(|host| !host.is_empty())
+}
+
+fn is_loopback_host(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
@@ -263,6 +289,36 @@ mod tests {
             "https://app.example.com:8443",
         ] {
             assert!(!origin_allowed(bad, &allowed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_loopback_and_configured_hosts_reach_a_server_without_keys() {
+        let allowed = vec!["https://app.example.com".to_string()];
+        for ok in [
+            "localhost",
+            "LOCALHOST:8000",
+            "127.0.0.1",
+            "127.0.0.1:8000",
+            "[::1]:8000",
+            "[::1]",
+            "app.example.com",
+            "app.example.com:443",
+        ] {
+            assert!(host_allowed(ok, &allowed), "{ok}");
+        }
+        for bad in [
+            "evil.example.com",
+            "evil.example.com:8000",
+            "localhost.evil.com",
+            "127.0.0.1.nip.io:8000",
+            "127.0.0.1:80x",
+            "[::1]evil",
+            "",
+            ":8000",
+            "0.0.0.0:8000",
+        ] {
+            assert!(!host_allowed(bad, &allowed), "{bad}");
         }
     }
 

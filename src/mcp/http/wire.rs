@@ -671,6 +671,9 @@ pub fn parse_head(head: &[u8]) -> Result<Request, ReadError> {
         expects_continue: false,
         keep_alive: false,
     };
+    if request.count("host") > 1 {
+        return Err(ReadError::Status(400, "more than one Host header"));
+    }
     request.body = framing(&request)?;
     let connection = request
         .headers
@@ -845,6 +848,7 @@ mod tests {
             status("POST /mcp HTTP/1.0\r\nTransfer-Encoding: chunked"),
             400
         );
+        assert_eq!(status("GET /mcp HTTP/1.1\r\nHost: a\r\nHost: b"), 400);
         let many = format!("GET / HTTP/1.1{}", "\r\nX: y".repeat(MAX_HEADERS + 1));
         assert_eq!(status(&many), 431);
         // Repeated equal lengths are one length.
