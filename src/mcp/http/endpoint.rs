@@ -333,7 +333,9 @@ impl Server {
         let requests = count_requests(&value);
         if requests > 0 {
             if let Err(wait) = self.limits.take(principal, requests, Instant::now()) {
-                let seconds = wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0));
+                let seconds = wait
+                    .as_secs()
+                    .saturating_add(u64::from(wait.subsec_nanos() > 0));
                 log::info!(
                     "{}: 429 for key {} (SCOUT_RATE_LIMIT_PER_MINUTE)",
                     conn.peer,
