@@ -690,6 +690,43 @@ fn connections_and_sessions_are_capped() {
 }
 
 #[test]
+fn one_key_cannot_take_every_session() {
+    let fleet = Fleet::start(&["alpha"]);
+    let server = shell(
+        &fleet,
+        &[
+            ("SCOUT_API_KEYS", &format!("{TRUSTED},{OPS}")),
+            ("SCOUT_HTTP_MAX_SESSIONS", "4"),
+        ],
+    );
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let a = server.client(Some(TRUSTED));
+    let mine = [a.initialize("2025-11-25"), a.initialize("2025-11-25")];
+    // Two keys, four places: the third initialize of one key is refused…
+    let third = a.post(&init, &[]);
+    assert_eq!(third.status, 503, "{}", third.text());
+    assert!(third.text().contains("share"), "{}", third.text());
+    assert!(third.header("retry-after").is_some());
+    // …and the other key still gets its two.
+    let b = server.client(Some(OPS));
+    b.initialize("2025-11-25");
+    b.initialize("2025-11-25");
+    // Ending one of its sessions gives the first key its place back.
+    let del = a.request(
+        "DELETE",
+        "/mcp",
+        &[
+            ("Mcp-Session-Id".into(), mine[0].clone()),
+            ("Authorization".into(), format!("Bearer {TRUSTED}")),
+        ],
+        b"",
+    );
+    assert_eq!(del.status, 204);
+    a.initialize("2025-11-25");
+}
+
+#[test]
 fn start_up_refuses_what_would_be_unsafe_or_cannot_work() {
     let fleet = Fleet::start(&["alpha"]);
     let env = fleet.env();

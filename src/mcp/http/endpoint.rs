@@ -507,6 +507,24 @@ impl Server {
                         .with("Retry-After", "5"),
                     );
                 }
+                Err(NoSession::KeyFull(share)) => {
+                    log::warn!(
+                        "initialize refused: key {} holds its share of sessions ({share} of \
+                         SCOUT_HTTP_MAX_SESSIONS)",
+                        self.principals[principal].label
+                    );
+                    return refuse(
+                        conn,
+                        rpc_error(
+                            503,
+                            &format!(
+                                "Service Unavailable: this key holds {share} open sessions, \
+                                 its share; end one with DELETE, or retry when one expires"
+                            ),
+                        )
+                        .with("Retry-After", "5"),
+                    );
+                }
                 Err(NoSession::NoRandomness) => {
                     return refuse(
                         conn,
