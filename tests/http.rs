@@ -656,6 +656,19 @@ fn connections_and_sessions_are_capped() {
         );
         raw.starts_with(b"HTTP/1.1 503")
     }));
+    // A flood of connections at the cap is refused without flooding the log.
+    for _ in 0..200 {
+        let _ = raw_exchange(
+            server.addr,
+            b"GET /health HTTP/1.1\r\n\r\n",
+            Duration::from_secs(5),
+        );
+    }
+    let refusals = server.stderr().matches("HTTP connection refused").count();
+    assert!(
+        (1..50).contains(&refusals),
+        "{refusals} log lines for 200 refused connections"
+    );
     drop((first, second));
     // Both places come back: one connection held open, and another still gets served.
     assert!(wait_until(Duration::from_secs(10), || {

@@ -227,6 +227,10 @@ fn restricted(base: &Scout, policy: &Policy, label: &str) -> Result<Scout> {
 impl Server {
     /// The acceptor's loop: a thread per connection, up to the cap.
     fn accept(self: Arc<Self>, listener: TcpListener) {
+        // Refusals are logged at most once a second (with how many there were since), so a
+        // flood of connections at the cap cannot flood the log.
+        let mut warned: Option<Instant> = None;
+        let mut unlogged = 0u64;
         for incoming in listener.incoming() {
             let stream = match incoming {
                 Ok(stream) => stream,
@@ -244,10 +248,16 @@ impl Server {
             let open = self.connections.fetch_add(1, Ordering::AcqRel);
             if open >= self.config.max_connections {
                 self.connections.fetch_sub(1, Ordering::AcqRel);
-                log::warn!(
-                    "HTTP connection refused: {open} open, SCOUT_HTTP_MAX_CONNECTIONS is {}",
-                    self.config.max_connections
-                );
+                unlogged += 1;
+                if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                    log::warn!(
+                        "HTTP connection refused: {open} open, SCOUT_HTTP_MAX_CONNECTIONS is {} \
+                         ({unlogged} refused since the last such line)",
+                        self.config.max_connections
+                    );
+                    warned = Some(Instant::now());
+                    unlogged = 0;
+                }
                 refuse(stream, "too many connections");
                 continue;
             }
