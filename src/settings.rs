@@ -291,7 +291,7 @@ pub const VARS: &[Var] = &[
         "SCOUT_HTTP_MAX_SESSIONS",
         "--http-max-sessions",
         "256",
-        "MCP sessions (protocol 2025-11-25 and older) held at once; initialize beyond it gets 503",
+        "MCP sessions (protocol 2025-11-25 and older) held at once, each API key at most its share (this divided by the number of keys); initialize beyond it gets 503",
     ),
     var(
         "SCOUT_HTTP_SESSION_TIMEOUT",

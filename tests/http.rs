@@ -562,6 +562,81 @@ fn over_its_rate_a_key_gets_429_with_retry_after_and_other_keys_do_not() {
 }
 
 #[test]
+fn a_batch_pays_for_each_of_its_requests() {
+    let fleet = Fleet::start(&["alpha"]);
+    let server = HttpServer::start(
+        &fleet,
+        &[
+            ("SCOUT_API_KEYS", TRUSTED),
+            ("SCOUT_RATE_LIMIT_PER_MINUTE", "60"),
+            ("SCOUT_RATE_LIMIT_BURST", "3"),
+        ],
+    );
+    let c = server.client(Some(TRUSTED));
+    let session = c.initialize("2025-03-26");
+    let batch = Value::Array(
+        (1..=20)
+            .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}))
+            .collect(),
+    );
+    let headers = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-03-26"),
+    ];
+    // Once the bucket is full again, a batch of 20 (more than the burst of 3) goes through…
+    let mut served = None;
+    assert!(wait_until(Duration::from_secs(20), || {
+        let r = c.post(&batch, &headers);
+        let done = r.status != 429;
+        served = Some(r);
+        done
+    }));
+    let served = served.unwrap();
+    assert_eq!(served.status, 200, "{}", served.text());
+    assert_eq!(served.message().as_array().map(Vec::len), Some(20));
+    // …and is paid for in full: at one a second, the next request waits out the debt of 17,
+    // not a single second as if the batch had cost only a burst.
+    let r = c.session_request(&session, json!(99), "tools/list", Value::Null);
+    assert_eq!(r.status, 429, "{}", r.text());
+    let wait: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!(wait >= 10, "Retry-After {wait} s after a batch of 20");
+}
+
+#[test]
+fn without_keys_only_requests_to_a_loopback_host_are_served() {
+    let fleet = Fleet::start(&["alpha"]);
+    let server = shell(&fleet, &[]);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+    .to_string();
+    let post = |host: &str| {
+        let raw = format!(
+            "POST /mcp HTTP/1.1\r\n{host}Content-Type: application/json\r\nAccept: \
+             application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: \
+             close\r\n\r\n{body}",
+            body.len()
+        );
+        status_of_raw(&raw_exchange(
+            server.addr,
+            raw.as_bytes(),
+            Duration::from_secs(10),
+        ))
+    };
+    // DNS rebinding without an Origin header: the page's own name arrives as Host.
+    let port = server.addr.port();
+    assert_eq!(post(&format!("Host: rebind.evil.example:{port}\r\n")), 403);
+    assert_eq!(post("Host: 127.0.0.1.nip.io\r\n"), 403);
+    assert_eq!(post("Host: localhost\r\nHost: evil.example\r\n"), 400);
+    assert_eq!(post(&format!("Host: localhost:{port}\r\n")), 200);
+    assert_eq!(post(&format!("Host: 127.0.0.1:{port}\r\n")), 200);
+    assert_eq!(post(""), 200, "HTTP/1.0-style clients send no Host");
+    assert!(server.stderr().contains("403 for Host"));
+}
+
+#[test]
 fn connections_and_sessions_are_capped() {
     let fleet = Fleet::start(&["alpha"]);
     let server = shell(
@@ -584,6 +659,19 @@ fn connections_and_sessions_are_capped() {
         );
         raw.starts_with(b"HTTP/1.1 503")
     }));
+    // A flood of connections at the cap is refused without flooding the log.
+    for _ in 0..200 {
+        let _ = raw_exchange(
+            server.addr,
+            b"GET /health HTTP/1.1\r\n\r\n",
+            Duration::from_secs(5),
+        );
+    }
+    let refusals = server.stderr().matches("HTTP connection refused").count();
+    assert!(
+        (1..50).contains(&refusals),
+        "{refusals} log lines for 200 refused connections"
+    );
     drop((first, second));
     // Both places come back: one connection held open, and another still gets served.
     assert!(wait_until(Duration::from_secs(10), || {
@@ -615,6 +703,43 @@ fn connections_and_sessions_are_capped() {
     std::thread::sleep(Duration::from_millis(2500));
     let r = c.session_request(&idle, json!(1), "tools/list", Value::Null);
     assert_eq!(r.status, 404, "an expired session is gone");
+}
+
+#[test]
+fn one_key_cannot_take_every_session() {
+    let fleet = Fleet::start(&["alpha"]);
+    let server = shell(
+        &fleet,
+        &[
+            ("SCOUT_API_KEYS", &format!("{TRUSTED},{OPS}")),
+            ("SCOUT_HTTP_MAX_SESSIONS", "4"),
+        ],
+    );
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let a = server.client(Some(TRUSTED));
+    let mine = [a.initialize("2025-11-25"), a.initialize("2025-11-25")];
+    // Two keys, four places: the third initialize of one key is refused…
+    let third = a.post(&init, &[]);
+    assert_eq!(third.status, 503, "{}", third.text());
+    assert!(third.text().contains("share"), "{}", third.text());
+    assert!(third.header("retry-after").is_some());
+    // …and the other key still gets its two.
+    let b = server.client(Some(OPS));
+    b.initialize("2025-11-25");
+    b.initialize("2025-11-25");
+    // Ending one of its sessions gives the first key its place back.
+    let del = a.request(
+        "DELETE",
+        "/mcp",
+        &[
+            ("Mcp-Session-Id".into(), mine[0].clone()),
+            ("Authorization".into(), format!("Bearer {TRUSTED}")),
+        ],
+        b"",
+    );
+    assert_eq!(del.status, 204);
+    a.initialize("2025-11-25");
 }
 
 #[test]

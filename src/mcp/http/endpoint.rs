@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::guard::origin_allowed;
+use super::guard::{host_allowed, origin_allowed};
 use super::wire::{Body, Connection, ReadError, Request, Response};
 use super::{NoSession, Server, MAX_BODY};
 use crate::mcp::jsonrpc::{
@@ -158,6 +158,26 @@ impl Server {
                     false,
                     false,
                 );
+            }
+        }
+        // Without keys, the Host must be this machine too: a page that rebinds its name to
+        // 127.0.0.1 is refused even by a client that sends no Origin.
+        if !self.keys.required() {
+            if let Some(host) = request.header("host") {
+                if !host_allowed(host, &self.config.allowed_origins) {
+                    log::info!("{peer}: 403 for Host {host:?}");
+                    return finish(
+                        conn,
+                        request,
+                        rpc_error(
+                            403,
+                            "Forbidden: without API keys the server answers only requests \
+                             addressed to a loopback host (Host header)",
+                        ),
+                        false,
+                        false,
+                    );
+                }
             }
         }
         let cors: Vec<(&'static str, String)> = match origin {
@@ -313,7 +333,9 @@ impl Server {
         let requests = count_requests(&value);
         if requests > 0 {
             if let Err(wait) = self.limits.take(principal, requests, Instant::now()) {
-                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let seconds = wait
+                    .as_secs()
+                    .saturating_add(u64::from(wait.subsec_nanos() > 0));
                 log::info!(
                     "{}: 429 for key {} (SCOUT_RATE_LIMIT_PER_MINUTE)",
                     conn.peer,
@@ -481,6 +503,24 @@ impl Server {
                         rpc_error(
                             503,
                             "Service Unavailable: too many open sessions; retry later",
+                        )
+                        .with("Retry-After", "5"),
+                    );
+                }
+                Err(NoSession::KeyFull(share)) => {
+                    log::warn!(
+                        "initialize refused: key {} holds its share of sessions ({share} of \
+                         SCOUT_HTTP_MAX_SESSIONS)",
+                        self.principals[principal].label
+                    );
+                    return refuse(
+                        conn,
+                        rpc_error(
+                            503,
+                            &format!(
+                                "Service Unavailable: this key holds {share} open sessions, \
+                                 its share; end one with DELETE, or retry when one expires"
+                            ),
                         )
                         .with("Retry-After", "5"),
                     );

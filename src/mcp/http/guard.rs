@@ -107,13 +107,17 @@ impl RateLimit {
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.per_second).min(self.burst);
         b.at = now;
-        // More than a burst at once can never fit: it is judged as a full burst.
-        let need = f64::from(n).min(self.burst);
-        if b.tokens >= need {
+        // Every request is paid for. More than a burst at once (a batch) can never fit the
+        // bucket: it is let through only when the bucket is full, and paid for in full, the
+        // bucket going into debt that later requests wait out. Judging it as a mere burst
+        // would let batches run at many times the rate.
+        let need = f64::from(n);
+        if b.tokens >= need.min(self.burst) {
             b.tokens -= need;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((need - b.tokens) / self.per_second))
+            let wait = (need.min(self.burst) - b.tokens) / self.per_second;
+            Err(Duration::try_from_secs_f64(wait).unwrap_or(Duration::from_secs(86_400)))
         }
     }
 }
@@ -127,25 +131,51 @@ pub fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
     if allowed.contains(&origin) {
         return true;
     }
-    let Some(rest) = origin
+    origin
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
-    else {
+        .and_then(authority_host)
+        .is_some_and(is_loopback_host)
+}
+
+/// Whether the `Host` of a request may reach a server without keys: a loopback name or
+/// address (with any port), or the host of an origin in `SCOUT_HTTP_ALLOWED_ORIGINS`. A page
+/// that rebinds its own name to 127.0.0.1 makes the browser send that name as `Host`; this
+/// refuses it even where the browser sends no `Origin`.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    let Some(name) = authority_host(&host) else {
         return false;
     };
-    let host = if let Some(v6) = rest.strip_prefix('[') {
+    is_loopback_host(name)
+        || allowed.iter().any(|origin| {
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .and_then(authority_host)
+                .is_some_and(|allowed_name| allowed_name == name)
+        })
+}
+
+/// The host of an authority (`host`, `host:port`, `[v6]`, `[v6]:port`), if it is well formed.
+fn authority_host(authority: &str) -> Option<&str> {
+    if let Some(v6) = authority.strip_prefix('[') {
         match v6.split_once(']') {
-            Some((host, "")) => host,
-            Some((host, port)) if port.strip_prefix(':').is_some_and(valid_port) => host,
-            _ => return false,
+            Some((host, "")) => Some(host),
+            Some((host, port)) if port.strip_prefix(':').is_some_and(valid_port) => Some(host),
+            _ => None,
         }
     } else {
-        match rest.split_once(':') {
-            Some((host, port)) if valid_port(port) => host,
-            Some(_) => return false,
-            None => rest,
+        match authority.split_once(':') {
+            Some((host, port)) if valid_port(port) => Some(host),
+            Some(_) => None,
+            None => Some(authority),
         }
-    };
+    }
+    .filter(|host| !host.is_empty())
+}
+
+fn is_loopback_host(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
@@ -223,6 +253,13 @@ mod tests {
         );
         assert!(limit.take(0, 1, t0 + Duration::from_secs(1)).is_ok());
         assert!(limit.take(0, 1, t0 + Duration::from_secs(1)).is_err());
+        // A batch bigger than the burst passes with a full bucket, and is paid for in full.
+        let limit = RateLimit::new(60, 3, 1);
+        assert!(limit.take(0, 8, t0).is_ok());
+        let wait = limit.take(0, 1, t0).unwrap_err();
+        assert!(wait >= Duration::from_secs(5), "{wait:?}");
+        assert!(limit.take(0, 1, t0 + Duration::from_secs(5)).is_err());
+        assert!(limit.take(0, 1, t0 + Duration::from_secs(6)).is_ok());
         let off = RateLimit::new(0, 1, 1);
         for _ in 0..100 {
             assert!(off.take(0, 1, t0).is_ok());
@@ -252,6 +289,36 @@ mod tests {
             "https://app.example.com:8443",
         ] {
             assert!(!origin_allowed(bad, &allowed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_loopback_and_configured_hosts_reach_a_server_without_keys() {
+        let allowed = vec!["https://app.example.com".to_string()];
+        for ok in [
+            "localhost",
+            "LOCALHOST:8000",
+            "127.0.0.1",
+            "127.0.0.1:8000",
+            "[::1]:8000",
+            "[::1]",
+            "app.example.com",
+            "app.example.com:443",
+        ] {
+            assert!(host_allowed(ok, &allowed), "{ok}");
+        }
+        for bad in [
+            "evil.example.com",
+            "evil.example.com:8000",
+            "localhost.evil.com",
+            "127.0.0.1.nip.io:8000",
+            "127.0.0.1:80x",
+            "[::1]evil",
+            "",
+            ":8000",
+            "0.0.0.0:8000",
+        ] {
+            assert!(!host_allowed(bad, &allowed), "{bad}");
         }
     }
 

@@ -100,7 +100,11 @@ pub fn serve(base: Arc<Scout>, config: HttpConfig, shutdown: Receiver<()>) -> Re
         engine: Engine::new(base.settings().workers),
         keys: Keys::new(&config.keys),
         limits,
-        sessions: Sessions::new(config.max_sessions, config.session_timeout),
+        sessions: Sessions::new(
+            config.max_sessions,
+            principals.len(),
+            config.session_timeout,
+        ),
         principals,
         connections: AtomicUsize::new(0),
         stopping: AtomicBool::new(false),
@@ -223,6 +227,10 @@ fn restricted(base: &Scout, policy: &Policy, label: &str) -> Result<Scout> {
 impl Server {
     /// The acceptor's loop: a thread per connection, up to the cap.
     fn accept(self: Arc<Self>, listener: TcpListener) {
+        // Refusals are logged at most once a second (with how many there were since), so a
+        // flood of connections at the cap cannot flood the log.
+        let mut warned: Option<Instant> = None;
+        let mut unlogged = 0u64;
         for incoming in listener.incoming() {
             let stream = match incoming {
                 Ok(stream) => stream,
@@ -240,10 +248,16 @@ impl Server {
             let open = self.connections.fetch_add(1, Ordering::AcqRel);
             if open >= self.config.max_connections {
                 self.connections.fetch_sub(1, Ordering::AcqRel);
-                log::warn!(
-                    "HTTP connection refused: {open} open, SCOUT_HTTP_MAX_CONNECTIONS is {}",
-                    self.config.max_connections
-                );
+                unlogged += 1;
+                if warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                    log::warn!(
+                        "HTTP connection refused: {open} open, SCOUT_HTTP_MAX_CONNECTIONS is {} \
+                         ({unlogged} refused since the last such line)",
+                        self.config.max_connections
+                    );
+                    warned = Some(Instant::now());
+                    unlogged = 0;
+                }
                 refuse(stream, "too many connections");
                 continue;
             }
@@ -291,10 +305,12 @@ fn refuse(stream: TcpStream, why: &str) {
 }
 
 /// Sessions of the `initialize` era: each bound to the key that made it, dropped when unused
-/// for `SCOUT_HTTP_SESSION_TIMEOUT`, at most `SCOUT_HTTP_MAX_SESSIONS` at once.
+/// for `SCOUT_HTTP_SESSION_TIMEOUT`, at most `SCOUT_HTTP_MAX_SESSIONS` at once, and each key
+/// at most its share of them, so one key cannot take every place from the others.
 struct Sessions {
     map: Mutex<HashMap<String, Session>>,
     max: usize,
+    per_key: usize,
     idle: Duration,
 }
 
@@ -307,14 +323,18 @@ struct Session {
 /// Why no session was made.
 enum NoSession {
     Full,
+    /// The key holds its share (the number).
+    KeyFull(usize),
     NoRandomness,
 }
 
 impl Sessions {
-    fn new(max: usize, idle: Duration) -> Sessions {
+    /// `max` sessions shared by `keys` keys (each may hold `max / keys`, at least one).
+    fn new(max: usize, keys: usize, idle: Duration) -> Sessions {
         Sessions {
             map: Mutex::default(),
             max,
+            per_key: (max / keys.max(1)).max(1),
             idle,
         }
     }
@@ -323,6 +343,9 @@ impl Sessions {
         let now = Instant::now();
         let mut map = lock(&self.map);
         map.retain(|_, s| now.duration_since(s.used) < self.idle);
+        if map.values().filter(|s| s.owner == owner).count() >= self.per_key {
+            return Err(NoSession::KeyFull(self.per_key));
+        }
         if map.len() >= self.max {
             return Err(NoSession::Full);
         }

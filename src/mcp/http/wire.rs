@@ -46,8 +46,9 @@ pub enum Body {
     Chunked,
 }
 
-/// A request head.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request head. Its `Debug` hides credentials (`Authorization`, `Cookie` and the like), so
+/// no log line or error built from it can show a key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request {
     /// The method, as sent (methods are case-sensitive).
     pub method: String,
@@ -63,6 +64,40 @@ pub struct Request {
     pub expects_continue: bool,
     /// The client lets the connection live on after the response.
     pub keep_alive: bool,
+}
+
+/// Header fields whose values are credentials.
+const SECRET_FIELDS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+];
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let shown = if SECRET_FIELDS.contains(&n.as_str()) {
+                    "…"
+                } else {
+                    v.as_str()
+                };
+                (n.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("http10", &self.http10)
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .field("expects_continue", &self.expects_continue)
+            .field("keep_alive", &self.keep_alive)
+            .finish()
+    }
 }
 
 impl Request {
@@ -266,31 +301,25 @@ impl Connection {
     fn read_chunked(&mut self, max: usize, deadline: Instant) -> Result<Vec<u8>, ReadError> {
         let mut body = Vec::new();
         loop {
-            let line = self.take_line(deadline)?;
-            let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
-            let size_text = std::str::from_utf8(size_text)
-                .map(str::trim)
-                .map_err(|_| ReadError::Status(400, "bad chunk size"))?;
-            if size_text.is_empty()
-                || size_text.len() > 8
-                || !size_text.bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                return Err(ReadError::Status(400, "bad chunk size"));
-            }
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| ReadError::Status(400, "bad chunk size"))?;
+            let size = chunk_size(&self.take_line(deadline)?)?;
             if size == 0 {
-                // Trailer fields, ignored, up to the empty line.
+                // Trailer fields, ignored, up to the empty line; each must be a field line.
                 let mut trailers = 0;
-                while !self.take_line(deadline)?.is_empty() {
+                loop {
+                    let line = self.take_line(deadline)?;
+                    if line.is_empty() {
+                        return Ok(body);
+                    }
                     trailers += 1;
                     if trailers > MAX_HEADERS {
                         return Err(ReadError::Status(431, "too many trailer fields"));
                     }
+                    if !is_field_line(&line) {
+                        return Err(ReadError::Status(400, "a malformed trailer field"));
+                    }
                 }
-                return Ok(body);
             }
-            if body.len() + size > max {
+            if body.len().checked_add(size).is_none_or(|total| total > max) {
                 return Err(ReadError::Status(413, "the request body is too large"));
             }
             self.take_exact(&mut body, size, deadline)?;
@@ -523,6 +552,41 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// The size of a chunk from its line (`1*HEXDIG [BWS ";" extensions]`, RFC 9112 §7.1), read
+/// strictly: no blank before the digits or after them unless an extension follows, no bare CR
+/// or other control character anywhere (the extensions are not used, but a proxy in front may
+/// read a line that a lax parser accepts differently), at most 8 significant digits.
+fn chunk_size(line: &[u8]) -> Result<usize, ReadError> {
+    const BAD: ReadError = ReadError::Status(400, "bad chunk size");
+    if line.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(BAD);
+    }
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let (size, rest) = line.split_at(digits);
+    let rest_ok = rest.is_empty()
+        || rest
+            .iter()
+            .find(|&&b| b != b' ' && b != b'\t')
+            .is_some_and(|&b| b == b';');
+    let significant = size.iter().skip_while(|&&b| b == b'0').count();
+    if digits == 0 || !rest_ok || significant > 8 {
+        return Err(BAD);
+    }
+    let size = std::str::from_utf8(size).map_err(|_| BAD)?;
+    usize::from_str_radix(size, 16).map_err(|_| BAD)
+}
+
+/// Whether `line` is a header (or trailer) field line: a token, a colon, a value without
+/// control characters.
+fn is_field_line(line: &[u8]) -> bool {
+    line.iter().position(|&b| b == b':').is_some_and(|colon| {
+        is_token(&line[..colon])
+            && !line[colon + 1..]
+                .iter()
+                .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+    })
+}
+
 /// `tchar` of RFC 9110: what method and field names are made of.
 fn is_token(bytes: &[u8]) -> bool {
     !bytes.is_empty()
@@ -641,6 +705,9 @@ pub fn parse_head(head: &[u8]) -> Result<Request, ReadError> {
         expects_continue: false,
         keep_alive: false,
     };
+    if request.count("host") > 1 {
+        return Err(ReadError::Status(400, "more than one Host header"));
+    }
     request.body = framing(&request)?;
     let connection = request
         .headers
@@ -765,6 +832,24 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_a_credential() {
+        let r = head(
+            "POST /mcp HTTP/1.1\r\nAuthorization: Bearer sekrit-key-0123456789\r\n\
+             Proxy-Authorization: Basic c2Vrcml0\r\nCookie: sid=sekrit\r\nX-Trace: visible",
+        )
+        .unwrap();
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("sekrit") && !shown.contains("c2Vrcml0"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("authorization") && shown.contains("visible"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn refuses_every_ambiguity() {
         let status = |t: &str| match head(t) {
             Err(ReadError::Status(s, _)) => s,
@@ -803,6 +888,7 @@ mod tests {
             status("POST /mcp HTTP/1.0\r\nTransfer-Encoding: chunked"),
             400
         );
+        assert_eq!(status("GET /mcp HTTP/1.1\r\nHost: a\r\nHost: b"), 400);
         let many = format!("GET / HTTP/1.1{}", "\r\nX: y".repeat(MAX_HEADERS + 1));
         assert_eq!(status(&many), 431);
         // Repeated equal lengths are one length.
@@ -828,6 +914,61 @@ mod tests {
                 .map(|i| alphabet[((x >> (i % 50)) as usize + i) % alphabet.len()])
                 .collect();
             let _ = parse_head(&bytes);
+        }
+    }
+
+    /// The status a server-side connection answers `bytes` with (0: a body was read).
+    fn exchange(bytes: &[u8]) -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.write_all(bytes).unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        let mut conn = Connection::new(stream, peer, Duration::from_secs(5)).unwrap();
+        let stop = AtomicBool::new(false);
+        let result = conn
+            .read_head(&stop)
+            .and_then(|(request, deadline)| conn.read_body(&request, 1 << 20, deadline));
+        match result {
+            Ok(_) => 0,
+            Err(ReadError::Status(status, _)) => status,
+            Err(ReadError::Closed) => 1,
+        }
+    }
+
+    #[test]
+    fn chunked_bodies_are_read_strictly() {
+        let chunked = |body: &str| {
+            exchange(
+                format!("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{body}").as_bytes(),
+            )
+        };
+        for good in [
+            "5\r\nhello\r\n0\r\n\r\n",
+            "5;name=value\r\nhello\r\n0\r\n\r\n",
+            "5 ;ext\r\nhello\r\n0\r\n\r\n",
+            "00000000005\r\nhello\r\n0\r\n\r\n",
+            "5\r\nhello\r\n0\r\nX-Trailer: ok\r\n\r\n",
+        ] {
+            assert_eq!(chunked(good), 0, "{good:?}");
+        }
+        for (bad, status) in [
+            (" 5\r\nhello\r\n0\r\n\r\n", 400),
+            ("5 \r\nhello\r\n0\r\n\r\n", 400),
+            ("\t5\r\nhello\r\n0\r\n\r\n", 400),
+            ("5\rx\r\nhello\r\n0\r\n\r\n", 400),
+            ("5;a=\"\rb\"\r\nhello\r\n0\r\n\r\n", 400),
+            ("5\nhello\r\n0\r\n\r\n", 400),
+            ("0x5\r\nhello\r\n0\r\n\r\n", 400),
+            ("+5\r\nhello\r\n0\r\n\r\n", 400),
+            ("ffffffffffffffff\r\n", 400),
+            ("100000000\r\n", 400),
+            ("5\r\nhelloXX0\r\n\r\n", 400),
+            ("5\r\nhello\r\n0\r\nno colon here\r\n\r\n", 400),
+            ("5\r\nhello\r\n0\r\nX: a\rb\r\n\r\n", 400),
+            ("200000\r\n", 413),
+        ] {
+            assert_eq!(chunked(bad), status, "{bad:?}");
         }
     }
 
