@@ -210,7 +210,7 @@ pub fn soak(
     (report, fleet)
 }
 
-/// Open descriptors, threads and `VmRSS` (KiB) of a process.
+/// Open descriptors, threads and anonymous resident memory (KiB) of a process.
 pub fn footprint(pid: u32) -> (usize, u64, u64) {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())

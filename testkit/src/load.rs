@@ -50,7 +50,9 @@ pub fn established(ports: &[u16]) -> HashMap<u16, usize> {
     counts
 }
 
-/// `VmRSS` in KiB and `Threads` of a process.
+/// Anonymous resident memory (`RssAnon`: heap and stacks, where a leak shows) in KiB and
+/// `Threads` of a process. Not `VmRSS`: it also counts pages of shared libraries, which grow
+/// as new code paths first run (an error path of libssh2 or OpenSSL) and are no leak.
 pub fn rss_and_threads(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
@@ -61,7 +63,7 @@ pub fn rss_and_threads(pid: u32) -> (u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    (field("VmRSS:"), field("Threads:"))
+    (field("RssAnon:"), field("Threads:"))
 }
 
 /// The arguments of call number `i`: reads, listings, commands and broadcasts over the fleet.
