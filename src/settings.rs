@@ -1008,23 +1008,11 @@ impl Raw<'_> {
     }
 
     fn number(&self, env: &str, min: u64, max: u64) -> Result<u64> {
-        let v = self.get(env);
-        match v.parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(bad(env, &v, &format!("a whole number from {min} to {max}"))),
-        }
+        parse_number(env, &self.get(env), min, max)
     }
 
     fn seconds(&self, env: &str) -> Result<Duration> {
-        let v = self.get(env);
-        match v.parse::<f64>() {
-            Ok(s) if s.is_finite() && s > 0.0 && s <= MAX_SECONDS => Ok(Duration::from_secs_f64(s)),
-            _ => Err(bad(
-                env,
-                &v,
-                "a number of seconds greater than 0 (at most 86400)",
-            )),
-        }
+        parse_seconds(env, &self.get(env))
     }
 
     fn log_level(&self) -> Result<String> {
@@ -1040,7 +1028,32 @@ impl Raw<'_> {
     }
 }
 
-fn bad(env: &str, value: &str, expected: &str) -> Error {
+/// The value of variable `env`: a whole number from `min` to `max`.
+pub(crate) fn parse_number(env: &str, value: &str, min: u64, max: u64) -> Result<u64> {
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad(
+            env,
+            value,
+            &format!("a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+/// The value of variable `env`: seconds, fractions allowed, more than 0 and at most a day.
+pub(crate) fn parse_seconds(env: &str, value: &str) -> Result<Duration> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= MAX_SECONDS => Ok(Duration::from_secs_f64(s)),
+        _ => Err(bad(
+            env,
+            value,
+            "a number of seconds greater than 0 (at most 86400)",
+        )),
+    }
+}
+
+/// The error for a variable's invalid value: the variable, its flag and what it takes.
+pub(crate) fn bad(env: &str, value: &str, expected: &str) -> Error {
     let flag = VARS
         .iter()
         .find(|v| v.env == env)

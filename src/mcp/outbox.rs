@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::sync::lock;
@@ -53,13 +53,13 @@ impl Outbox {
         })
     }
 
-    /// Queues `message`, waiting while the outbox is full. False if it was not queued (the
-    /// outbox is closed, or the server is stopping).
-    pub fn send(&self, message: String) -> bool {
+    /// The state once `len` more bytes fit (or the queue is empty: one message always fits),
+    /// waiting while the outbox is full; `None` if it closed or the server is stopping.
+    fn room_for(&self, len: usize) -> Option<MutexGuard<'_, OutState>> {
         let mut state = lock(&self.state);
-        while !state.queue.is_empty() && state.bytes + message.len() > self.limit {
+        while !state.queue.is_empty() && state.bytes + len > self.limit {
             if state.closed || self.stopping.load(Ordering::Acquire) {
-                return false;
+                return None;
             }
             state = self
                 .drained
@@ -67,6 +67,15 @@ impl Outbox {
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
+        Some(state)
+    }
+
+    /// Queues `message`, waiting while the outbox is full. False if it was not queued (the
+    /// outbox is closed, or the server is stopping).
+    pub fn send(&self, message: String) -> bool {
+        let Some(mut state) = self.room_for(message.len()) else {
+            return false;
+        };
         self.push(&mut state, message)
     }
 
@@ -74,17 +83,9 @@ impl Outbox {
     /// outbox in the same step: a reader that takes it knows nothing follows (an HTTP response
     /// stream ends with it). False if it was not queued.
     pub fn send_final(&self, message: String) -> bool {
-        let mut state = lock(&self.state);
-        while !state.queue.is_empty() && state.bytes + message.len() > self.limit {
-            if state.closed || self.stopping.load(Ordering::Acquire) {
-                return false;
-            }
-            state = self
-                .drained
-                .wait_timeout(state, TICK)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|p| p.into_inner().0);
-        }
+        let Some(mut state) = self.room_for(message.len()) else {
+            return false;
+        };
         let queued = self.push(&mut state, message);
         state.closed = true;
         self.filled.notify_all();

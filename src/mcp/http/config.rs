@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ops::command::PolicyMode;
-use crate::settings::{var_value, VARS};
+use crate::settings::{bad, parse_number, parse_seconds, var_value};
 
 /// How MCP clients reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,20 +147,12 @@ impl HttpConfig {
         if host.is_empty() {
             return Err(bad("SCOUT_HTTP_HOST", &raw_host, "an address or host name"));
         }
-        let port = number(&get("SCOUT_HTTP_PORT"), "SCOUT_HTTP_PORT", 0, 65_535)? as u16;
+        let number = |env: &str, min, max| parse_number(env, &get(env), min, max);
+        let seconds = |env: &str| parse_seconds(env, &get(env));
+        let port = number("SCOUT_HTTP_PORT", 0, 65_535)? as u16;
         let keys = parse_keys(&get("SCOUT_API_KEYS"))?;
-        let rate_per_minute = number(
-            &get("SCOUT_RATE_LIMIT_PER_MINUTE"),
-            "SCOUT_RATE_LIMIT_PER_MINUTE",
-            0,
-            1_000_000,
-        )? as u32;
-        let burst = number(
-            &get("SCOUT_RATE_LIMIT_BURST"),
-            "SCOUT_RATE_LIMIT_BURST",
-            1,
-            1_000_000,
-        )? as u32;
+        let rate_per_minute = number("SCOUT_RATE_LIMIT_PER_MINUTE", 0, 1_000_000)? as u32;
+        let burst = number("SCOUT_RATE_LIMIT_BURST", 1, 1_000_000)? as u32;
         let allowed_origins = get("SCOUT_HTTP_ALLOWED_ORIGINS")
             .split(',')
             .map(str::trim)
@@ -178,23 +170,10 @@ impl HttpConfig {
                 }
             })
             .collect::<Result<Vec<_>>>()?;
-        let max_connections = number(
-            &get("SCOUT_HTTP_MAX_CONNECTIONS"),
-            "SCOUT_HTTP_MAX_CONNECTIONS",
-            1,
-            MAX_CAP,
-        )? as usize;
-        let max_sessions = number(
-            &get("SCOUT_HTTP_MAX_SESSIONS"),
-            "SCOUT_HTTP_MAX_SESSIONS",
-            1,
-            MAX_CAP,
-        )? as usize;
-        let session_timeout = seconds(
-            &get("SCOUT_HTTP_SESSION_TIMEOUT"),
-            "SCOUT_HTTP_SESSION_TIMEOUT",
-        )?;
-        let timeout = seconds(&get("SCOUT_HTTP_TIMEOUT"), "SCOUT_HTTP_TIMEOUT")?;
+        let max_connections = number("SCOUT_HTTP_MAX_CONNECTIONS", 1, MAX_CAP)? as usize;
+        let max_sessions = number("SCOUT_HTTP_MAX_SESSIONS", 1, MAX_CAP)? as usize;
+        let session_timeout = seconds("SCOUT_HTTP_SESSION_TIMEOUT")?;
+        let timeout = seconds("SCOUT_HTTP_TIMEOUT")?;
         let mut config = HttpConfig {
             transport,
             host,
@@ -359,39 +338,6 @@ fn keys_error(why: &str) -> Error {
 /// An origin as browsers send it, for comparison: lower case, no trailing slash.
 pub fn normal_origin(origin: &str) -> String {
     origin.trim().trim_end_matches('/').to_ascii_lowercase()
-}
-
-fn number(value: &str, env: &str, min: u64, max: u64) -> Result<u64> {
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(bad(
-            env,
-            value,
-            &format!("a whole number from {min} to {max}"),
-        )),
-    }
-}
-
-fn seconds(value: &str, env: &str) -> Result<Duration> {
-    match value.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(bad(
-            env,
-            value,
-            "a number of seconds greater than 0 (at most 86400)",
-        )),
-    }
-}
-
-fn bad(env: &str, value: &str, expected: &str) -> Error {
-    let flag = VARS
-        .iter()
-        .find(|v| v.env == env)
-        .map(|v| v.flag)
-        .unwrap_or("");
-    Error::config(format!(
-        "invalid value '{value}' for {env} ({flag}): expected {expected}"
-    ))
 }
 
 #[cfg(test)]

@@ -260,19 +260,7 @@ impl Connection {
             if self.buf.len() > MAX_HEAD {
                 return Err(ReadError::Status(431, "the request head is too large"));
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(ReadError::Status(
-                    408,
-                    "the request took too long to arrive",
-                ));
-            }
-            match self.fill(deadline - now) {
-                Ok(0) => return Err(ReadError::Closed),
-                Ok(_) => {}
-                Err(e) if timed_out(&e) => {}
-                Err(_) => return Err(ReadError::Closed),
-            }
+            self.fill_before(deadline)?;
         }
     }
 
