@@ -399,25 +399,32 @@ impl Server {
             };
             return refuse(conn, response, true);
         }
-        if value.is_object() && modern::carries_envelope(&value) {
-            self.post_modern(conn, request, principal, value, size, accept, cors)
+        let modern = value.is_object() && modern::carries_envelope(&value);
+        let post = Post {
+            request,
+            principal,
+            value,
+            size,
+            accept,
+            headers: cors,
+        };
+        if modern {
+            self.post_modern(conn, post)
         } else {
-            self.post_legacy(conn, request, principal, value, size, accept, cors)
+            self.post_legacy(conn, post)
         }
     }
 
     /// A request of the stateless era: its headers must mirror its body; no session.
-    #[allow(clippy::too_many_arguments)]
-    fn post_modern(
-        &self,
-        conn: &mut Connection,
-        request: &Request,
-        principal: usize,
-        value: Value,
-        size: usize,
-        accept: Accept,
-        mut headers: Vec<(&'static str, String)>,
-    ) -> bool {
+    fn post_modern(&self, conn: &mut Connection, post: Post<'_>) -> bool {
+        let Post {
+            request,
+            principal,
+            value,
+            size,
+            accept,
+            mut headers,
+        } = post;
         let Some(id) = value.get("id").cloned() else {
             // A notification: this era defines none over HTTP (closing a stream cancels).
             let mut response = Response::empty(202);
@@ -471,17 +478,15 @@ impl Server {
 
     /// A message of the `initialize` era: `initialize` makes a session, everything else
     /// belongs to one.
-    #[allow(clippy::too_many_arguments)]
-    fn post_legacy(
-        &self,
-        conn: &mut Connection,
-        request: &Request,
-        principal: usize,
-        value: Value,
-        size: usize,
-        accept: Accept,
-        mut headers: Vec<(&'static str, String)>,
-    ) -> bool {
+    fn post_legacy(&self, conn: &mut Connection, post: Post<'_>) -> bool {
+        let Post {
+            request,
+            principal,
+            value,
+            size,
+            accept,
+            mut headers,
+        } = post;
         let refuse = |conn: &mut Connection, response: Response| {
             let mut response = response;
             response.headers.append(&mut headers.clone());
@@ -707,6 +712,19 @@ impl Server {
             }
         }
     }
+}
+
+/// A POST whose body parsed, as either era's handler takes it.
+struct Post<'r> {
+    request: &'r Request,
+    /// Index of the caller's key (its policy and its sessions).
+    principal: usize,
+    value: Value,
+    /// The body's size, counted against the engine's input budget.
+    size: usize,
+    accept: Accept,
+    /// The CORS headers every response to it carries.
+    headers: Vec<(&'static str, String)>,
 }
 
 fn session_scope(session: &str) -> String {
