@@ -1217,8 +1217,11 @@ impl Thread {
         };
         log::info!("{}: {message}", self.host.alias);
         let error = Error::session(self.host.alias.clone(), message.clone());
+        // A transport error ends the connection: the requests on the channel died with it.
+        let lost = matches!(&e, ChanError::Raw(raw) if is_transport_error(raw));
         if let Some(mut chan) = chan {
-            chan.fail_all(&Failure::from(error.clone()), false);
+            let failure = Failure::from(error.clone());
+            chan.fail_all(&if lost { failure.lost() } else { failure }, false);
             self.free_channel(chan.channel.take());
         }
         if which == SftpChannel::Shared && !self.control_opening() {
@@ -1609,9 +1612,10 @@ impl Thread {
     }
 
     fn fail_everything(&mut self, why: &Error) {
-        // Whatever had not reached the server may go elsewhere.
-        let unsent = Failure::retryable(why.clone());
-        let sent = Failure::from(why.clone());
+        // Whatever had not reached the server may go elsewhere; whatever was under way died
+        // with the connection.
+        let unsent = Failure::retryable(why.clone()).lost();
+        let sent = Failure::from(why.clone()).lost();
         if let Some(purpose) = self.opening.take() {
             purpose.fail(unsent.clone());
         }

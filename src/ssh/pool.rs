@@ -739,8 +739,35 @@ pub fn extra_idle(idle_timeout: Duration) -> Duration {
 
 /// Whether a failed request may run again on another connection.
 fn retryable(f: &Failure, conn: &Conn, idempotent: bool) -> bool {
+    may_retry(f, conn.state.is_alive(), idempotent)
+}
+
+/// [`retryable`], given whether the connection is still alive.
+fn may_retry(f: &Failure, alive: bool, idempotent: bool) -> bool {
     if matches!(f.error.kind(), ErrorKind::Cancelled | ErrorKind::Timeout) {
         return false;
     }
-    f.retry || (idempotent && !conn.state.is_alive())
+    // `lost` comes with the failure: the connection's thread answers its callers before it
+    // marks the connection dead, so `alive` alone would race with that thread.
+    f.retry || (idempotent && (f.lost || !alive))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_retry;
+    use crate::error::Error;
+    use crate::ssh::mux::Failure;
+
+    #[test]
+    fn an_idempotent_request_whose_connection_died_runs_again_before_the_pool_sees_it_dead() {
+        let died = Failure::from(Error::session("h", "SFTP channel failed")).lost();
+        // The connection's thread answered before marking the connection dead.
+        assert!(may_retry(&died, true, true));
+        assert!(!may_retry(&died, true, false));
+        let refused = Failure::from(Error::session("h", "garbled"));
+        assert!(!may_retry(&refused, true, true));
+        assert!(may_retry(&refused, false, true));
+        let cancelled = Failure::from(Error::cancelled()).lost();
+        assert!(!may_retry(&cancelled, false, true));
+    }
 }
