@@ -1215,7 +1215,17 @@ impl Thread {
             ChanError::Garbled(what) => format!("SFTP protocol error: {what}"),
             ChanError::Closed => "the server closed the SFTP channel".into(),
         };
-        log::info!("{}: {message}", self.host.alias);
+        match &e {
+            // The libssh2 code tells a read error from a decrypt or protocol error.
+            ChanError::Raw(raw) => {
+                log::info!(
+                    "{}: {message} (libssh2 error {})",
+                    self.host.alias,
+                    raw.code
+                )
+            }
+            _ => log::info!("{}: {message}", self.host.alias),
+        }
         let error = Error::session(self.host.alias.clone(), message.clone());
         // A transport error ends the connection: the requests on the channel died with it.
         let lost = matches!(&e, ChanError::Raw(raw) if is_transport_error(raw));
