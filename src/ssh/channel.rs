@@ -14,7 +14,14 @@
 //! * a write that returned [`Step::Again`] is repeated with the *same bytes at the same
 //!   address* before anything else is sent on the session: libssh2 may hold half a packet of
 //!   it and refuses every other packet until that very write completes.
+//! * one channel request (`exec`, `subsystem`) at a time awaits its answer on a session
+//!   ([`RawChannel::start`] keeps to it): libssh2 waits for the answer by reading packets until
+//!   one of type CHANNEL_SUCCESS or CHANNEL_FAILURE comes, and when that one answers another
+//!   channel's request it fails the waiting request with -1 (`LIBSSH2_ERROR_SOCKET_NONE`,
+//!   "Failed waiting for channel success") and ends that channel's request for good, though
+//!   the connection is fine (libssh2/libssh2#671).
 
+use std::cell::RefCell;
 use std::ffi::c_char;
 use std::ptr::NonNull;
 
@@ -169,7 +176,14 @@ impl RawChannel {
 
     /// Sends a channel request that starts something: `exec` with a command line, or
     /// `subsystem` with its name.
+    ///
+    /// While another channel of the session awaits the answer to its request, this one waits
+    /// (`Again`) without sending: see the module's invariants.
     pub fn start(&mut self, request: &str, message: &str) -> Result<()> {
+        let (session, me) = (self.session.get() as usize, self.get() as usize);
+        if awaiting(session).is_some_and(|other| other != me) {
+            return Ok(Step::Again);
+        }
         // SAFETY: live channel; both buffers outlive the call (libssh2 copies them into its
         // packet on the first call and keeps its own state for repeats).
         let rc = unsafe {
@@ -181,7 +195,13 @@ impl RawChannel {
                 message.len() as u32,
             )
         };
-        self.session.step(i64::from(rc)).map(unit)
+        let step = self.session.step(i64::from(rc)).map(unit);
+        if step == Ok(Step::Again) {
+            set_awaiting(session, Some(me));
+        } else {
+            release(session, me);
+        }
+        step
     }
 
     /// Reads from stdout (`stream` 0) or stderr ([`STDERR`]): `Done(0)` at end of stream.
@@ -282,6 +302,8 @@ impl RawChannel {
 
 impl Drop for RawChannel {
     fn drop(&mut self) {
+        // A request given up unanswered (a command stopped while starting) lets the next one go.
+        release(self.session.get() as usize, self.get() as usize);
         // Free sends our close if it was not sent and never waits for the peer's. A close that
         // cannot be sent now (EAGAIN) is given a few more tries; the session is non-blocking,
         // so each returns at once, and after that libssh2 frees the channel anyway when the
@@ -297,6 +319,36 @@ impl Drop for RawChannel {
     }
 }
 
+thread_local! {
+    /// Per session of this thread (all of a session's calls are made on one thread), the
+    /// channel whose request awaits its answer; both by address.
+    static AWAITING: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn awaiting(session: usize) -> Option<usize> {
+    AWAITING.with_borrow(|list| {
+        list.iter()
+            .find(|(s, _)| *s == session)
+            .map(|(_, channel)| *channel)
+    })
+}
+
+fn set_awaiting(session: usize, channel: Option<usize>) {
+    AWAITING.with_borrow_mut(|list| {
+        list.retain(|(s, _)| *s != session);
+        if let Some(channel) = channel {
+            list.push((session, channel));
+        }
+    })
+}
+
+/// `channel` no longer awaits an answer on `session`.
+fn release(session: usize, channel: usize) {
+    if awaiting(session) == Some(channel) {
+        set_awaiting(session, None);
+    }
+}
+
 fn unit<T>(s: Step<T>) -> Step<()> {
     map(s, |_| ())
 }
@@ -305,5 +357,66 @@ fn map<T, U>(s: Step<T>, f: impl FnOnce(T) -> U) -> Step<U> {
     match s {
         Step::Done(v) => Step::Done(f(v)),
         Step::Again => Step::Again,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scout_testkit::Fleet;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    /// Repeats `call` until it is done or fails (5 s at most).
+    fn settle<T>(mut call: impl FnMut() -> Result<T>) -> std::result::Result<T, RawError> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match call()? {
+                Step::Done(v) => return Ok(v),
+                Step::Again if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Step::Again => panic!("no answer in 5 s"),
+            }
+        }
+    }
+
+    /// Two channels start at once (a command and SFTP, as the connection thread does): the
+    /// answer to the first request must not fail the second (libssh2 would with -1, "Failed
+    /// waiting for channel success", when it reads the first answer while waiting for the
+    /// second), and both start.
+    #[test]
+    fn two_channels_starting_at_once_both_start() {
+        let fleet = Fleet::start(&["alpha"]);
+        let tcp = TcpStream::connect(("127.0.0.1", fleet.port("alpha"))).unwrap();
+        let mut session = ssh2::Session::new().unwrap();
+        session.set_tcp_stream(tcp);
+        session.handshake().unwrap();
+        session
+            .userauth_pubkey_file(&fleet.user, None, &fleet.client_key, None)
+            .unwrap();
+        session.set_blocking(false);
+        let ptr = SessionPtr::of(&session).unwrap();
+        let mut exec = settle(|| ptr.open_session(1 << 20)).unwrap();
+        let mut sftp = settle(|| ptr.open_session(1 << 20)).unwrap();
+        // Both asked before either answer is in.
+        let first = exec.start("exec", "true");
+        let second = sftp.start("subsystem", "sftp");
+        assert_eq!(first, Ok(Step::Again));
+        assert_eq!(second, Ok(Step::Again));
+        // Both answers arrive, the command's first; then each channel is driven to the end.
+        std::thread::sleep(Duration::from_millis(500));
+        let (mut exec_done, mut sftp_done) = (false, false);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(exec_done && sftp_done) && Instant::now() < deadline {
+            if !sftp_done {
+                sftp_done = sftp.start("subsystem", "sftp").unwrap() == Step::Done(());
+            }
+            if !exec_done {
+                exec_done = exec.start("exec", "true").unwrap() == Step::Done(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(exec_done && sftp_done, "exec {exec_done}, sftp {sftp_done}");
     }
 }
