@@ -1,10 +1,12 @@
 //! The demo behind `scripts/demo`: a real MCP session over stdio against throwaway local sshd
-//! servers (two host aliases), printing every request and result.
+//! servers (two host aliases), printing every request and result; then the same fleet served
+//! over streamable HTTP to two API keys, one of them read-only.
 //!
 //! Run it with `scripts/demo` (which installs what is missing and builds the binary first).
 
 use scout_testkit as common;
 
+use common::http::HttpServer;
 use common::{tool_text, Fleet, McpClient};
 use serde_json::{json, Value};
 
@@ -166,10 +168,86 @@ fn main() {
     );
     client.close_stdin();
     let status = client.wait_exit(std::time::Duration::from_secs(5));
-    println!("Server exited on stdin EOF: {status:?}. Stopping sshd and removing the temp files.");
-    if !intact {
+    println!("Server exited on stdin EOF: {status:?}.\n");
+
+    let served = http_demo(&env, &root);
+    println!("Stopping sshd and removing the temp files.");
+    if !intact || !served {
         std::process::exit(1);
     }
+}
+
+/// The same fleet served over streamable HTTP to two keys: one trusted, one read-only on
+/// `web` only, without commands. Whether every answer was the expected one.
+fn http_demo(env: &[(String, String)], root: &str) -> bool {
+    let trusted = "demo-trusted-key-0123456789abcdef";
+    let viewer = "demo-viewer-key-0123456789abcdef";
+    let keys =
+        format!("{trusted}:name=trusted,{viewer}:name=viewer:read-only:hosts=web:commands=off");
+    let mut env = env.to_vec();
+    env.push(("SCOUT_API_KEYS".into(), keys));
+    let server = match HttpServer::start_with(&env, &["--transport", "http", "--http-port", "0"]) {
+        Ok(server) => server,
+        Err((code, err)) => {
+            println!("scout-mcp --transport http did not start ({code:?}): {err}");
+            return false;
+        }
+    };
+    let url = format!("http://{}/mcp", server.addr);
+    println!("── Streamable HTTP: scout-mcp --transport http at {url}, keys 'trusted' and 'viewer' (read-only, host web, no commands)");
+    let mut ok = true;
+    let mut expect = |what: &str, good: bool| {
+        println!("   {} {what}", if good { "✓" } else { "✗" });
+        ok &= good;
+    };
+
+    let health = server.client(None).request("GET", "/health", &[], b"");
+    println!("→ GET /health\n← {} {}", health.status, health.text());
+    expect("health answers 200", health.status == 200);
+
+    let anonymous = server.client(None);
+    let r = anonymous.call(None, json!(1), json!({"target": "hosts"}));
+    println!(
+        "→ POST /mcp without a key\n← {} {}",
+        r.status,
+        r.text().trim()
+    );
+    expect("no key: 401", r.status == 401);
+
+    let admin = server.client(Some(trusted));
+    let session = admin.initialize("2025-11-25");
+    println!("→ initialize (2025-11-25) with the trusted key\n← Mcp-Session-Id {session}");
+    let read = json!({"target": format!("db:{root}/app/config.yaml")});
+    show_request("tools/call scout (in the session)", &read);
+    let r = admin.call(Some(&session), json!(2), read);
+    let text = tool_text(&r.message()["result"]);
+    println!("← {}", text.trim_end().replace('\n', "\n    "));
+    expect("the trusted key reads db", text.contains("workers: 4"));
+
+    let query = json!({"target": format!("web:{root}/app/logs"), "query": "grep -c ERROR app.log"});
+    show_request(
+        "tools/call scout (2026-07-28, stateless, no session)",
+        &query,
+    );
+    let r = admin.call(None, json!(3), query.clone());
+    let text = tool_text(&r.message()["result"]);
+    println!("← {}", text.trim_end());
+    expect("a stateless request runs the command", text.trim() == "2");
+
+    let reader = server.client(Some(viewer));
+    show_request("tools/call scout with the viewer key", &query);
+    let r = reader.call(None, json!(4), query);
+    let refused = r.message()["result"]["isError"] == true;
+    println!("← {}", tool_text(&r.message()["result"]).trim_end());
+    expect("the viewer key may not run commands", refused);
+    let other = json!({"target": format!("db:{root}/app/config.yaml")});
+    show_request("tools/call scout with the viewer key", &other);
+    let r = reader.call(None, json!(5), other);
+    let refused = r.message()["result"]["isError"] == true;
+    println!("← {}", tool_text(&r.message()["result"]).trim_end());
+    expect("the viewer key may not reach db", refused);
+    println!();
+    ok
 }
 
 fn show_request(method: &str, params: &Value) {
