@@ -394,6 +394,9 @@ pub struct Settings {
     pub(crate) home: PathBuf,
     /// The local user name (default remote user, `%u`).
     pub(crate) local_user: String,
+    /// What narrowed these settings below the operator's, in words for a refusal: over HTTP,
+    /// the API key's policy (`read-only:commands=off`). `None` otherwise.
+    pub(crate) narrowed_by: Option<String>,
 }
 
 /// Reading the settings (they change only through [`SettingsBuilder`], which checks them).
@@ -578,6 +581,7 @@ impl Settings {
             log_level: "warn".to_string(),
             local_user: crate::local::user_name(),
             home,
+            narrowed_by: None,
         }
     }
 
@@ -665,6 +669,7 @@ impl Settings {
             log_level: raw.log_level()?,
             local_user: crate::local::user_name(),
             home,
+            narrowed_by: None,
         };
         Ok(settings)
     }
@@ -852,6 +857,12 @@ impl SettingsBuilder {
     /// 1024).
     pub fn max_concurrency(mut self, threads: usize) -> Self {
         self.settings.max_concurrency = threads;
+        self
+    }
+
+    /// Says what narrowed the settings (an API key's policy), for refusals to name.
+    pub(crate) fn narrowed_by(mut self, who: String) -> Self {
+        self.settings.narrowed_by = Some(who);
         self
     }
 

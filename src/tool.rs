@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::control::Control;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::ops::fs::View;
 use crate::ops::target::{RemotePath, Target};
 use crate::ops::transfer::{Direction, TransferOptions};
@@ -248,7 +248,22 @@ fn check_hosts(map: &Map<String, Value>, name: &str) -> Result<Option<Vec<String
 pub fn call(scout: &Scout, arguments: Option<&Value>, control: &Control) -> ToolOutput {
     match Args::parse(arguments).and_then(|args| dispatch(scout, &args, control)) {
         Ok(out) => out,
-        Err(e) => ToolOutput::error(&e),
+        Err(e) => {
+            let mut out = ToolOutput::error(&e);
+            if let (ErrorKind::Policy, Some(who)) = (e.kind(), &scout.settings().narrowed_by) {
+                // The settings a refusal names are the key's here, not the server's: the
+                // operator widens a key in SCOUT_API_KEYS, not with that variable.
+                let note = format!(
+                    " (Here that limit is this API key's policy, {who}, set in SCOUT_API_KEYS; \
+                     other keys may have more.)"
+                );
+                out.text.push_str(&note);
+                if let Some(Value::String(error)) = out.structured.get_mut("error") {
+                    error.push_str(&note);
+                }
+            }
+            out
+        }
     }
 }
 

@@ -976,6 +976,13 @@ fn a_restricted_key_cannot_exceed_its_policy_in_any_mode_or_resource() {
                 && !text(&r).contains("2/2 succeeded");
             assert!(is_error(&r) || broadcast_failed, "{args}: {}", text(&r));
         }
+        // A refusal says the limit is the key's, not the server's settings it names.
+        let r = call(150, json!({"target": "alpha:/", "query": "uptime"}));
+        assert!(
+            text(&r).contains("this API key's policy, read-only:hosts=alph*:commands=off"),
+            "{}",
+            text(&r)
+        );
         let request = |id: u64, method: &str, params: Value| match s {
             Some(s) => reader.session_request(s, json!(id), method, params),
             None => reader.modern_request(json!(id), method, params),

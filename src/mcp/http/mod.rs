@@ -210,6 +210,8 @@ fn restricted(base: &Scout, policy: &Policy, label: &str) -> Result<Scout> {
         }
         builder = builder.allowlist(allowed.iter().cloned());
     }
+    // Keys of one policy share this Scout: the words name the policy, not the key.
+    let builder = builder.narrowed_by(policy.to_string());
     let scout = base.narrowed(builder.build()?)?;
     if let Some(allowed) = &allowed {
         // The aliases became an allowlist of patterns: one with a glob character must not
