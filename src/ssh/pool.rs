@@ -101,9 +101,9 @@ impl r2d2::ManageConnection for LaneManager {
         let (Some(hp), Some(shared)) = (self.host.upgrade(), self.shared.upgrade()) else {
             return Err(Error::io("shutting down"));
         };
-        let conn = hp.conn_for_lane(&shared)?;
+        let (conn, count) = hp.lane_on_a_conn(&shared)?;
         Ok(LaneSlot {
-            _count: LaneCount::new(&conn.state),
+            _count: count,
             conn,
         })
     }
@@ -167,10 +167,13 @@ impl HostPool {
         conns.clone()
     }
 
-    /// The connection a new lane goes on: the fullest one with room (newest first on a tie),
-    /// a new one if none has room and the host may have another, else the least loaded one
-    /// (the lane then waits inside that connection for a channel to close).
-    fn conn_for_lane(&self, shared: &Shared) -> Result<Arc<Conn>, Error> {
+    /// A new lane and the connection it goes on: the fullest one with room (newest first on a
+    /// tie), a new one if none has room and the host may have another, else the least loaded
+    /// one (the lane then waits inside that connection for a channel to close). A lane on a
+    /// connection with room is counted before the lock is let go: r2d2 makes lanes on several
+    /// threads at once, and two that both saw the last free place would put a lane too many
+    /// on one connection, whose command then waits for another to end.
+    fn lane_on_a_conn(&self, shared: &Shared) -> Result<(Arc<Conn>, LaneCount), Error> {
         let mut conns = lock(&self.conns);
         conns.retain(|c| c.state.is_open());
         if let Some(c) = conns
@@ -178,13 +181,15 @@ impl HostPool {
             .filter(|c| c.state.lanes() < c.state.lane_limit())
             .max_by_key(|c| (c.state.lanes(), c.state.id))
         {
-            return Ok(c.clone());
+            return Ok((c.clone(), LaneCount::new(&c.state)));
         }
         let least_loaded = conns.iter().min_by_key(|c| c.state.lanes()).cloned();
-        if let Some(conn) = self.open_another(shared, conns)? {
-            return Ok(conn);
-        }
-        least_loaded.ok_or_else(|| shared.full(&self.host.alias))
+        let conn = match self.open_another(shared, conns)? {
+            Some(conn) => conn,
+            None => least_loaded.ok_or_else(|| shared.full(&self.host.alias))?,
+        };
+        let count = LaneCount::new(&conn.state);
+        Ok((conn, count))
     }
 
     /// The connection an SFTP request goes to: a connected one with the least work (newest on
