@@ -172,6 +172,8 @@ fn main() {
 
     let served = http_demo(&env, &root);
     println!("Stopping sshd and removing the temp files.");
+    // Before exiting: `exit` runs no destructors, and the fleet's stops the sshd servers.
+    drop(fleet);
     if !intact || !served {
         std::process::exit(1);
     }
