@@ -423,38 +423,29 @@ impl Server {
             value,
             size,
             accept,
-            mut headers,
+            headers,
         } = post;
+        let refuse =
+            |conn: &mut Connection, response| refuse_with(conn, request, &headers, response);
         let Some(id) = value.get("id").cloned() else {
             // A notification: this era defines none over HTTP (closing a stream cancels).
-            let mut response = Response::empty(202);
-            response.headers.append(&mut headers);
-            return finish(conn, request, response, true, false);
+            return refuse(conn, Response::empty(202));
         };
         if value.get("method").and_then(Value::as_str) == Some("initialize") {
             // Over HTTP the envelope (and the header) say which era the client speaks, and
             // 2026-07-28 has no handshake. (On stdio an initialize is always the handshake.)
             let error = modern::method_not_found(&id, modern::VERSIONS[0], "initialize");
-            let mut response = Response::json(404, error.to_string());
-            response.headers.append(&mut headers);
-            return finish(conn, request, response, true, false);
+            return refuse(conn, Response::json(404, error.to_string()));
         }
         let params = value.get("params").cloned();
         if let Envelope::Refused(error) = modern::envelope(&id, &params) {
             if error["error"]["code"] == INVALID_PARAMS {
-                let mut response = Response::json(400, error.to_string());
-                response.headers.append(&mut headers);
-                return finish(conn, request, response, true, false);
+                return refuse(conn, Response::json(400, error.to_string()));
             }
         }
         if let Err(why) = check_mirrored_headers(request, &value) {
-            let mut response = Response::json(
-                400,
-                jsonrpc::error(&id, HEADER_MISMATCH, &format!("Header mismatch: {why}"))
-                    .to_string(),
-            );
-            response.headers.append(&mut headers);
-            return finish(conn, request, response, true, false);
+            let error = jsonrpc::error(&id, HEADER_MISMATCH, &format!("Header mismatch: {why}"));
+            return refuse(conn, Response::json(400, error.to_string()));
         }
         let scope = format!("r{}", self.counter.fetch_add(1, Ordering::Relaxed));
         let out = Outbox::new(STREAM_BYTES);
@@ -487,11 +478,8 @@ impl Server {
             accept,
             mut headers,
         } = post;
-        let refuse = |conn: &mut Connection, response: Response| {
-            let mut response = response;
-            response.headers.append(&mut headers.clone());
-            finish(conn, request, response, true, false)
-        };
+        let refuse =
+            |conn: &mut Connection, response| refuse_with(conn, request, &headers, response);
         let initialize = value.get("method").and_then(Value::as_str) == Some("initialize")
             && value.get("id").is_some();
         let batch = value.is_array();
@@ -733,6 +721,17 @@ fn session_scope(session: &str) -> String {
 
 /// Writes `response`; whether the connection can carry another request (it cannot when the
 /// client asked to close, or when a body was left unread).
+/// Writes `response`, which answers a request whose body was read, with `headers` (CORS).
+fn refuse_with(
+    conn: &mut Connection,
+    request: &Request,
+    headers: &[(&'static str, String)],
+    mut response: Response,
+) -> bool {
+    response.headers.extend(headers.iter().cloned());
+    finish(conn, request, response, true, false)
+}
+
 fn finish(
     conn: &mut Connection,
     request: &Request,

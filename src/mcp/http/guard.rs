@@ -131,11 +131,7 @@ pub fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
     if allowed.contains(&origin) {
         return true;
     }
-    origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .and_then(authority_host)
-        .is_some_and(is_loopback_host)
+    origin_host(&origin).is_some_and(is_loopback_host)
 }
 
 /// Whether the `Host` of a request may reach a server without keys: a loopback name or
@@ -148,13 +144,17 @@ pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
         return false;
     };
     is_loopback_host(name)
-        || allowed.iter().any(|origin| {
-            origin
-                .strip_prefix("http://")
-                .or_else(|| origin.strip_prefix("https://"))
-                .and_then(authority_host)
-                .is_some_and(|allowed_name| allowed_name == name)
-        })
+        || allowed
+            .iter()
+            .any(|origin| origin_host(origin) == Some(name))
+}
+
+/// The host of an `http://` or `https://` origin, if it is well formed.
+fn origin_host(origin: &str) -> Option<&str> {
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .and_then(authority_host)
 }
 
 /// The host of an authority (`host`, `host:port`, `[v6]`, `[v6]:port`), if it is well formed.

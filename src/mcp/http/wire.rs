@@ -546,7 +546,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// read a line that a lax parser accepts differently), at most 8 significant digits.
 fn chunk_size(line: &[u8]) -> Result<usize, ReadError> {
     const BAD: ReadError = ReadError::Status(400, "bad chunk size");
-    if line.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+    if has_control(line) {
         return Err(BAD);
     }
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
@@ -567,12 +567,15 @@ fn chunk_size(line: &[u8]) -> Result<usize, ReadError> {
 /// Whether `line` is a header (or trailer) field line: a token, a colon, a value without
 /// control characters.
 fn is_field_line(line: &[u8]) -> bool {
-    line.iter().position(|&b| b == b':').is_some_and(|colon| {
-        is_token(&line[..colon])
-            && !line[colon + 1..]
-                .iter()
-                .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-    })
+    line.iter()
+        .position(|&b| b == b':')
+        .is_some_and(|colon| is_token(&line[..colon]) && !has_control(&line[colon + 1..]))
+}
+
+/// Whether `bytes` hold a control character other than a tab (CR and LF included): never
+/// part of a field value or a chunk line.
+fn has_control(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
 /// `tchar` of RFC 9110: what method and field names are made of.
@@ -672,7 +675,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, ReadError> {
         if !is_token(name) {
             return Err(BAD);
         }
-        if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        if has_control(value) {
             return Err(ReadError::Status(
                 400,
                 "control characters in a header field",
